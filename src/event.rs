@@ -1,0 +1,322 @@
+//! The normalized event: the contract between parsers, the timeline, the analysis and the
+//! report. Mirrored in `schemas/event.schema.json`; a test validates every emitted event.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// What kind of thing happened, in OCSF-like classes so exports map one to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventClass {
+    Authentication,
+    AccountChange,
+    ApiActivity,
+    NetworkActivity,
+    RiskDetection,
+    Accounting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// Sign-in interrupted (e.g. MFA required, 50074/50076): neither success nor failure.
+    Interrupted,
+    #[default]
+    Unknown,
+}
+
+/// Where an event came from, precisely enough to re-read and re-hash the raw record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Provenance {
+    /// SHA-256 of the evidence item (the file, or the zip member) the record was read from.
+    pub evidence_sha256: String,
+    /// Path of the evidence item as stored in the package (`data/evidence/...`), `!`-joined for zip members.
+    pub evidence_path: String,
+    /// 1-based record number within the evidence item, counting rejected records too.
+    pub record_no: u64,
+    /// 1-based line where the record starts (in the decoded text).
+    pub line: u64,
+    /// Byte offset and length of the raw record in the (decoded) text.
+    pub byte_offset: u64,
+    pub byte_len: u64,
+    /// SHA-256 of the raw record bytes at that place.
+    pub raw_sha256: String,
+    /// `None` when offsets are into the original bytes; otherwise the encoding the original
+    /// was decoded from (e.g. `utf-16le`), and offsets are into its UTF-8 decoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Geo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// ISO 3166-1 alpha-2 where the source gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Device {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliant: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Mfa {
+    /// `singleFactorAuthentication` / `multiFactorAuthentication` as the source says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
+    /// True when a second factor was satisfied for this sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfied: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ModifiedProperty {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+/// An object an action was done to: a user, an app, a mailbox rule, a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Target {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modified: Vec<ModifiedProperty>,
+}
+
+/// One normalized event. Optional facts are absent, never guessed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// UTC time of the event.
+    #[serde(with = "utc_micros")]
+    pub time: DateTime<Utc>,
+    /// The timestamp text exactly as the source wrote it.
+    pub time_original: String,
+    /// The zone the original carried (`UTC`, `+01:00`) or that was assumed (`Europe/Berlin (assumed)`).
+    pub time_zone: String,
+    /// Source format id (`entra_signin`, `m365_ual`, `fortigate`, ...).
+    pub source: String,
+    /// Variant within the format (`graph_json`, `portal_csv`, `sentinel_csv`, ...).
+    pub variant: String,
+    pub class: EventClass,
+    /// Normalized verb (see `crate::event::actions`).
+    pub action: String,
+    /// The operation name as the source wrote it.
+    pub operation: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<Geo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<Mfa>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_out: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+    /// Source fields kept verbatim (or decoded from nested JSON strings), sorted by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+    pub provenance: Provenance,
+}
+
+impl Event {
+    /// A new event with the required facts; everything optional starts absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        time: DateTime<Utc>,
+        time_original: impl Into<String>,
+        time_zone: impl Into<String>,
+        source: &str,
+        variant: &str,
+        class: EventClass,
+        action: impl Into<String>,
+        operation: impl Into<String>,
+        outcome: Outcome,
+        provenance: Provenance,
+    ) -> Self {
+        Event {
+            time,
+            time_original: time_original.into(),
+            time_zone: time_zone.into(),
+            source: source.to_string(),
+            variant: variant.to_string(),
+            class,
+            action: action.into(),
+            operation: operation.into(),
+            outcome,
+            reason: None,
+            user: None,
+            user_id: None,
+            src_ip: None,
+            src_port: None,
+            dst_ip: None,
+            dst_port: None,
+            geo: None,
+            device: None,
+            user_agent: None,
+            client_app: None,
+            app: None,
+            app_id: None,
+            resource: None,
+            session_id: None,
+            correlation_id: None,
+            request_id: None,
+            mfa: None,
+            bytes_in: None,
+            bytes_out: None,
+            targets: Vec::new(),
+            extra: BTreeMap::new(),
+            provenance,
+        }
+    }
+
+    /// Canonical JSON: struct fields in declaration order, maps sorted, no whitespace.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("event serializes")
+    }
+
+    /// The event's identity: SHA-256 of its canonical JSON. Findings cite this.
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+
+    /// Lower-cased user for grouping (UPNs differ in case across sources).
+    pub fn user_key(&self) -> Option<String> {
+        self.user.as_ref().map(|u| u.trim().to_ascii_lowercase())
+    }
+}
+
+/// Normalized action names. Parsers map source operations onto these; an operation with no
+/// mapping keeps `action = "other"` and its original name in `operation`.
+pub mod actions {
+    pub const SIGN_IN: &str = "sign_in";
+    pub const SIGN_OUT: &str = "sign_out";
+    pub const INBOX_RULE_CREATED: &str = "inbox_rule_created";
+    pub const INBOX_RULE_CHANGED: &str = "inbox_rule_changed";
+    pub const INBOX_RULE_REMOVED: &str = "inbox_rule_removed";
+    pub const CLIENT_RULES_UPDATED: &str = "client_inbox_rules_updated";
+    pub const MAILBOX_FORWARDING_SET: &str = "mailbox_forwarding_set";
+    pub const MAIL_ITEMS_ACCESSED: &str = "mail_items_accessed";
+    pub const MAIL_SENT: &str = "mail_sent";
+    pub const FILE_ACCESSED: &str = "file_accessed";
+    pub const FILE_DOWNLOADED: &str = "file_downloaded";
+    pub const FILE_SYNCED: &str = "file_synced";
+    pub const SHARING_LINK_CREATED: &str = "sharing_link_created";
+    pub const OAUTH_CONSENT: &str = "oauth_consent";
+    pub const APP_ROLE_ASSIGNED: &str = "app_role_assigned";
+    pub const MFA_METHOD_REGISTERED: &str = "mfa_method_registered";
+    pub const MFA_METHOD_CHANGED: &str = "mfa_method_changed";
+    pub const MFA_METHOD_DELETED: &str = "mfa_method_deleted";
+    pub const PASSWORD_RESET: &str = "password_reset";
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const TOKENS_REVOKED: &str = "tokens_revoked";
+    pub const ACCOUNT_DISABLED: &str = "account_disabled";
+    pub const ACCOUNT_ENABLED: &str = "account_enabled";
+    pub const ROLE_MEMBER_ADDED: &str = "role_member_added";
+    pub const ROLE_MEMBER_REMOVED: &str = "role_member_removed";
+    pub const USER_UPDATED: &str = "user_updated";
+    pub const RISK_DETECTED: &str = "risk_detected";
+    pub const USER_RISK_CHANGED: &str = "user_risk_changed";
+    pub const SESSION_START: &str = "session_start";
+    pub const SESSION_INTERIM: &str = "session_interim";
+    pub const SESSION_STOP: &str = "session_stop";
+    pub const ACCOUNTING_ON: &str = "accounting_on";
+    pub const ACCOUNTING_OFF: &str = "accounting_off";
+    pub const VPN_TUNNEL_UP: &str = "vpn_tunnel_up";
+    pub const VPN_TUNNEL_DOWN: &str = "vpn_tunnel_down";
+    pub const VPN_LOGIN: &str = "vpn_login";
+    pub const VPN_LOGIN_FAILED: &str = "vpn_login_failed";
+    pub const ADMIN_LOGIN: &str = "admin_login";
+    pub const FLOW_ALLOWED: &str = "flow_allowed";
+    pub const FLOW_DENIED: &str = "flow_denied";
+    pub const THREAT: &str = "threat";
+    pub const OTHER: &str = "other";
+}
+
+/// Times serialize as RFC 3339 UTC with microseconds, so the canonical form never varies.
+mod utc_micros {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,4 @@
+//! irpack: identity-compromise log exports in, one verifiable evidence package out.
+
+pub mod event;
+pub mod sources;

@@ -1,0 +1,143 @@
+//! Source formats: one file per format family behind the [`Source`] trait, a registry, and
+//! content sniffing. Adding a format = one file here + one line in [`registry`].
+
+pub mod csvscan;
+pub mod jsonscan;
+pub mod text;
+pub mod timefmt;
+
+pub mod entra_signin;
+
+use crate::event::{Event, Provenance};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// One evidence item's decoded text, ready for a parser.
+pub struct Input<'a> {
+    pub text: &'a str,
+    pub evidence_sha256: &'a str,
+    /// Where the item lives in the package (`data/evidence/...`).
+    pub evidence_path: &'a str,
+    /// Bytes before `text` in the original (a BOM), when the text is the original's UTF-8.
+    pub base_offset: u64,
+    pub decoded_from: Option<&'static str>,
+    pub lines: text::LineIndex,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(text: &'a str, evidence_sha256: &'a str, evidence_path: &'a str, base_offset: u64, decoded_from: Option<&'static str>) -> Self {
+        Input { text, evidence_sha256, evidence_path, base_offset, decoded_from, lines: text::LineIndex::new(text) }
+    }
+
+    /// Provenance for the raw record at `text[start..end]`.
+    pub fn provenance(&self, record_no: u64, start: usize, end: usize) -> Provenance {
+        let raw = &self.text.as_bytes()[start..end];
+        Provenance {
+            evidence_sha256: self.evidence_sha256.to_string(),
+            evidence_path: self.evidence_path.to_string(),
+            record_no,
+            line: self.lines.line_of(start),
+            byte_offset: self.base_offset + start as u64,
+            byte_len: (end - start) as u64,
+            raw_sha256: hex::encode(Sha256::digest(raw)),
+            decoded_from: self.decoded_from.map(str::to_string),
+        }
+    }
+
+    /// A rejected record at `text[start..end]` with the reason.
+    pub fn reject(&self, record_no: u64, start: usize, end: usize, reason: impl Into<String>) -> RecordError {
+        let p = self.provenance(record_no, start, end);
+        RecordError {
+            evidence_path: p.evidence_path,
+            evidence_sha256: p.evidence_sha256,
+            record_no,
+            line: p.line,
+            byte_offset: p.byte_offset,
+            byte_len: p.byte_len,
+            raw_sha256: p.raw_sha256,
+            reason: reason.into(),
+            excerpt: text::excerpt(&self.text[start..end], 160),
+        }
+    }
+}
+
+/// Facts a parser needs from outside the file: time zones for zone-less formats.
+#[derive(Debug, Clone, Default)]
+pub struct ParseContext {
+    /// Zone per source id (`fortigate`, `panos`, `radius_detail`, `nps`, ...), from the case file or flags.
+    pub zones: BTreeMap<String, Tz>,
+    /// Zone for every zone-less source without its own entry.
+    pub default_zone: Option<Tz>,
+}
+
+impl ParseContext {
+    pub fn zone_for(&self, source: &str) -> Option<Tz> {
+        self.zones.get(source).copied().or(self.default_zone)
+    }
+}
+
+/// A record that could not become an event: kept, counted and reported with its location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    pub evidence_path: String,
+    pub evidence_sha256: String,
+    pub record_no: u64,
+    pub line: u64,
+    pub byte_offset: u64,
+    pub byte_len: u64,
+    pub raw_sha256: String,
+    pub reason: String,
+    pub excerpt: String,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: record {}: {}", self.evidence_path, self.line, self.record_no, self.reason)
+    }
+}
+
+/// What a parser yields per record: an event, or the record rejected with its reason.
+pub type Item = Result<Event, RecordError>;
+
+/// A log format. Parsers never fail as a whole: every record they see comes out as an event
+/// or a [`RecordError`], so that for every file events + rejected = records seen.
+pub trait Source: Send + Sync {
+    /// Stable id used in events, case files and reports (`entra_signin`).
+    fn id(&self) -> &'static str;
+    /// Human name for the report (`Entra ID sign-in logs`).
+    fn name(&self) -> &'static str;
+    /// Confidence 0 (not this format) to 100 (certain), from the start of the decoded text.
+    fn sniff(&self, head: &str) -> u8;
+    /// Parse every record; call `out` once per record, in file order.
+    fn parse(&self, input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item));
+}
+
+/// Every format irpack reads, in the order sniffing asks them.
+pub fn registry() -> Vec<Box<dyn Source>> {
+    vec![Box::new(entra_signin::EntraSignin)]
+}
+
+/// How much of the start of a file sniffers see.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The best-matching format for `text`, by content only. `None` when nothing scores.
+pub fn detect<'r>(registry: &'r [Box<dyn Source>], text: &str) -> Option<&'r dyn Source> {
+    let mut cut = text.len().min(SNIFF_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    registry
+        .iter()
+        .map(|s| (s.sniff(head), s))
+        .filter(|(score, _)| *score > 0)
+        .max_by_key(|(score, _)| *score)
+        .map(|(_, s)| s.as_ref())
+}
+
+/// Looks a source up by id (for `--format` overrides).
+pub fn by_id<'r>(registry: &'r [Box<dyn Source>], id: &str) -> Option<&'r dyn Source> {
+    registry.iter().find(|s| s.id() == id).map(|s| s.as_ref())
+}
