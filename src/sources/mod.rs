@@ -141,3 +141,41 @@ pub fn detect<'r>(registry: &'r [Box<dyn Source>], text: &str) -> Option<&'r dyn
 pub fn by_id<'r>(registry: &'r [Box<dyn Source>], id: &str) -> Option<&'r dyn Source> {
     registry.iter().find(|s| s.id() == id).map(|s| s.as_ref())
 }
+
+/// The outcome of parsing one evidence item.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Detected format id; `None` when no parser recognized the content.
+    pub format: Option<&'static str>,
+    pub events: Vec<Event>,
+    pub rejected: Vec<RecordError>,
+    pub decoded_from: Option<&'static str>,
+}
+
+impl Parsed {
+    /// Records seen = events + rejected, by construction.
+    pub fn records(&self) -> u64 {
+        (self.events.len() + self.rejected.len()) as u64
+    }
+}
+
+/// Decode, detect and parse one evidence item held in memory.
+pub fn parse_bytes(registry: &[Box<dyn Source>], bytes: &[u8], evidence_path: &str, evidence_sha256: &str, ctx: &ParseContext) -> Parsed {
+    let decoded = text::decode(bytes);
+    let mut parsed = Parsed { decoded_from: decoded.decoded_from, ..Parsed::default() };
+    let Some(src) = detect(registry, &decoded.text) else {
+        return parsed;
+    };
+    parsed.format = Some(src.id());
+    let input = Input::new(&decoded.text, evidence_sha256, evidence_path, decoded.base_offset, decoded.decoded_from);
+    src.parse(&input, ctx, &mut |item| match item {
+        Ok(ev) => parsed.events.push(ev),
+        Err(e) => parsed.rejected.push(e),
+    });
+    parsed
+}
+
+/// SHA-256 of bytes as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use irpack::sources::{self, ParseContext, Parsed};
+use std::path::{Path, PathBuf};
+
+/// `../shared/corpus` beside the repository, when it exists (it does in CI).
+pub fn corpus_dir() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("NOTE: ../shared/corpus not found; corpus tests skipped");
+        None
+    }
+}
+
+/// A file under the corpus, or `None` (with a note) when the corpus is absent.
+pub fn corpus_file(rel: &str) -> Option<PathBuf> {
+    corpus_dir().map(|d| d.join(rel))
+}
+
+pub fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+/// Parse one file through detection, as the pipeline does.
+pub fn parse_path(path: &Path, ctx: &ParseContext) -> Parsed {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let reg = sources::registry();
+    let sha = sources::sha256_hex(&bytes);
+    sources::parse_bytes(&reg, &bytes, &path.display().to_string(), &sha, ctx)
+}
+
+/// Re-read the raw record a provenance points at and check its hash.
+pub fn raw_matches(bytes: &[u8], p: &irpack::event::Provenance) -> bool {
+    let text;
+    let hay: &[u8] = match &p.decoded_from {
+        None => bytes,
+        Some(_) => {
+            text = sources::text::decode(bytes).text.into_owned();
+            text.as_bytes()
+        }
+    };
+    let (s, e) = (p.byte_offset as usize, (p.byte_offset + p.byte_len) as usize);
+    e <= hay.len() && sources::sha256_hex(&hay[s..e]) == p.raw_sha256
+}
