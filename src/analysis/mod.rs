@@ -1,0 +1,306 @@
+//! Analysis: detections over the timeline produce findings that cite the events they rest on.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod classify;
+pub mod detect;
+pub mod recommend;
+pub mod regulatory;
+
+/// MITRE ATT&CK version the technique ids refer to.
+pub const ATTACK_VERSION: &str = "v16";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Technique {
+    pub id: String,
+    pub name: String,
+}
+
+/// One detection's conclusion, with everything needed to check it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable rule id (`IRP-TRAVEL-001`).
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub techniques: Vec<Technique>,
+    pub users: Vec<String>,
+    pub ips: Vec<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// `Event::hash()` of every event the finding rests on.
+    pub evidence: Vec<String>,
+    /// Why, in words a person can check against the evidence.
+    pub rationale: String,
+    /// Machine-readable facts behind the rationale (distances, counts, thresholds).
+    #[serde(default)]
+    pub facts: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Rule ids: the contract between detections, classification and the report.
+pub mod rules {
+    pub const IMPOSSIBLE_TRAVEL: &str = "IRP-TRAVEL-001";
+    pub const FAILURES_THEN_SUCCESS: &str = "IRP-AUTH-001";
+    pub const PASSWORD_SPRAY: &str = "IRP-AUTH-002";
+    pub const BRUTE_FORCE: &str = "IRP-AUTH-003";
+    pub const SINGLE_FACTOR_UNKNOWN_IP: &str = "IRP-AUTH-004";
+    pub const LEGACY_AUTH: &str = "IRP-AUTH-005";
+    pub const MFA_FATIGUE: &str = "IRP-AUTH-006";
+    pub const NEW_COUNTRY: &str = "IRP-BASE-001";
+    pub const NEW_IP: &str = "IRP-BASE-002";
+    pub const NEW_DEVICE: &str = "IRP-BASE-003";
+    pub const NO_BASELINE: &str = "IRP-BASE-004";
+    pub const INBOX_RULE: &str = "IRP-PERS-001";
+    pub const MAILBOX_FORWARDING: &str = "IRP-PERS-002";
+    pub const MFA_METHOD_REGISTERED: &str = "IRP-PERS-003";
+    pub const OAUTH_CONSENT: &str = "IRP-PERS-004";
+    pub const ROLE_ADDED: &str = "IRP-PERS-005";
+    pub const BULK_DOWNLOAD: &str = "IRP-EXFIL-001";
+    pub const BULK_MAIL_ACCESS: &str = "IRP-EXFIL-002";
+    pub const SHARED_IP: &str = "IRP-PIVOT-001";
+    pub const SHARED_USER_AGENT: &str = "IRP-PIVOT-002";
+    pub const IOC_HIT: &str = "IRP-IOC-001";
+    pub const RISK_DETECTION: &str = "IRP-RISK-001";
+    pub const CONTAINMENT: &str = "IRP-CONT-001";
+    pub const NETWORK_CORRELATION: &str = "IRP-NET-001";
+}
+
+/// RB-0003's classification matrix plus the false-positive outcome of RB-001 triage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    ConfirmedCompromise,
+    CredentialExposed,
+    Mitigated,
+    BenignTruePositive,
+    FalsePositive,
+    /// The evidence does not decide it; `missing_evidence` says what would.
+    Undetermined,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::ConfirmedCompromise => "True Positive – Confirmed Compromise",
+            Verdict::CredentialExposed => "True Positive – Credential Exposed",
+            Verdict::Mitigated => "True Positive – Mitigated",
+            Verdict::BenignTruePositive => "Benign True Positive",
+            Verdict::FalsePositive => "False Positive",
+            Verdict::Undetermined => "Undetermined",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Criterion {
+    /// Short id (`anomalous_sign_in`, `persistence`, `password_changed_after_leak`, ...).
+    pub id: String,
+    pub description: String,
+    /// Findings or event hashes that show it.
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserClassification {
+    pub user: String,
+    pub verdict: Verdict,
+    pub privileged: bool,
+    pub escalate: bool,
+    pub criteria_met: Vec<Criterion>,
+    pub criteria_not_met: Vec<Criterion>,
+    pub missing_evidence: Vec<String>,
+    /// `high`, `medium` or `low`, with the reason in `confidence_reason`.
+    pub confidence: String,
+    pub confidence_reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    pub verdict: Verdict,
+    pub summary: String,
+    pub escalate: bool,
+    pub criteria_met: Vec<Criterion>,
+    pub criteria_not_met: Vec<Criterion>,
+    pub missing_evidence: Vec<String>,
+    pub confidence: String,
+    pub confidence_reason: String,
+    pub users: Vec<UserClassification>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendedAction {
+    /// Order in the runbooks' sequence (1 = first).
+    pub order: u32,
+    pub id: String,
+    pub description: String,
+    pub users: Vec<String>,
+    /// Done according to the logs, with when and the evidence.
+    pub done: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagStatus {
+    Applies,
+    CannotDetermine,
+    DoesNotApply,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegulatoryFlag {
+    /// `GDPR`, `HIPAA`, `PCI DSS`, `FISMA/CISA`, `SEC 8-K 1.05`, `NIS2`, `DORA`.
+    pub regime: String,
+    pub status: FlagStatus,
+    /// The clock in words (`72 hours from awareness`).
+    pub clock: String,
+    /// Deadlines computed from `aware_at` (several for staged regimes).
+    pub deadlines: Vec<Deadline>,
+    pub reference: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub what: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<DateTime<Utc>>,
+    /// When `due` cannot be computed (no aware_at, depends on a materiality decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What the detections saw: findings plus the per-user and per-IP views the classification
+/// and the report read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The alert window the detections looked at (baseline = the days before it).
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub findings: Vec<Finding>,
+    pub users: Vec<UserSummary>,
+    pub baselines: Vec<UserBaseline>,
+    pub containment: Vec<ContainmentEvent>,
+    pub risk: Vec<RiskAlert>,
+    pub network: Vec<NetworkView>,
+    /// Sources present, with their time coverage, so "no sign-in logs covering the window" can be said.
+    pub coverage: Vec<SourceCoverage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceCoverage {
+    pub source: String,
+    pub events: u64,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub user: String,
+    pub sign_ins_ok: u64,
+    pub sign_ins_failed: u64,
+    pub sign_ins_interrupted: u64,
+    /// Successful sign-ins that satisfied only one factor.
+    pub single_factor_ok: u64,
+    pub mfa_ok: u64,
+    pub legacy_auth: u64,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub countries: Vec<String>,
+    pub ips: Vec<String>,
+    pub privileged: bool,
+    pub password_changes: Vec<DateTime<Utc>>,
+    /// Whether the logs show MFA in use for this user (`None` = no evidence either way).
+    pub mfa_in_use: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserBaseline {
+    pub user: String,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub days_of_history: i64,
+    /// False when under `min_baseline_days` of history: everything is "new".
+    pub has_baseline: bool,
+    pub sign_ins: u64,
+    pub countries: Vec<String>,
+    pub ip_prefixes: Vec<String>,
+    pub asns: Vec<u32>,
+    pub devices: Vec<String>,
+    pub browsers: Vec<String>,
+    pub apps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainmentEvent {
+    pub user: String,
+    /// `tokens_revoked`, `password_reset`, `password_changed`, `account_disabled`, `sessions_ended`.
+    pub action: String,
+    pub time: DateTime<Utc>,
+    /// Who did it (admin UPN or app name), when the logs say.
+    pub by: Option<String>,
+    /// Done by a Microsoft service on its own (e.g. Identity Protection), not by a person.
+    pub automated: bool,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskAlert {
+    pub user: String,
+    pub risk_event_type: String,
+    pub activity_time: Option<DateTime<Utc>>,
+    pub detected_time: Option<DateTime<Utc>>,
+    pub detection_timing: Option<String>,
+    pub risk_state: Option<String>,
+    pub risk_level: Option<String>,
+    pub ip: Option<String>,
+    /// The first password change or reset after the detection, if the logs show one.
+    pub password_changed_after: Option<DateTime<Utc>>,
+    pub evidence: String,
+}
+
+/// The network side of one suspicious IP (and the users seen with it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkView {
+    pub ip: String,
+    pub users: Vec<String>,
+    pub radius_sessions: Vec<NetworkSession>,
+    pub vpn_events: Vec<String>,
+    pub flows_allowed: u64,
+    pub flows_denied: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSession {
+    pub source: String,
+    pub user: Option<String>,
+    pub session_id: Option<String>,
+    pub nas: Option<String>,
+    pub calling_station: Option<String>,
+    pub framed_ip: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub still_active: bool,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub terminate_cause: Option<String>,
+}

@@ -1,0 +1,408 @@
+//! Intake: every original is hashed while it is copied byte-identical into the case folder.
+//! Inputs are opened read-only and never written; zip exports are kept whole and their
+//! members read in place, never extracted to disk, with caps against zip bombs.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    File,
+    /// A zip archive: kept whole, its members are items of their own.
+    Zip,
+    ZipMember,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    /// Path as given on the command line (or found under a given folder).
+    pub original_path: String,
+    /// Where the bytes live relative to the case folder (`evidence/...`); for a zip member,
+    /// `evidence/export.zip!/member/path`.
+    pub stored_path: String,
+    pub kind: ItemKind,
+    pub sha256: String,
+    pub size: u64,
+    /// Modification time of the original, RFC 3339 UTC, when the filesystem gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    pub acquired_at: String,
+    pub examiner: String,
+    pub host: String,
+    pub tool: String,
+    /// For a zip member: the member name exactly as the archive spells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_name: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Caps that keep a hostile archive from exhausting disk or memory.
+#[derive(Debug, Clone)]
+pub struct ZipLimits {
+    pub max_member_bytes: u64,
+    pub max_total_bytes: u64,
+    /// Largest allowed uncompressed:compressed ratio for members over 1 MiB.
+    pub max_ratio: u64,
+}
+
+impl Default for ZipLimits {
+    fn default() -> Self {
+        ZipLimits {
+            max_member_bytes: 2 << 30,
+            max_total_bytes: 16 << 30,
+            max_ratio: 200,
+        }
+    }
+}
+
+pub struct IntakeOptions<'a> {
+    pub inputs: &'a [PathBuf],
+    /// The case folder; originals go to `<case_dir>/evidence/`.
+    pub case_dir: &'a Path,
+    pub acquired_at: String,
+    pub actor: &'a super::custody::Actor,
+    pub zip_limits: ZipLimits,
+}
+
+/// What intake produced: the items, and the inputs it could not take (with why).
+#[derive(Debug, Default)]
+pub struct Intake {
+    pub items: Vec<EvidenceItem>,
+    pub problems: Vec<IntakeError>,
+}
+
+pub fn intake(opts: &IntakeOptions) -> Intake {
+    let mut out = Intake::default();
+    let evidence_dir = opts.case_dir.join("evidence");
+    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for input in opts.inputs {
+        let meta = match std::fs::symlink_metadata(input) {
+            Ok(m) => m,
+            Err(source) => {
+                out.problems.push(IntakeError::Io {
+                    path: input.display().to_string(),
+                    source,
+                });
+                continue;
+            }
+        };
+        let root_name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".into());
+        if meta.is_dir() {
+            let walker = walkdir::WalkDir::new(input)
+                .follow_links(false)
+                .sort_by_file_name();
+            for entry in walker {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let path = e
+                            .path()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_else(|| input.display().to_string());
+                        out.problems.push(IntakeError::Input {
+                            path,
+                            message: format!("cannot walk: {e}"),
+                        });
+                        continue;
+                    }
+                };
+                let ft = entry.file_type();
+                if ft.is_symlink() {
+                    // Following links could pull in files outside the evidence the analyst chose.
+                    out.problems.push(IntakeError::Input {
+                        path: entry.path().display().to_string(),
+                        message: "symbolic link not followed".into(),
+                    });
+                    continue;
+                }
+                if !ft.is_file() {
+                    continue;
+                }
+                let rel = entry.path().strip_prefix(input).unwrap_or(entry.path());
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let stored = unique(&mut taken, format!("evidence/{root_name}/{rel}"));
+                take_file(entry.path(), &stored, &evidence_dir, opts, &mut out);
+            }
+        } else if meta.is_file() {
+            let stored = unique(&mut taken, format!("evidence/{root_name}"));
+            take_file(input, &stored, &evidence_dir, opts, &mut out);
+        } else {
+            out.problems.push(IntakeError::Input {
+                path: input.display().to_string(),
+                message: "not a regular file or folder (symbolic links are not followed)".into(),
+            });
+        }
+    }
+    out.items.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
+    out
+}
+
+fn unique(taken: &mut std::collections::BTreeSet<String>, want: String) -> String {
+    if taken.insert(want.clone()) {
+        return want;
+    }
+    let (stem, ext) = match want.rsplit_once('.') {
+        Some((s, e)) if !s.ends_with('/') && !e.contains('/') => (s.to_string(), format!(".{e}")),
+        _ => (want.clone(), String::new()),
+    };
+    (2..)
+        .map(|n| format!("{stem}~{n}{ext}"))
+        .find(|c| taken.insert(c.clone()))
+        .expect("unbounded counter")
+}
+
+fn take_file(
+    src: &Path,
+    stored: &str,
+    evidence_dir: &Path,
+    opts: &IntakeOptions,
+    out: &mut Intake,
+) {
+    let dest = evidence_dir.join(stored.trim_start_matches("evidence/"));
+    let (sha256, size) = match copy_and_hash(src, &dest) {
+        Ok(v) => v,
+        Err(e) => {
+            out.problems.push(e);
+            return;
+        }
+    };
+    let modified = std::fs::metadata(src)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        });
+    let is_zip = File::open(&dest).and_then(|mut f| {
+        let mut magic = [0u8; 4];
+        let n = f.read(&mut magic)?;
+        Ok(n == 4 && &magic == b"PK\x03\x04")
+    });
+    let item = EvidenceItem {
+        original_path: src.display().to_string(),
+        stored_path: stored.to_string(),
+        kind: if matches!(is_zip, Ok(true)) {
+            ItemKind::Zip
+        } else {
+            ItemKind::File
+        },
+        sha256,
+        size,
+        modified,
+        acquired_at: opts.acquired_at.clone(),
+        examiner: opts.actor.examiner.clone(),
+        host: opts.actor.host.clone(),
+        tool: opts.actor.tool.clone(),
+        member_name: None,
+    };
+    if item.kind == ItemKind::Zip {
+        zip_members(&dest, &item, opts, out);
+    }
+    out.items.push(item);
+}
+
+/// Stream `src` into `dest` (which must not exist) while hashing; the copy is made read-only.
+fn copy_and_hash(src: &Path, dest: &Path) -> Result<(String, u64), IntakeError> {
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| IntakeError::Io { path: p, source }
+    };
+    let mut input = File::open(src).map_err(io(src))?;
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let mut output = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(io(dest))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = input.read(&mut buf).map_err(io(src))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        output.write_all(&buf[..n]).map_err(io(dest))?;
+        size += n as u64;
+    }
+    output.sync_all().map_err(io(dest))?;
+    let mut perm = output.metadata().map_err(io(dest))?.permissions();
+    perm.set_readonly(true);
+    std::fs::set_permissions(dest, perm).map_err(io(dest))?;
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// A label for a member that can never be taken for a path outside the archive.
+pub fn member_label(name: &str) -> String {
+    let parts: Vec<&str> = name
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != "." && *p != "..")
+        .map(|p| p.trim_end_matches(':'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        "unnamed".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+fn zip_members(zip_path: &Path, parent: &EvidenceItem, opts: &IntakeOptions, out: &mut Intake) {
+    let err = |message: String| IntakeError::Input {
+        path: parent.original_path.clone(),
+        message,
+    };
+    let f = match File::open(zip_path) {
+        Ok(f) => f,
+        Err(source) => {
+            return out.problems.push(IntakeError::Io {
+                path: zip_path.display().to_string(),
+                source,
+            })
+        }
+    };
+    let mut archive = match zip::ZipArchive::new(f) {
+        Ok(a) => a,
+        Err(e) => {
+            return out
+                .problems
+                .push(err(format!("not a readable zip archive: {e}")))
+        }
+    };
+    let mut total = 0u64;
+    let mut labels = std::collections::BTreeSet::new();
+    for i in 0..archive.len() {
+        match read_member(&mut archive, i, &opts.zip_limits, &mut total) {
+            Ok(None) => {}
+            Ok(Some((name, bytes))) => {
+                let label = unique(&mut labels, member_label(&name));
+                out.items.push(EvidenceItem {
+                    original_path: format!("{}!/{name}", parent.original_path),
+                    stored_path: format!("{}!/{label}", parent.stored_path),
+                    kind: ItemKind::ZipMember,
+                    sha256: hex::encode(Sha256::digest(&bytes)),
+                    size: bytes.len() as u64,
+                    modified: None,
+                    acquired_at: opts.acquired_at.clone(),
+                    examiner: opts.actor.examiner.clone(),
+                    host: opts.actor.host.clone(),
+                    tool: opts.actor.tool.clone(),
+                    member_name: Some(name),
+                });
+            }
+            Err(message) => out.problems.push(err(format!("member {i}: {message}"))),
+        }
+    }
+}
+
+/// Read member `i` within the limits; `Ok(None)` for directories.
+pub fn read_member<R: Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    i: usize,
+    limits: &ZipLimits,
+    total: &mut u64,
+) -> Result<Option<(String, Vec<u8>)>, String> {
+    let mut m = archive
+        .by_index(i)
+        .map_err(|e| format!("unreadable: {e}"))?;
+    if m.is_dir() {
+        return Ok(None);
+    }
+    let name = String::from_utf8_lossy(m.name_raw()).into_owned();
+    let declared = m.size();
+    let compressed = m.compressed_size().max(1);
+    if declared > limits.max_member_bytes {
+        return Err(format!(
+            "{name:?} declares {declared} bytes, over the {} byte cap",
+            limits.max_member_bytes
+        ));
+    }
+    if declared > (1 << 20) && declared / compressed > limits.max_ratio {
+        return Err(format!(
+            "{name:?} expands {}:1, over the {}:1 cap (zip bomb?)",
+            declared / compressed,
+            limits.max_ratio
+        ));
+    }
+    // Never trust the declared size: read at most the cap plus one byte.
+    let cap = limits
+        .max_member_bytes
+        .min(limits.max_total_bytes.saturating_sub(*total));
+    let mut bytes = Vec::with_capacity(declared.min(cap) as usize);
+    (&mut m)
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name:?}: {e}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(format!(
+            "{name:?} is larger than it declares or than the remaining {cap} byte budget"
+        ));
+    }
+    *total += bytes.len() as u64;
+    Ok(Some((name, bytes)))
+}
+
+/// The bytes of an item, read from the case folder (zip members from their archive).
+pub fn read_item(case_dir: &Path, item: &EvidenceItem) -> Result<Vec<u8>, String> {
+    match item.kind {
+        ItemKind::File | ItemKind::Zip => std::fs::read(case_dir.join(&item.stored_path))
+            .map_err(|e| format!("{}: {e}", item.stored_path)),
+        ItemKind::ZipMember => {
+            let (zip_rel, _) = item
+                .stored_path
+                .split_once("!/")
+                .ok_or_else(|| format!("{}: not a member path", item.stored_path))?;
+            let f = File::open(case_dir.join(zip_rel)).map_err(|e| format!("{zip_rel}: {e}"))?;
+            let mut a = zip::ZipArchive::new(f).map_err(|e| format!("{zip_rel}: {e}"))?;
+            let name = item.member_name.clone().unwrap_or_default();
+            let idx = (0..a.len())
+                .find(|&i| {
+                    a.by_index(i)
+                        .map(|m| String::from_utf8_lossy(m.name_raw()) == name)
+                        .unwrap_or(false)
+                })
+                .ok_or_else(|| format!("{zip_rel}: member {name:?} missing"))?;
+            let mut total = 0;
+            read_member(&mut a, idx, &ZipLimits::default(), &mut total)?
+                .map(|(_, b)| b)
+                .ok_or_else(|| format!("{name:?} is a directory"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_cannot_escape() {
+        assert_eq!(member_label("../../etc/passwd"), "etc/passwd");
+        assert_eq!(member_label("/abs/x.json"), "abs/x.json");
+        assert_eq!(member_label("C:\\Windows\\x.csv"), "C/Windows/x.csv");
+        assert_eq!(member_label(".."), "unnamed");
+    }
+}

@@ -1,0 +1,7 @@
+//! Evidence intake and the chain-of-custody log.
+
+pub mod custody;
+pub mod intake;
+
+pub use custody::{CustodyEntry, CustodyLog};
+pub use intake::{intake, EvidenceItem, Intake, IntakeError, IntakeOptions};

@@ -1,0 +1,396 @@
+//! The main job as one function: collect → normalize → timeline (→ analysis → report → package).
+
+use crate::case::CaseFile;
+use crate::event::Event;
+use crate::evidence::custody::{Actor, CustodyError, CustodyLog};
+use crate::evidence::intake::{self, EvidenceItem, ItemKind, ZipLimits};
+use crate::sources::{self, ParseContext, RecordError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{path}: {message}")]
+    Output { path: String, message: String },
+    #[error(transparent)]
+    Custody(#[from] CustodyError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("time zone {zone:?} for {source_id}: not an IANA zone name (e.g. Europe/Berlin)")]
+    Zone { source_id: String, zone: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
+    move |source| PipelineError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub case: CaseFile,
+    /// The clock: acquisition and custody times, and the package's file times.
+    pub now: DateTime<Utc>,
+    pub examiner: Option<String>,
+    /// Per-source zones from flags; they win over the case file's.
+    pub zones: BTreeMap<String, String>,
+    /// Replace an existing irpack case folder at `out`.
+    pub force: bool,
+}
+
+/// Per evidence item: what it was and what came of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileReport {
+    pub stored_path: String,
+    pub original_path: String,
+    pub sha256: String,
+    pub size: u64,
+    pub kind: ItemKind,
+    /// Detected format id; `None` when unrecognized (the file is still kept and hashed).
+    pub format: Option<String>,
+    pub decoded_from: Option<String>,
+    pub records: u64,
+    pub events: u64,
+    pub rejected: u64,
+    /// Set when the item could not be read at all.
+    pub error: Option<String>,
+}
+
+/// A time-zone assumption the report must state.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ZoneNote {
+    pub source: String,
+    pub zone: String,
+    pub events: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Collected {
+    pub case: CaseFile,
+    pub items: Vec<EvidenceItem>,
+    pub files: Vec<FileReport>,
+    pub rejected: Vec<RecordError>,
+    pub intake_problems: Vec<String>,
+    pub zone_notes: Vec<ZoneNote>,
+}
+
+pub struct RunOutput {
+    pub collected: Collected,
+    /// Sorted timeline.
+    pub events: Vec<Event>,
+    pub timeline_head: String,
+    pub case_dir: PathBuf,
+}
+
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Build the parse context from case-file zones and flag overrides.
+pub fn parse_context(
+    case: &CaseFile,
+    flags: &BTreeMap<String, String>,
+) -> Result<ParseContext, PipelineError> {
+    let mut ctx = ParseContext::default();
+    for (src, zone) in case.time_zones.iter().chain(flags.iter()) {
+        let tz = zone.parse().map_err(|_| PipelineError::Zone {
+            source_id: src.clone(),
+            zone: zone.clone(),
+        })?;
+        if src == "default" || src == "*" {
+            ctx.default_zone = Some(tz);
+        } else {
+            ctx.zones.insert(src.clone(), tz);
+        }
+    }
+    Ok(ctx)
+}
+
+/// Prepare the case folder: it must not sit inside an input, and an existing one is only
+/// replaced with `force` and only when it is an irpack case folder.
+fn prepare_out(opts: &RunOptions) -> Result<(), PipelineError> {
+    let out_abs = absolute(&opts.out);
+    for input in &opts.inputs {
+        let in_abs = absolute(input);
+        if out_abs.starts_with(&in_abs) {
+            return Err(PipelineError::Output {
+                path: opts.out.display().to_string(),
+                message: format!(
+                    "output folder lies inside input {}; evidence folders are never written to",
+                    input.display()
+                ),
+            });
+        }
+        if in_abs.starts_with(&out_abs) {
+            return Err(PipelineError::Output {
+                path: opts.out.display().to_string(),
+                message: format!("input {} lies inside the output folder", input.display()),
+            });
+        }
+    }
+    if opts.out.exists() {
+        let empty = std::fs::read_dir(&opts.out)
+            .map_err(io_err(&opts.out))?
+            .next()
+            .is_none();
+        if !empty {
+            if !opts.force {
+                return Err(PipelineError::Output {
+                    path: opts.out.display().to_string(),
+                    message:
+                        "exists and is not empty; use --force to replace an earlier irpack run"
+                            .into(),
+                });
+            }
+            if !opts.out.join("custody.jsonl").exists() {
+                return Err(PipelineError::Output { path: opts.out.display().to_string(), message: "not an irpack case folder (no custody.jsonl); refusing to delete it even with --force".into() });
+            }
+            make_writable(&opts.out);
+            std::fs::remove_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+        }
+    }
+    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+    Ok(())
+}
+
+fn make_writable(dir: &Path) {
+    for e in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(m) = e.metadata() {
+            let mut p = m.permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            p.set_readonly(false);
+            let _ = std::fs::set_permissions(e.path(), p);
+        }
+    }
+}
+
+pub fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    })
+}
+
+/// Collect and normalize: intake every input, parse every item, write the hash-chained timeline.
+pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
+    prepare_out(opts)?;
+    let ctx = parse_context(&opts.case, &opts.zones)?;
+    let case_dir = opts.out.clone();
+    let now = rfc3339(opts.now);
+    let actor = Actor::detect(opts.examiner.as_deref().or(opts.case.examiner.as_deref()));
+    let mut custody = CustodyLog::open(&case_dir.join("custody.jsonl"))?;
+    custody.append(&now, &actor, "case_opened", serde_json::json!({ "case_id": opts.case.case_id, "inputs": opts.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>() }))?;
+
+    let intake = intake::intake(&intake::IntakeOptions {
+        inputs: &opts.inputs,
+        case_dir: &case_dir,
+        acquired_at: now.clone(),
+        actor: &actor,
+        zip_limits: ZipLimits::default(),
+    });
+    for item in &intake.items {
+        custody.append(
+            &now,
+            &actor,
+            "acquired",
+            serde_json::to_value(item).expect("item serializes"),
+        )?;
+    }
+    let intake_problems: Vec<String> = intake.problems.iter().map(|p| p.to_string()).collect();
+
+    let registry = sources::registry();
+    let parsed: Vec<(FileReport, Vec<Event>, Vec<RecordError>)> = intake
+        .items
+        .par_iter()
+        .filter(|i| i.kind != ItemKind::Zip)
+        .map(|item| {
+            let mut report = FileReport {
+                stored_path: item.stored_path.clone(),
+                original_path: item.original_path.clone(),
+                sha256: item.sha256.clone(),
+                size: item.size,
+                kind: item.kind.clone(),
+                format: None,
+                decoded_from: None,
+                records: 0,
+                events: 0,
+                rejected: 0,
+                error: None,
+            };
+            match intake::read_item(&case_dir, item) {
+                Err(e) => {
+                    report.error = Some(e);
+                    (report, Vec::new(), Vec::new())
+                }
+                Ok(bytes) => {
+                    let p = sources::parse_bytes(
+                        &registry,
+                        &bytes,
+                        &item.stored_path,
+                        &item.sha256,
+                        &ctx,
+                    );
+                    report.format = p.format.map(str::to_string);
+                    report.decoded_from = p.decoded_from.map(str::to_string);
+                    report.records = p.records();
+                    report.events = p.events.len() as u64;
+                    report.rejected = p.rejected.len() as u64;
+                    (report, p.events, p.rejected)
+                }
+            }
+        })
+        .collect();
+
+    let mut files = Vec::new();
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    for (report, ev, rej) in parsed {
+        custody.append(&now, &actor, "parsed", serde_json::json!({ "evidence": report.stored_path, "sha256": report.sha256, "format": report.format, "records": report.records, "events": report.events, "rejected": report.rejected, "error": report.error }))?;
+        files.push(report);
+        events.extend(ev);
+        rejected.extend(rej);
+    }
+    // Zip containers appear in the inventory too, with their members listed after them.
+    for item in intake.items.iter().filter(|i| i.kind == ItemKind::Zip) {
+        files.push(FileReport {
+            stored_path: item.stored_path.clone(),
+            original_path: item.original_path.clone(),
+            sha256: item.sha256.clone(),
+            size: item.size,
+            kind: ItemKind::Zip,
+            format: Some("zip".into()),
+            decoded_from: None,
+            records: 0,
+            events: 0,
+            rejected: 0,
+            error: None,
+        });
+    }
+    files.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
+
+    crate::timeline::sort(&mut events);
+    let tl_dir = case_dir.join("timeline");
+    std::fs::create_dir_all(&tl_dir).map_err(io_err(&tl_dir))?;
+    let tl_path = tl_dir.join("timeline.jsonl");
+    let f = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
+    let head = crate::timeline::write_jsonl(&events, std::io::BufWriter::new(f))
+        .map_err(io_err(&tl_path))?;
+    let tl_sha = file_sha256(&tl_path)?;
+    custody.append(&now, &actor, "timeline_written", serde_json::json!({ "path": "timeline/timeline.jsonl", "events": events.len(), "chain_head": head, "sha256": tl_sha }))?;
+
+    let zone_notes = zone_notes(&events);
+    let collected = Collected {
+        case: opts.case.clone(),
+        items: intake.items,
+        files,
+        rejected,
+        intake_problems,
+        zone_notes,
+    };
+    write_json(&case_dir.join("collected.json"), &collected)?;
+    Ok(RunOutput {
+        collected,
+        events,
+        timeline_head: head,
+        case_dir,
+    })
+}
+
+fn zone_notes(events: &[Event]) -> Vec<ZoneNote> {
+    let mut m: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.time_zone.contains("assumed")) {
+        *m.entry((e.source.clone(), e.time_zone.clone()))
+            .or_default() += 1;
+    }
+    m.into_iter()
+        .map(|((source, zone), events)| ZoneNote {
+            source,
+            zone,
+            events,
+        })
+        .collect()
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), PipelineError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    let mut s = serde_json::to_string_pretty(value).expect("serializable");
+    s.push('\n');
+    std::fs::write(path, s).map_err(io_err(path))
+}
+
+pub fn file_sha256(path: &Path) -> Result<String, PipelineError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Everything the analysis stage concluded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Conclusions {
+    pub analysis: crate::analysis::Analysis,
+    pub classification: crate::analysis::Classification,
+    pub actions: Vec<crate::analysis::RecommendedAction>,
+    pub regulatory: Vec<crate::analysis::RegulatoryFlag>,
+}
+
+/// Detections, classification, recommended actions and regulatory flags over a timeline;
+/// written to `analysis/` in the case folder with a custody entry.
+pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, PipelineError> {
+    use crate::analysis::{classify, detect, recommend, regulatory};
+    let case = &out.collected.case;
+    let analysis = detect::analyze(&out.events, case);
+    let classification = classify::classify(&analysis, &out.events, case);
+    let actions = recommend::recommend(&analysis, &classification, case);
+    let regulatory = regulatory::flags(&analysis, &classification, case);
+    let dir = out.case_dir.join("analysis");
+    write_json(&dir.join("findings.json"), &analysis.findings)?;
+    write_json(&dir.join("analysis.json"), &analysis)?;
+    write_json(&dir.join("classification.json"), &classification)?;
+    write_json(&dir.join("actions.json"), &actions)?;
+    write_json(&dir.join("regulatory.json"), &regulatory)?;
+    let actor = Actor::detect(opts.examiner.as_deref().or(case.examiner.as_deref()));
+    let mut custody = CustodyLog::open(&out.case_dir.join("custody.jsonl"))?;
+    let mut hashes = serde_json::Map::new();
+    for f in [
+        "findings.json",
+        "analysis.json",
+        "classification.json",
+        "actions.json",
+        "regulatory.json",
+    ] {
+        hashes.insert(format!("analysis/{f}"), file_sha256(&dir.join(f))?.into());
+    }
+    custody.append(&rfc3339(opts.now), &actor, "analyzed", serde_json::json!({ "findings": analysis.findings.len(), "verdict": classification.verdict, "files": hashes }))?;
+    Ok(Conclusions {
+        analysis,
+        classification,
+        actions,
+        regulatory,
+    })
+}

@@ -1,0 +1,114 @@
+//! The timeline: every event in UTC order, written as JSON lines in a hash chain
+//! (`chain_i = SHA-256(chain_{i-1} ‖ event_sha256_i)`), so one altered, removed or reordered
+//! line is found by re-walking the chain. The head goes into the custody log.
+
+use crate::event::Event;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+
+pub const GENESIS: &str = crate::evidence::custody::GENESIS;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub seq: u64,
+    pub event_sha256: String,
+    pub prev: String,
+    pub chain: String,
+    pub event: Event,
+}
+
+/// Order: UTC time, then source, then where the record sits in its evidence.
+pub fn sort(events: &mut [Event]) {
+    events.sort_by(|a, b| {
+        (
+            a.time,
+            &a.source,
+            &a.provenance.evidence_path,
+            a.provenance.record_no,
+        )
+            .cmp(&(
+                b.time,
+                &b.source,
+                &b.provenance.evidence_path,
+                b.provenance.record_no,
+            ))
+    });
+}
+
+pub fn link(prev: &str, event_sha256: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(event_sha256.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Write sorted events as chained JSON lines; returns the chain head.
+pub fn write_jsonl<W: Write>(events: &[Event], mut w: W) -> std::io::Result<String> {
+    let mut prev = GENESIS.to_string();
+    for (i, ev) in events.iter().enumerate() {
+        let event_sha256 = ev.hash();
+        let chain = link(&prev, &event_sha256);
+        let entry = TimelineEntry {
+            seq: i as u64 + 1,
+            event_sha256,
+            prev: prev.clone(),
+            chain: chain.clone(),
+            event: ev.clone(),
+        };
+        serde_json::to_writer(&mut w, &entry)?;
+        w.write_all(b"\n")?;
+        prev = chain;
+    }
+    w.flush()?;
+    Ok(prev)
+}
+
+/// Re-walk a timeline's chain: every event re-hashed, every link recomputed, order checked.
+/// Returns the entries and the head, or the 1-based line and what is wrong.
+pub fn verify_text(text: &str) -> Result<(Vec<TimelineEntry>, String), (usize, String)> {
+    let mut prev = GENESIS.to_string();
+    let mut out: Vec<TimelineEntry> = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let n = i + 1;
+        let e: TimelineEntry = serde_json::from_str(line)
+            .map_err(|err| (n, format!("not a timeline entry: {err}")))?;
+        if e.seq != out.len() as u64 + 1 {
+            return Err((
+                n,
+                format!("sequence {} where {} was expected", e.seq, out.len() + 1),
+            ));
+        }
+        let h = e.event.hash();
+        if h != e.event_sha256 {
+            return Err((
+                n,
+                format!("event altered: hashes to {h}, line says {}", e.event_sha256),
+            ));
+        }
+        if e.prev != prev {
+            return Err((
+                n,
+                "prev does not match the previous line's chain value".into(),
+            ));
+        }
+        if link(&prev, &h) != e.chain {
+            return Err((
+                n,
+                "chain value does not follow from prev and the event hash".into(),
+            ));
+        }
+        if let Some(last) = out.last() {
+            if last.event.time > e.event.time {
+                return Err((n, "events out of time order".into()));
+            }
+        }
+        prev = e.chain.clone();
+        out.push(e);
+    }
+    Ok((out, prev))
+}
