@@ -88,6 +88,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         inputs: args.inputs,
         out: args.out,
         case,
+        case_path: args.case.clone(),
         now: clock(args.now.as_deref())?,
         examiner: args.examiner,
         zones,

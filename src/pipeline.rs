@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
     pub case: CaseFile,
+    /// Where the case file came from: copied into the case folder, never taken as evidence.
+    pub case_path: Option<PathBuf>,
     /// The clock: acquisition and custody times, and the package's file times.
     pub now: DateTime<Utc>,
     pub examiner: Option<String>,
@@ -195,12 +197,20 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let mut custody = CustodyLog::open(&case_dir.join("custody.jsonl"))?;
     custody.append(&now, &actor, "case_opened", serde_json::json!({ "case_id": opts.case.case_id, "inputs": opts.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>() }))?;
 
+    let exclude: Vec<PathBuf> = opts.case_path.iter().cloned().collect();
+    if let Some(cp) = &opts.case_path {
+        let bytes = std::fs::read(cp).map_err(io_err(cp))?;
+        let stored = case_dir.join("case.toml");
+        std::fs::write(&stored, &bytes).map_err(io_err(&stored))?;
+        custody.append(&now, &actor, "case_file", serde_json::json!({ "original_path": cp.display().to_string(), "stored_path": "case.toml", "sha256": sources::sha256_hex(&bytes) }))?;
+    }
     let intake = intake::intake(&intake::IntakeOptions {
         inputs: &opts.inputs,
         case_dir: &case_dir,
         acquired_at: now.clone(),
         actor: &actor,
         zip_limits: ZipLimits::default(),
+        exclude: &exclude,
     });
     for item in &intake.items {
         custody.append(

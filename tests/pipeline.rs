@@ -16,6 +16,7 @@ fn opts(inputs: Vec<PathBuf>, out: PathBuf) -> RunOptions {
         inputs,
         out,
         case: CaseFile::minimal("IR-TEST-1"),
+        case_path: None,
         now: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
         examiner: Some("tester".into()),
         zones: BTreeMap::new(),
@@ -28,13 +29,22 @@ fn hash_tree(dir: &Path) -> BTreeMap<String, String> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().display().to_string(), irpack::sources::sha256_hex(&std::fs::read(e.path()).unwrap())))
+        .map(|e| {
+            (
+                e.path().display().to_string(),
+                irpack::sources::sha256_hex(&std::fs::read(e.path()).unwrap()),
+            )
+        })
         .collect()
 }
 
 fn write_inputs(dir: &Path) {
     std::fs::create_dir_all(dir.join("sub")).unwrap();
-    std::fs::copy(common::samples_dir().join("README.md"), dir.join("readme-copy.md")).ok();
+    std::fs::copy(
+        common::samples_dir().join("README.md"),
+        dir.join("readme-copy.md"),
+    )
+    .ok();
     std::fs::write(dir.join("sub/unknown.bin"), b"\x00\x01\x02 not a log").unwrap();
     std::fs::write(dir.join("empty.json"), b"").unwrap();
     let f = std::fs::File::create(dir.join("export.zip")).unwrap();
@@ -57,16 +67,35 @@ fn inputs_are_unchanged_and_copied_byte_identical() {
     let run = pipeline::collect(&opts(vec![input.clone()], out.clone())).unwrap();
     assert_eq!(before, hash_tree(&input), "inputs must not change");
     for item in &run.collected.items {
-        if item.kind == irpack::evidence::intake::ItemKind::File || item.kind == irpack::evidence::intake::ItemKind::Zip {
+        if item.kind == irpack::evidence::intake::ItemKind::File
+            || item.kind == irpack::evidence::intake::ItemKind::Zip
+        {
             let copy = std::fs::read(out.join(&item.stored_path)).unwrap();
-            assert_eq!(irpack::sources::sha256_hex(&copy), item.sha256, "{}", item.stored_path);
+            assert_eq!(
+                irpack::sources::sha256_hex(&copy),
+                item.sha256,
+                "{}",
+                item.stored_path
+            );
             let orig = std::fs::read(&item.original_path).unwrap();
             assert_eq!(orig, copy);
         }
     }
     // Zip members are items of their own with labels that cannot escape the archive.
-    let members: Vec<&str> = run.collected.items.iter().filter(|i| i.kind == irpack::evidence::intake::ItemKind::ZipMember).map(|i| i.stored_path.as_str()).collect();
-    assert_eq!(members, vec!["evidence/exports/export.zip!/escape.json", "evidence/exports/export.zip!/folder/inner.csv"]);
+    let members: Vec<&str> = run
+        .collected
+        .items
+        .iter()
+        .filter(|i| i.kind == irpack::evidence::intake::ItemKind::ZipMember)
+        .map(|i| i.stored_path.as_str())
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            "evidence/exports/export.zip!/escape.json",
+            "evidence/exports/export.zip!/folder/inner.csv"
+        ]
+    );
     assert!(!tmp.path().join("escape.json").exists());
     // Nothing was extracted next to the archive copy either.
     assert!(!out.join("evidence/exports/escape.json").exists());
@@ -84,7 +113,10 @@ fn custody_and_timeline_chains_verify() {
     assert!(entries.iter().any(|e| e.action == "acquired"));
     let last = entries.last().unwrap();
     assert_eq!(last.action, "timeline_written");
-    assert_eq!(last.details["chain_head"], serde_json::json!(run.timeline_head));
+    assert_eq!(
+        last.details["chain_head"],
+        serde_json::json!(run.timeline_head)
+    );
     let tl = std::fs::read_to_string(out.join("timeline/timeline.jsonl")).unwrap();
     let (_, head) = irpack::timeline::verify_text(&tl).unwrap();
     assert_eq!(head, run.timeline_head);
@@ -99,7 +131,9 @@ fn output_inside_input_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("exports");
     write_inputs(&input);
-    let err = pipeline::collect(&opts(vec![input.clone()], input.join("case"))).err().expect("must refuse");
+    let err = pipeline::collect(&opts(vec![input.clone()], input.join("case")))
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("inside input"), "{err}");
 }
 
@@ -110,7 +144,9 @@ fn existing_case_folder_needs_force() {
     write_inputs(&input);
     let out = tmp.path().join("case");
     pipeline::collect(&opts(vec![input.clone()], out.clone())).unwrap();
-    let err = pipeline::collect(&opts(vec![input.clone()], out.clone())).err().expect("must refuse");
+    let err = pipeline::collect(&opts(vec![input.clone()], out.clone()))
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("--force"), "{err}");
     let mut o = opts(vec![input.clone()], out.clone());
     o.force = true;
@@ -135,8 +171,16 @@ fn symlinks_in_input_folders_are_not_followed() {
     std::fs::write(&outside, b"not evidence").unwrap();
     std::os::unix::fs::symlink(&outside, input.join("link.txt")).unwrap();
     let run = pipeline::collect(&opts(vec![input], tmp.path().join("case"))).unwrap();
-    assert!(run.collected.items.iter().all(|i| !i.stored_path.ends_with("link.txt")));
-    assert!(run.collected.intake_problems.iter().any(|p| p.contains("link.txt") && p.contains("not followed")));
+    assert!(run
+        .collected
+        .items
+        .iter()
+        .all(|i| !i.stored_path.ends_with("link.txt")));
+    assert!(run
+        .collected
+        .intake_problems
+        .iter()
+        .any(|p| p.contains("link.txt") && p.contains("not followed")));
 }
 
 #[test]
@@ -149,6 +193,11 @@ fn duplicate_file_names_are_kept_apart() {
     std::fs::write(&a, b"{}").unwrap();
     std::fs::write(&b, b"[]").unwrap();
     let run = pipeline::collect(&opts(vec![a, b], tmp.path().join("case"))).unwrap();
-    let paths: Vec<&str> = run.collected.items.iter().map(|i| i.stored_path.as_str()).collect();
+    let paths: Vec<&str> = run
+        .collected
+        .items
+        .iter()
+        .map(|i| i.stored_path.as_str())
+        .collect();
     assert_eq!(paths, vec!["evidence/log.json", "evidence/log~2.json"]);
 }

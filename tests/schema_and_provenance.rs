@@ -16,7 +16,11 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         .filter(|p| {
             let n = p.file_name().unwrap().to_string_lossy();
             // Documentation and answer keys beside the evidence are not evidence.
-            !(n.ends_with(".truth.json") || n == "RECIPE.md" || n == "SOURCES.md" || n == "README.md" || n.ends_with(".toml"))
+            !(n.ends_with(".truth.json")
+                || n == "RECIPE.md"
+                || n == "SOURCES.md"
+                || n == "README.md"
+                || n.ends_with(".toml"))
         })
         .collect();
     v.sort();
@@ -33,7 +37,13 @@ fn evidence_files() -> Vec<PathBuf> {
 
 #[test]
 fn every_event_validates_against_the_schema() {
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/event.schema.json")).unwrap()).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/event.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let ctx = ParseContext::default();
     let mut checked = 0;
@@ -41,8 +51,17 @@ fn every_event_validates_against_the_schema() {
         let parsed = common::parse_path(&f, &ctx);
         for ev in &parsed.events {
             let v = serde_json::to_value(ev).unwrap();
-            let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-            assert!(errors.is_empty(), "{}: record {}: {:?}", f.display(), ev.provenance.record_no, errors);
+            let errors: Vec<String> = validator
+                .iter_errors(&v)
+                .map(|e| format!("{} at {}", e, e.instance_path))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{}: record {}: {:?}",
+                f.display(),
+                ev.provenance.record_no,
+                errors
+            );
             checked += 1;
         }
     }
@@ -56,11 +75,27 @@ fn every_provenance_rehashes_to_the_raw_record() {
         let bytes = std::fs::read(&f).unwrap();
         let parsed = common::parse_path(&f, &ctx);
         for ev in &parsed.events {
-            assert!(common::raw_matches(&bytes, &ev.provenance), "{}: record {} does not re-hash", f.display(), ev.provenance.record_no);
+            assert!(
+                common::raw_matches(&bytes, &ev.provenance),
+                "{}: record {} does not re-hash",
+                f.display(),
+                ev.provenance.record_no
+            );
         }
         for r in &parsed.rejected {
-            let p = irpack::event::Provenance { byte_offset: r.byte_offset, byte_len: r.byte_len, raw_sha256: r.raw_sha256.clone(), decoded_from: parsed.decoded_from.map(str::to_string), ..Default::default() };
-            assert!(common::raw_matches(&bytes, &p), "{}: rejected record {} does not re-hash", f.display(), r.record_no);
+            let p = irpack::event::Provenance {
+                byte_offset: r.byte_offset,
+                byte_len: r.byte_len,
+                raw_sha256: r.raw_sha256.clone(),
+                decoded_from: parsed.decoded_from.map(str::to_string),
+                ..Default::default()
+            };
+            assert!(
+                common::raw_matches(&bytes, &p),
+                "{}: rejected record {} does not re-hash",
+                f.display(),
+                r.record_no
+            );
         }
     }
 }
@@ -70,10 +105,20 @@ fn record_numbers_are_contiguous_per_file() {
     let ctx = ParseContext::default();
     for f in evidence_files() {
         let parsed = common::parse_path(&f, &ctx);
-        let mut nos: Vec<u64> = parsed.events.iter().map(|e| e.provenance.record_no).chain(parsed.rejected.iter().map(|r| r.record_no)).collect();
+        let mut nos: Vec<u64> = parsed
+            .events
+            .iter()
+            .map(|e| e.provenance.record_no)
+            .chain(parsed.rejected.iter().map(|r| r.record_no))
+            .collect();
         nos.sort_unstable();
         let expected: Vec<u64> = (1..=nos.len() as u64).collect();
-        assert_eq!(nos, expected, "{}: every record seen must be an event or a rejection, numbered 1..n", f.display());
+        assert_eq!(
+            nos,
+            expected,
+            "{}: every record seen must be an event or a rejection, numbered 1..n",
+            f.display()
+        );
     }
 }
 
@@ -82,6 +127,10 @@ fn every_sample_and_corpus_file_is_recognized() {
     let ctx = ParseContext::default();
     for f in evidence_files() {
         let parsed = common::parse_path(&f, &ctx);
-        assert!(parsed.format.is_some(), "{}: no parser recognized it", f.display());
+        assert!(
+            parsed.format.is_some(),
+            "{}: no parser recognized it",
+            f.display()
+        );
     }
 }

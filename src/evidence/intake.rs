@@ -76,6 +76,8 @@ pub struct IntakeOptions<'a> {
     pub acquired_at: String,
     pub actor: &'a super::custody::Actor,
     pub zip_limits: ZipLimits,
+    /// Files under an input that are not evidence (the case file kept beside the exports).
+    pub exclude: &'a [PathBuf],
 }
 
 /// What intake produced: the items, and the inputs it could not take (with why).
@@ -135,6 +137,9 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
                 if !ft.is_file() {
                     continue;
                 }
+                if is_excluded(entry.path(), opts.exclude) {
+                    continue;
+                }
                 let rel = entry.path().strip_prefix(input).unwrap_or(entry.path());
                 let rel = rel
                     .components()
@@ -156,6 +161,15 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
     }
     out.items.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
     out
+}
+
+fn is_excluded(p: &Path, exclude: &[PathBuf]) -> bool {
+    let Ok(c) = std::fs::canonicalize(p) else {
+        return false;
+    };
+    exclude
+        .iter()
+        .any(|e| std::fs::canonicalize(e).map(|e| e == c).unwrap_or(false))
 }
 
 fn unique(taken: &mut std::collections::BTreeSet<String>, want: String) -> String {
