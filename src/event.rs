@@ -190,6 +190,10 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
     pub provenance: Provenance,
+    /// The same event read from other exports (e.g. a sign-in in both a Graph JSON page and a
+    /// portal CSV): kept so every copy stays traceable after de-duplication.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_seen_in: Vec<Provenance>,
 }
 
 impl Event {
@@ -240,6 +244,7 @@ impl Event {
             targets: Vec::new(),
             extra: BTreeMap::new(),
             provenance,
+            also_seen_in: Vec::new(),
         }
     }
 

@@ -24,6 +24,41 @@ struct Cli {
 enum Command {
     /// The main job: collect, normalize, analyze, report and package.
     Run(RunArgs),
+    /// Export a case's timeline (its hash chain is checked first).
+    Timeline(TimelineArgs),
+}
+
+#[derive(clap::Args)]
+struct TimelineArgs {
+    /// Case folder written by `irpack run`.
+    case: PathBuf,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: irpack::timeline::export::Format,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+fn timeline(args: TimelineArgs) -> Result<ExitCode> {
+    let path = args.case.join("timeline/timeline.jsonl");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    let (entries, _) = irpack::timeline::verify_text(&text)
+        .map_err(|(line, msg)| anyhow::anyhow!("{}:{line}: {msg}", path.display()))?;
+    let hashes: Vec<String> = entries.iter().map(|e| e.event_sha256.clone()).collect();
+    let events: Vec<irpack::event::Event> = entries.into_iter().map(|e| e.event).collect();
+    match args.output {
+        Some(p) => {
+            let f = std::fs::File::create(&p).with_context(|| format!("{}", p.display()))?;
+            irpack::timeline::export::write(args.format, &events, &hashes, f)?;
+        }
+        None => irpack::timeline::export::write(
+            args.format,
+            &events,
+            &hashes,
+            std::io::stdout().lock(),
+        )?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -156,6 +191,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run(a),
+        Command::Timeline(a) => timeline(a),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@ use crate::event::Event;
 use crate::evidence::custody::{Actor, CustodyError, CustodyLog};
 use crate::evidence::intake::{self, EvidenceItem, ItemKind, ZipLimits};
 use crate::sources::{self, ParseContext, RecordError};
+use crate::timeline::export::{self, Format};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,9 @@ pub struct Collected {
     pub rejected: Vec<RecordError>,
     pub intake_problems: Vec<String>,
     pub zone_notes: Vec<ZoneNote>,
+    /// Events seen in more than one export, folded into one (their provenances kept).
+    #[serde(default)]
+    pub duplicates_merged: usize,
 }
 
 pub struct RunOutput {
@@ -293,14 +297,34 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     files.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
 
     crate::timeline::sort(&mut events);
+    let duplicates_merged = crate::timeline::dedup::dedup(&mut events);
     let tl_dir = case_dir.join("timeline");
     std::fs::create_dir_all(&tl_dir).map_err(io_err(&tl_dir))?;
     let tl_path = tl_dir.join("timeline.jsonl");
     let f = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
     let head = crate::timeline::write_jsonl(&events, std::io::BufWriter::new(f))
         .map_err(io_err(&tl_path))?;
-    let tl_sha = file_sha256(&tl_path)?;
-    custody.append(&now, &actor, "timeline_written", serde_json::json!({ "path": "timeline/timeline.jsonl", "events": events.len(), "chain_head": head, "sha256": tl_sha }))?;
+    let hashes: Vec<String> = events.par_iter().map(Event::hash).collect();
+    let mut written = serde_json::Map::new();
+    written.insert(
+        "timeline/timeline.jsonl".into(),
+        file_sha256(&tl_path)?.into(),
+    );
+    for (name, format) in [
+        ("timeline.csv", Format::Csv),
+        ("timesketch.jsonl", Format::Timesketch),
+    ] {
+        let p = tl_dir.join(name);
+        let f = std::fs::File::create(&p).map_err(io_err(&p))?;
+        export::write(format, &events, &hashes, f).map_err(io_err(&p))?;
+        written.insert(format!("timeline/{name}"), file_sha256(&p)?.into());
+    }
+    custody.append(
+        &now,
+        &actor,
+        "timeline_written",
+        serde_json::json!({ "events": events.len(), "duplicates_merged": duplicates_merged, "chain_head": head, "files": written }),
+    )?;
 
     let zone_notes = zone_notes(&events);
     let collected = Collected {
@@ -310,6 +334,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         rejected,
         intake_problems,
         zone_notes,
+        duplicates_merged,
     };
     write_json(&case_dir.join("collected.json"), &collected)?;
     Ok(RunOutput {

@@ -2,6 +2,9 @@
 //! (`chain_i = SHA-256(chain_{i-1} ‖ event_sha256_i)`), so one altered, removed or reordered
 //! line is found by re-walking the chain. The head goes into the custody log.
 
+pub mod dedup;
+pub mod export;
+
 use crate::event::Event;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -1,0 +1,520 @@
+//! Timeline exports: CSV that is safe to open in Excel, Timesketch JSONL, and OCSF 1.3 JSON.
+
+use crate::event::{Event, EventClass, Outcome};
+use serde_json::{json, Map, Value};
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Jsonl,
+    Csv,
+    Timesketch,
+    Ocsf,
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "datetime",
+    "source",
+    "variant",
+    "class",
+    "action",
+    "operation",
+    "outcome",
+    "reason",
+    "user",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "country",
+    "city",
+    "app",
+    "client_app",
+    "user_agent",
+    "device",
+    "mfa",
+    "session_id",
+    "correlation_id",
+    "request_id",
+    "bytes_in",
+    "bytes_out",
+    "event_sha256",
+    "evidence_path",
+    "record_no",
+    "line",
+];
+
+/// A cell Excel or LibreOffice would run as a formula starts with one of these; a leading
+/// apostrophe makes it text, and the value stays readable.
+pub fn neutralize(cell: &str) -> String {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
+fn outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+        Outcome::Interrupted => "interrupted",
+        Outcome::Unknown => "unknown",
+    }
+}
+
+fn class(c: EventClass) -> &'static str {
+    match c {
+        EventClass::Authentication => "authentication",
+        EventClass::AccountChange => "account_change",
+        EventClass::ApiActivity => "api_activity",
+        EventClass::NetworkActivity => "network_activity",
+        EventClass::RiskDetection => "risk_detection",
+        EventClass::Accounting => "accounting",
+    }
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(|x| x.to_string()).unwrap_or_default()
+}
+
+pub fn csv_header<W: Write>(w: &mut csv::Writer<W>) -> csv::Result<()> {
+    w.write_record(CSV_COLUMNS)
+}
+
+pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) -> csv::Result<()> {
+    let geo = e.geo.clone().unwrap_or_default();
+    let device = e
+        .device
+        .as_ref()
+        .map(|d| {
+            [d.os.clone(), d.browser.clone(), d.name.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" / ")
+        })
+        .unwrap_or_default();
+    let mfa = e
+        .mfa
+        .as_ref()
+        .map(|m| {
+            [m.requirement.clone(), m.method.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" / ")
+        })
+        .unwrap_or_default();
+    let row = [
+        e.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        e.source.clone(),
+        e.variant.clone(),
+        class(e.class).into(),
+        e.action.clone(),
+        e.operation.clone(),
+        outcome(e.outcome).into(),
+        opt(&e.reason),
+        opt(&e.user),
+        opt(&e.src_ip),
+        opt(&e.src_port),
+        opt(&e.dst_ip),
+        opt(&e.dst_port),
+        opt(&geo.country),
+        opt(&geo.city),
+        opt(&e.app),
+        opt(&e.client_app),
+        opt(&e.user_agent),
+        device,
+        mfa,
+        opt(&e.session_id),
+        opt(&e.correlation_id),
+        opt(&e.request_id),
+        opt(&e.bytes_in),
+        opt(&e.bytes_out),
+        event_sha256.to_string(),
+        e.provenance.evidence_path.clone(),
+        e.provenance.record_no.to_string(),
+        e.provenance.line.to_string(),
+    ];
+    w.write_record(row.iter().map(|c| neutralize(c)))
+}
+
+/// One line a person reads in Timesketch.
+pub fn message(e: &Event) -> String {
+    let mut m = format!("{} {}", e.action, outcome(e.outcome));
+    if let Some(u) = &e.user {
+        m.push_str(&format!(" user={u}"));
+    }
+    if let Some(ip) = &e.src_ip {
+        m.push_str(&format!(" ip={ip}"));
+    }
+    if let Some(c) = e.geo.as_ref().and_then(|g| g.country.as_ref()) {
+        m.push_str(&format!(" country={c}"));
+    }
+    if let Some(a) = &e.app {
+        m.push_str(&format!(" app={a}"));
+    }
+    if e.operation != e.action {
+        m.push_str(&format!(" ({})", e.operation));
+    }
+    m
+}
+
+pub fn timesketch(e: &Event, event_sha256: &str) -> Value {
+    let mut v = Map::new();
+    v.insert("message".into(), message(e).into());
+    v.insert(
+        "datetime".into(),
+        e.time
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            .into(),
+    );
+    v.insert("timestamp".into(), e.time.timestamp_micros().into());
+    v.insert("timestamp_desc".into(), timestamp_desc(e).into());
+    v.insert(
+        "data_type".into(),
+        format!("irpack:{}:{}", e.source, e.action).into(),
+    );
+    v.insert("source".into(), e.source.clone().into());
+    v.insert("action".into(), e.action.clone().into());
+    v.insert("outcome".into(), outcome(e.outcome).into());
+    for (k, val) in [
+        ("user", &e.user),
+        ("src_ip", &e.src_ip),
+        ("dst_ip", &e.dst_ip),
+        ("app", &e.app),
+        ("user_agent", &e.user_agent),
+        ("client_app", &e.client_app),
+        ("reason", &e.reason),
+    ] {
+        if let Some(x) = val {
+            v.insert(k.into(), x.clone().into());
+        }
+    }
+    if let Some(c) = e.geo.as_ref().and_then(|g| g.country.clone()) {
+        v.insert("country".into(), c.into());
+    }
+    v.insert("event_sha256".into(), event_sha256.into());
+    v.insert(
+        "evidence_path".into(),
+        e.provenance.evidence_path.clone().into(),
+    );
+    v.insert("record_no".into(), e.provenance.record_no.into());
+    Value::Object(v)
+}
+
+fn timestamp_desc(e: &Event) -> &'static str {
+    match e.class {
+        EventClass::Authentication => "Sign-in Time",
+        EventClass::AccountChange | EventClass::ApiActivity => "Activity Time",
+        EventClass::RiskDetection => "Risk Activity Time",
+        EventClass::NetworkActivity => "Log Time",
+        EventClass::Accounting => "Accounting Time",
+    }
+}
+
+/// OCSF class for an event: (category_uid, class_uid, class_name).
+fn ocsf_class(e: &Event) -> (u32, u32, &'static str) {
+    match e.class {
+        EventClass::Authentication => (3, 3002, "Authentication"),
+        EventClass::AccountChange => (3, 3001, "Account Change"),
+        EventClass::ApiActivity => (6, 6003, "API Activity"),
+        EventClass::NetworkActivity | EventClass::Accounting => (4, 4001, "Network Activity"),
+        EventClass::RiskDetection => (2, 2004, "Detection Finding"),
+    }
+}
+
+fn ocsf_activity(e: &Event, class_uid: u32) -> (u32, &'static str) {
+    let a = e.action.as_str();
+    match class_uid {
+        3002 => match a {
+            "sign_out" => (2, "Logoff"),
+            "sign_in" | "vpn_login" | "vpn_login_failed" | "admin_login" => (1, "Logon"),
+            _ => (99, "Other"),
+        },
+        3001 => match a {
+            "password_changed" => (3, "Password Change"),
+            "password_reset" => (4, "Password Reset"),
+            "account_enabled" => (2, "Enable"),
+            "account_disabled" => (5, "Disable"),
+            "mfa_method_registered" => (10, "MFA Factor Enable"),
+            "mfa_method_deleted" => (11, "MFA Factor Disable"),
+            "role_member_added" => (7, "Attach Policy"),
+            "role_member_removed" => (8, "Detach Policy"),
+            _ => (99, "Other"),
+        },
+        6003 => match a {
+            "inbox_rule_created"
+            | "sharing_link_created"
+            | "oauth_consent"
+            | "app_role_assigned" => (1, "Create"),
+            "mail_items_accessed" | "file_accessed" | "file_downloaded" | "file_synced" => {
+                (2, "Read")
+            }
+            "inbox_rule_changed"
+            | "mailbox_forwarding_set"
+            | "client_inbox_rules_updated"
+            | "user_updated" => (3, "Update"),
+            "inbox_rule_removed" => (4, "Delete"),
+            _ => (99, "Other"),
+        },
+        4001 => match a {
+            "session_start" | "vpn_tunnel_up" => (1, "Open"),
+            "session_stop" | "vpn_tunnel_down" => (2, "Close"),
+            "flow_denied" => (5, "Refuse"),
+            "flow_allowed" => (6, "Traffic"),
+            _ => (99, "Other"),
+        },
+        2004 => (1, "Create"),
+        _ => (99, "Other"),
+    }
+}
+
+pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
+    let (category_uid, class_uid, class_name) = ocsf_class(e);
+    let (activity_id, activity_name) = ocsf_activity(e, class_uid);
+    let (status_id, status) = match e.outcome {
+        Outcome::Success => (1, "Success"),
+        Outcome::Failure => (2, "Failure"),
+        Outcome::Interrupted | Outcome::Unknown => (0, "Unknown"),
+    };
+    let mut v = json!({
+        "category_uid": category_uid,
+        "class_uid": class_uid,
+        "class_name": class_name,
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": class_uid * 100 + activity_id,
+        "time": e.time.timestamp_millis(),
+        "severity_id": 1,
+        "status_id": status_id,
+        "status": status,
+        "message": message(e),
+        "metadata": {
+            "version": "1.3.0",
+            "product": { "name": "irpack", "vendor_name": "irpack", "version": env!("CARGO_PKG_VERSION") },
+            "original_time": e.time_original,
+            "uid": event_sha256,
+            "log_name": e.source,
+            "log_provider": e.variant,
+        },
+        "unmapped": {
+            "action": e.action,
+            "operation": e.operation,
+            "evidence_path": e.provenance.evidence_path,
+            "record_no": e.provenance.record_no,
+            "raw_sha256": e.provenance.raw_sha256,
+        },
+    });
+    let o = v.as_object_mut().expect("object");
+    if let Some(r) = &e.reason {
+        o.insert("status_detail".into(), r.clone().into());
+    }
+    if e.user.is_some() || e.user_id.is_some() {
+        let mut u = Map::new();
+        if let Some(n) = &e.user {
+            u.insert("name".into(), n.clone().into());
+        }
+        if let Some(id) = &e.user_id {
+            u.insert("uid".into(), id.clone().into());
+        }
+        let key = if class_uid == 6003 { "actor" } else { "user" };
+        let val = if key == "actor" {
+            json!({ "user": u })
+        } else {
+            Value::Object(u)
+        };
+        o.insert(key.into(), val);
+    }
+    if e.src_ip.is_some() || e.geo.is_some() {
+        let mut ep = Map::new();
+        if let Some(ip) = &e.src_ip {
+            ep.insert("ip".into(), ip.clone().into());
+        }
+        if let Some(p) = e.src_port {
+            ep.insert("port".into(), p.into());
+        }
+        if let Some(g) = &e.geo {
+            let mut loc = Map::new();
+            for (k, val) in [
+                ("country", &g.country),
+                ("city", &g.city),
+                ("region", &g.state),
+            ] {
+                if let Some(x) = val {
+                    loc.insert(k.into(), x.clone().into());
+                }
+            }
+            if let (Some(lat), Some(lon)) = (g.lat, g.lon) {
+                loc.insert("lat".into(), lat.into());
+                loc.insert("long".into(), lon.into());
+            }
+            ep.insert("location".into(), Value::Object(loc));
+        }
+        o.insert("src_endpoint".into(), Value::Object(ep));
+    }
+    if let Some(ip) = &e.dst_ip {
+        let mut ep = Map::new();
+        ep.insert("ip".into(), ip.clone().into());
+        if let Some(p) = e.dst_port {
+            ep.insert("port".into(), p.into());
+        }
+        o.insert("dst_endpoint".into(), Value::Object(ep));
+    }
+    if let Some(ua) = &e.user_agent {
+        o.insert("http_request".into(), json!({ "user_agent": ua }));
+    }
+    if e.bytes_in.is_some() || e.bytes_out.is_some() {
+        o.insert(
+            "traffic".into(),
+            json!({ "bytes_in": e.bytes_in.unwrap_or(0), "bytes_out": e.bytes_out.unwrap_or(0) }),
+        );
+    }
+    if class_uid == 3002 {
+        if let Some(m) = &e.mfa {
+            o.insert("is_mfa".into(), Value::Bool(m.satisfied.unwrap_or(false)));
+        }
+    }
+    if class_uid == 2004 {
+        let title = e
+            .extra
+            .get("risk_event_type")
+            .and_then(Value::as_str)
+            .unwrap_or(&e.operation)
+            .to_string();
+        o.insert(
+            "finding_info".into(),
+            json!({ "title": title, "uid": event_sha256 }),
+        );
+    }
+    v
+}
+
+/// A finding as an OCSF Detection Finding (2004).
+pub fn ocsf_finding(f: &crate::analysis::Finding) -> Value {
+    let severity_id = match f.severity {
+        crate::analysis::Severity::Info => 1,
+        crate::analysis::Severity::Low => 2,
+        crate::analysis::Severity::Medium => 3,
+        crate::analysis::Severity::High => 4,
+        crate::analysis::Severity::Critical => 5,
+    };
+    json!({
+        "category_uid": 2, "class_uid": 2004, "class_name": "Detection Finding", "activity_id": 1, "activity_name": "Create", "type_uid": 200401,
+        "time": f.first_seen.timestamp_millis(), "severity_id": severity_id,
+        "message": f.title,
+        "metadata": { "version": "1.3.0", "product": { "name": "irpack", "vendor_name": "irpack", "version": env!("CARGO_PKG_VERSION") } },
+        "finding_info": {
+            "title": f.title, "uid": f.rule, "desc": f.rationale,
+            "first_seen_time": f.first_seen.timestamp_millis(), "last_seen_time": f.last_seen.timestamp_millis(),
+            "attacks": f.techniques.iter().map(|t| json!({ "technique": { "uid": t.id, "name": t.name }, "version": crate::analysis::ATTACK_VERSION })).collect::<Vec<_>>(),
+            "related_events": f.evidence.iter().map(|h| json!({ "uid": h })).collect::<Vec<_>>(),
+        },
+        "unmapped": { "users": f.users, "ips": f.ips },
+    })
+}
+
+/// Write events in `format`; `hashes[i]` is events[i]'s hash.
+pub fn write<W: Write>(
+    format: Format,
+    events: &[Event],
+    hashes: &[String],
+    w: W,
+) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(w);
+    match format {
+        Format::Jsonl => {
+            for e in events {
+                serde_json::to_writer(&mut w, e)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Format::Csv => {
+            let mut c = csv::Writer::from_writer(&mut w);
+            csv_header(&mut c).map_err(std::io::Error::other)?;
+            for (e, h) in events.iter().zip(hashes) {
+                csv_row(&mut c, e, h).map_err(std::io::Error::other)?;
+            }
+            c.flush()?;
+        }
+        Format::Timesketch => {
+            for (e, h) in events.iter().zip(hashes) {
+                serde_json::to_writer(&mut w, &timesketch(e, h))?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Format::Ocsf => {
+            for (e, h) in events.iter().zip(hashes) {
+                serde_json::to_writer(&mut w, &ocsf(e, h))?;
+                w.write_all(b"\n")?;
+            }
+        }
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventClass, Outcome, Provenance};
+    use chrono::TimeZone;
+
+    fn ev() -> Event {
+        let mut e = Event::new(
+            chrono::Utc.with_ymd_and_hms(2024, 3, 12, 10, 5, 0).unwrap(),
+            "2024-03-12T10:05:00Z",
+            "UTC",
+            "m365_ual",
+            "purview_csv",
+            EventClass::ApiActivity,
+            "inbox_rule_created",
+            "New-InboxRule",
+            Outcome::Success,
+            Provenance::default(),
+        );
+        e.user = Some("=HYPERLINK(\"http://x\")".into());
+        e.src_ip = Some("185.220.101.45".into());
+        e
+    }
+
+    #[test]
+    fn csv_cells_cannot_become_formulas() {
+        let mut out = Vec::new();
+        write(Format::Csv, &[ev()], &["h".into()], &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{s}");
+        assert_eq!(neutralize("-1"), "'-1");
+        assert_eq!(neutralize("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralize("plain"), "plain");
+    }
+
+    #[test]
+    fn timesketch_has_required_fields() {
+        let v = timesketch(&ev(), "h");
+        for k in ["message", "datetime", "timestamp", "timestamp_desc"] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["timestamp"], 1710237900000000i64);
+    }
+
+    #[test]
+    fn ocsf_classes() {
+        let v = ocsf(&ev(), "h");
+        assert_eq!(v["class_uid"], 6003);
+        assert_eq!(v["type_uid"], 600301);
+        assert_eq!(v["actor"]["user"]["name"], "=HYPERLINK(\"http://x\")");
+        let mut a = ev();
+        a.class = EventClass::Authentication;
+        a.action = "sign_in".into();
+        a.outcome = Outcome::Failure;
+        let v = ocsf(&a, "h");
+        assert_eq!(
+            (
+                v["class_uid"].as_u64(),
+                v["activity_id"].as_u64(),
+                v["status_id"].as_u64()
+            ),
+            (Some(3002), Some(1), Some(2))
+        );
+    }
+}
