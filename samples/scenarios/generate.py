@@ -1348,7 +1348,7 @@ def scenario_bec(out):
         rad_counts[day] = len(recs)
 
     # ---- case.toml ----
-    write(f"{base}/case.toml", CASE_BEC, out)
+    write(f"{base}.case.toml", CASE_BEC, out)
     facts = {
         "graph_signins": len(graph), "graph_p2": len(graph) - 25, "portal_rows": len(portal), "audits": len(audits), "ual_rows": len(ual),
         "mia_bind_items": mia_bind_total, "mia_bind_records": mia_bind_records, "mia_last": t_graph(mia_last),
@@ -1358,7 +1358,7 @@ def scenario_bec(out):
         "evil_signin_id": s_evil["id"], "morning_signin_id": s_morning["id"],
         "spray_failures": len(spray),
     }
-    write(f"{base}/SCENARIO.md", SCENARIO_BEC.format(**facts, radius_str=", ".join(
+    write(f"{base}.md", SCENARIO_BEC.format(**facts, radius_str=", ".join(
         "detail-%s: %d" % kv for kv in sorted(rad_counts.items()))), out)
     return facts
 
@@ -1665,7 +1665,7 @@ def scenario_fp(out):
 
     first_det = min(r["detectedDateTime"] for r in risks)
     last_det = max(r["detectedDateTime"] for r in risks)
-    write(f"{base}/case.toml", CASE_FP.format(
+    write(f"{base}.case.toml", CASE_FP.format(
         users=",\n    ".join('"%s"' % u["upn"] for u in users),
         ids=", ".join('"%d"' % (48210 + i) for i in range(19)), time=first_det[:19] + "Z"), out)
     facts = {"signins": len(sign), "audit_records": len(recs), "batches": len(batches), "risks": len(risks),
@@ -1673,7 +1673,7 @@ def scenario_fp(out):
              "revoke_first": t_graph(min(revoked_at.values())), "revoke_last": t_graph(max(revoked_at.values())),
              "people": "\n".join("| %s | %s | %s |" % (u["upn"], u["title"], "Global Administrator" if u is gm else "")
                                  for u in users)}
-    write(f"{base}/SCENARIO.md", SCENARIO_FP.format(**facts), out)
+    write(f"{base}.md", SCENARIO_FP.format(**facts), out)
     return facts
 
 
@@ -1834,10 +1834,10 @@ def scenario_leak(out):
     audits.sort(key=lambda a: a["activityDateTime"], reverse=True)
     write(f"{base}/entra/directoryAudits_graph.json",
           graph_page("https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits", audits), out)
-    write(f"{base}/case.toml", CASE_LEAK, out)
+    write(f"{base}.case.toml", CASE_LEAK, out)
     facts = {"signins": len(sign), "imap": sum(1 for s in sign if s["client"] == "IMAP4"), "typo_day": typo_day,
              "risks": len(risks), "audits": len(audits), "detected": t_graph(detected)}
-    write(f"{base}/SCENARIO.md", SCENARIO_LEAK.format(**facts), out)
+    write(f"{base}.md", SCENARIO_LEAK.format(**facts), out)
     return facts
 
 
@@ -2183,12 +2183,12 @@ def scenario_vpn(out):
         nps_lines.append(nps_line(v))
     write(f"{base}/nps/IN2409.log", "".join(line + "\r\n" for line in nps_lines), out)
 
-    write(f"{base}/case.toml", CASE_VPN, out)
+    write(f"{base}.case.toml", CASE_VPN, out)
     s1, s2 = alert_pair
     facts = {"signins": len(sign), "gp": len(gp), "nps": len(nps), "a_t": t_graph(s1["t"]), "a_id": s1["id"],
              "b_t": t_graph(s2["t"]), "b_id": s2["id"],
              "gap": int((s2["t"] - s1["t"]).total_seconds() // 60), "lis_t": t_graph(s_lis["t"])}
-    write(f"{base}/SCENARIO.md", SCENARIO_VPN.format(**facts), out)
+    write(f"{base}.md", SCENARIO_VPN.format(**facts), out)
     return facts
 
 

@@ -48,7 +48,7 @@ SOURCE_IDS = {"entra_signin", "entra_audit", "entra_risk", "m365_ual", "radius_d
 
 
 def check_case(folder):
-    rel = folder + "/case.toml"
+    rel = folder + ".case.toml"
     c = tomllib.loads(rd(rel).decode())
     check(set(c) <= CASE_KEYS, "%s: unknown keys %s" % (rel, set(c) - CASE_KEYS))
     for k, allowed in SUB_KEYS.items():
