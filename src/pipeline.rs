@@ -435,9 +435,21 @@ pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, Pipeli
 pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
     let cpath = case_dir.join("collected.json");
     let text = std::fs::read_to_string(&cpath).map_err(io_err(&cpath))?;
-    let collected: Collected = serde_json::from_str(&text).map_err(|e| PipelineError::Output { path: cpath.display().to_string(), message: format!("not an irpack collection record: {e}") })?;
+    let collected: Collected = serde_json::from_str(&text).map_err(|e| PipelineError::Output {
+        path: cpath.display().to_string(),
+        message: format!("not an irpack collection record: {e}"),
+    })?;
     let tpath = case_dir.join("timeline/timeline.jsonl");
     let text = std::fs::read_to_string(&tpath).map_err(io_err(&tpath))?;
-    let (entries, head) = crate::timeline::verify_text(&text).map_err(|(line, message)| PipelineError::Output { path: format!("{}:{line}", tpath.display()), message })?;
-    Ok(RunOutput { collected, events: entries.into_iter().map(|e| e.event).collect(), timeline_head: head, case_dir: case_dir.to_path_buf() })
+    let (entries, head) =
+        crate::timeline::verify_text(&text).map_err(|(line, message)| PipelineError::Output {
+            path: format!("{}:{line}", tpath.display()),
+            message,
+        })?;
+    Ok(RunOutput {
+        collected,
+        events: entries.into_iter().map(|e| e.event).collect(),
+        timeline_head: head,
+        case_dir: case_dir.to_path_buf(),
+    })
 }
