@@ -549,7 +549,7 @@ fn zip_bombs_are_capped_by_ratio_and_total() {
         max_ratio: 100,
     };
     let case = dir.path().join("case");
-    let got = take(&[input.clone()], &case, limits.clone());
+    let got = take(std::slice::from_ref(&input), &case, limits.clone());
     let msg = problems(&got);
     let members: Vec<&str> = got
         .items
@@ -625,7 +625,7 @@ fn zip_slip_names_stay_labels_inside_the_archive() {
         .collect();
     std::fs::write(input.join("slip.zip"), zip_bytes(&members)).unwrap();
     let case = dir.path().join("case");
-    let got = take(&[input.clone()], &case, ZipLimits::default());
+    let got = take(std::slice::from_ref(&input), &case, ZipLimits::default());
     let labels: Vec<&str> = got
         .items
         .iter()

@@ -14,6 +14,7 @@ pub fn registry() -> Vec<Box<dyn Source>> {
     vec![Box::new(ProbeJson), Box::new(ProbeCsv)]
 }
 
+#[allow(clippy::result_large_err)] // the Source contract's own Item type
 fn event(input: &Input, no: u64, start: usize, end: usize, time: &str) -> Item {
     let st = timefmt::parse_iso(time)
         .ok_or_else(|| input.reject(no, start, end, format!("time {time:?} is not RFC 3339")))?;
