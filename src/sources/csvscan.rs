@@ -20,16 +20,8 @@ pub struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     pub fn new(text: &'a str, delimiter: u8) -> Self {
-        let rdr = ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(text.as_bytes());
-        Rows {
-            text,
-            rdr,
-            delimiter,
-        }
+        let rdr = ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
+        Rows { text, rdr, delimiter }
     }
 
     pub fn delimiter(&self) -> u8 {
@@ -56,11 +48,7 @@ impl Iterator for Rows<'_> {
                 while end > start && matches!(b[end - 1], b'\n' | b'\r') {
                     end -= 1;
                 }
-                Some(Ok(Row {
-                    record: rec,
-                    start,
-                    end,
-                }))
+                Some(Ok(Row { record: rec, start, end }))
             }
             Err(e) => {
                 let end = (self.rdr.position().byte() as usize).clamp(start, self.text.len());
@@ -78,9 +66,7 @@ pub struct Header {
 
 impl Header {
     pub fn new(rec: &StringRecord) -> Self {
-        Header {
-            names: rec.iter().map(norm).collect(),
-        }
+        Header { names: rec.iter().map(norm).collect() }
     }
 
     pub fn len(&self) -> usize {
@@ -103,10 +89,7 @@ impl Header {
 
     /// Value of column `name` in `rec`, `None` when absent or empty.
     pub fn get<'r>(&self, rec: &'r StringRecord, name: &str) -> Option<&'r str> {
-        self.idx(name)
-            .and_then(|i| rec.get(i))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        self.idx(name).and_then(|i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty())
     }
 
     /// First non-empty value among several column names.
@@ -118,10 +101,7 @@ impl Header {
 fn norm(s: &str) -> String {
     let s = s.trim().trim_start_matches('\u{FEFF}').trim_matches('"');
     let s = s.strip_suffix("[UTC]").unwrap_or(s).trim();
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase()
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase()
 }
 
 #[cfg(test)]

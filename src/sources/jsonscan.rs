@@ -7,15 +7,8 @@
 /// A piece of the text: a record to parse, or bytes that are not a record, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
-    Record {
-        start: usize,
-        end: usize,
-    },
-    Bad {
-        start: usize,
-        end: usize,
-        reason: String,
-    },
+    Record { start: usize, end: usize },
+    Bad { start: usize, end: usize, reason: String },
 }
 
 /// Keys whose array value holds the records rather than being one record.
@@ -34,14 +27,8 @@ pub fn split_with(text: &str, wrappers: &[&str]) -> Vec<Piece> {
             b'[' => pos = array_elements(b, pos, &mut out),
             b'{' => pos = object_or_wrapper(text, pos, wrappers, &mut out),
             _ => {
-                let end = memchr::memchr(b'\n', &b[pos..])
-                    .map(|i| pos + i)
-                    .unwrap_or(b.len());
-                out.push(Piece::Bad {
-                    start: pos,
-                    end,
-                    reason: "not JSON: expected '{' or '['".into(),
-                });
+                let end = memchr::memchr(b'\n', &b[pos..]).map(|i| pos + i).unwrap_or(b.len());
+                out.push(Piece::Bad { start: pos, end, reason: "not JSON: expected '{' or '['".into() });
                 pos = end;
             }
         }
@@ -119,9 +106,7 @@ fn skip_string(b: &[u8], pos: usize) -> Result<usize, usize> {
 }
 
 fn line_end_or(b: &[u8], pos: usize) -> usize {
-    memchr::memchr(b'\n', &b[pos..])
-        .map(|i| pos + i)
-        .unwrap_or(b.len())
+    memchr::memchr(b'\n', &b[pos..]).map(|i| pos + i).unwrap_or(b.len())
 }
 
 /// Pushes each element of the array at `pos` as a record; returns the position after it.
@@ -129,11 +114,7 @@ fn array_elements(b: &[u8], pos: usize, out: &mut Vec<Piece>) -> usize {
     let mut i = skip_ws(b, pos + 1);
     loop {
         if i >= b.len() {
-            out.push(Piece::Bad {
-                start: pos,
-                end: b.len(),
-                reason: "truncated JSON: array not closed".into(),
-            });
+            out.push(Piece::Bad { start: pos, end: b.len(), reason: "truncated JSON: array not closed".into() });
             return b.len();
         }
         if b[i] == b']' {
@@ -147,29 +128,17 @@ fn array_elements(b: &[u8], pos: usize, out: &mut Vec<Piece>) -> usize {
                     i = skip_ws(b, i + 1);
                 } else if i < b.len() && b[i] != b']' {
                     let e = line_end_or(b, i).max(i + 1);
-                    out.push(Piece::Bad {
-                        start: i,
-                        end: e,
-                        reason: "malformed JSON: expected ',' or ']'".into(),
-                    });
+                    out.push(Piece::Bad { start: i, end: e, reason: "malformed JSON: expected ',' or ']'".into() });
                     i = skip_ws(b, e);
                 }
             }
             Ok(_) => {
                 let e = line_end_or(b, i).max(i + 1);
-                out.push(Piece::Bad {
-                    start: i,
-                    end: e,
-                    reason: "malformed JSON: unexpected character".into(),
-                });
+                out.push(Piece::Bad { start: i, end: e, reason: "malformed JSON: unexpected character".into() });
                 i = skip_ws(b, e);
             }
             Err(_) => {
-                out.push(Piece::Bad {
-                    start: i,
-                    end: b.len(),
-                    reason: "truncated JSON: record not closed before end of file".into(),
-                });
+                out.push(Piece::Bad { start: i, end: b.len(), reason: "truncated JSON: record not closed before end of file".into() });
                 return b.len();
             }
         }
@@ -230,11 +199,7 @@ fn object_or_wrapper(text: &str, pos: usize, wrappers: &[&str], out: &mut Vec<Pi
         out.truncate(before);
     }
     let truncated = i >= b.len();
-    let end = if truncated {
-        b.len()
-    } else {
-        line_end_or(b, i).max(i + 1)
-    };
+    let end = if truncated { b.len() } else { line_end_or(b, i).max(i + 1) };
     let start = if found_wrapper { i.min(end) } else { pos };
     out.push(Piece::Bad {
         start,
@@ -269,21 +234,12 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(
-            recs("{\"a\":1}\n{\"a\":2}\n"),
-            vec!["{\"a\":1}", "{\"a\":2}"]
-        );
-        assert_eq!(
-            recs("[ {\"a\":1} , {\"a\":\"]\"} ]"),
-            vec!["{\"a\":1}", "{\"a\":\"]\"}"]
-        );
+        assert_eq!(recs("{\"a\":1}\n{\"a\":2}\n"), vec!["{\"a\":1}", "{\"a\":2}"]);
+        assert_eq!(recs("[ {\"a\":1} , {\"a\":\"]\"} ]"), vec!["{\"a\":1}", "{\"a\":\"]\"}"]);
         let g = "{\"@odata.context\":\"x\",\"value\":[{\"id\":1},{\"id\":2}],\"@odata.nextLink\":\"y\"}{\"value\":[{\"id\":3}]}";
         assert_eq!(recs(g), vec!["{\"id\":1}", "{\"id\":2}", "{\"id\":3}"]);
         assert_eq!(recs("{\"records\":[{\"t\":1}]}"), vec!["{\"t\":1}"]);
-        assert_eq!(
-            recs("{\"value\":\"x\",\"b\":[1]}"),
-            vec!["{\"value\":\"x\",\"b\":[1]}"]
-        );
+        assert_eq!(recs("{\"value\":\"x\",\"b\":[1]}"), vec!["{\"value\":\"x\",\"b\":[1]}"]);
     }
 
     #[test]

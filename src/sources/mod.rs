@@ -6,8 +6,8 @@ pub mod jsonscan;
 pub mod text;
 pub mod timefmt;
 
-pub mod cef;
 pub mod entra_signin;
+pub mod cef;
 pub mod fortigate;
 pub mod panos;
 pub mod syslog;
@@ -31,21 +31,8 @@ pub struct Input<'a> {
 }
 
 impl<'a> Input<'a> {
-    pub fn new(
-        text: &'a str,
-        evidence_sha256: &'a str,
-        evidence_path: &'a str,
-        base_offset: u64,
-        decoded_from: Option<&'static str>,
-    ) -> Self {
-        Input {
-            text,
-            evidence_sha256,
-            evidence_path,
-            base_offset,
-            decoded_from,
-            lines: text::LineIndex::new(text),
-        }
+    pub fn new(text: &'a str, evidence_sha256: &'a str, evidence_path: &'a str, base_offset: u64, decoded_from: Option<&'static str>) -> Self {
+        Input { text, evidence_sha256, evidence_path, base_offset, decoded_from, lines: text::LineIndex::new(text) }
     }
 
     /// Provenance for the raw record at `text[start..end]`.
@@ -64,13 +51,7 @@ impl<'a> Input<'a> {
     }
 
     /// A rejected record at `text[start..end]` with the reason.
-    pub fn reject(
-        &self,
-        record_no: u64,
-        start: usize,
-        end: usize,
-        reason: impl Into<String>,
-    ) -> RecordError {
+    pub fn reject(&self, record_no: u64, start: usize, end: usize, reason: impl Into<String>) -> RecordError {
         let p = self.provenance(record_no, start, end);
         RecordError {
             evidence_path: p.evidence_path,
@@ -117,11 +98,7 @@ pub struct RecordError {
 
 impl std::fmt::Display for RecordError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}: record {}: {}",
-            self.evidence_path, self.line, self.record_no, self.reason
-        )
+        write!(f, "{}:{}: record {}: {}", self.evidence_path, self.line, self.record_no, self.reason)
     }
 }
 
@@ -143,12 +120,7 @@ pub trait Source: Send + Sync {
 
 /// Every format irpack reads, in the order sniffing asks them.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![
-        Box::new(entra_signin::EntraSignin),
-        Box::new(fortigate::FortiGate),
-        Box::new(panos::PanOs),
-        Box::new(cef::CefSource),
-    ]
+    vec![Box::new(entra_signin::EntraSignin), Box::new(fortigate::FortiGate), Box::new(panos::PanOs), Box::new(cef::CefSource)]
 }
 
 /// How much of the start of a file sniffers see.
@@ -192,29 +164,14 @@ impl Parsed {
 }
 
 /// Decode, detect and parse one evidence item held in memory.
-pub fn parse_bytes(
-    registry: &[Box<dyn Source>],
-    bytes: &[u8],
-    evidence_path: &str,
-    evidence_sha256: &str,
-    ctx: &ParseContext,
-) -> Parsed {
+pub fn parse_bytes(registry: &[Box<dyn Source>], bytes: &[u8], evidence_path: &str, evidence_sha256: &str, ctx: &ParseContext) -> Parsed {
     let decoded = text::decode(bytes);
-    let mut parsed = Parsed {
-        decoded_from: decoded.decoded_from,
-        ..Parsed::default()
-    };
+    let mut parsed = Parsed { decoded_from: decoded.decoded_from, ..Parsed::default() };
     let Some(src) = detect(registry, &decoded.text) else {
         return parsed;
     };
     parsed.format = Some(src.id());
-    let input = Input::new(
-        &decoded.text,
-        evidence_sha256,
-        evidence_path,
-        decoded.base_offset,
-        decoded.decoded_from,
-    );
+    let input = Input::new(&decoded.text, evidence_sha256, evidence_path, decoded.base_offset, decoded.decoded_from);
     src.parse(&input, ctx, &mut |item| match item {
         Ok(ev) => parsed.events.push(ev),
         Err(e) => parsed.rejected.push(e),

@@ -16,11 +16,7 @@ pub struct Decoded<'a> {
 pub fn decode(bytes: &[u8]) -> Decoded<'_> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         if let Ok(s) = std::str::from_utf8(rest) {
-            return Decoded {
-                text: Cow::Borrowed(s),
-                base_offset: 3,
-                decoded_from: None,
-            };
+            return Decoded { text: Cow::Borrowed(s), base_offset: 3, decoded_from: None };
         }
     }
     if bytes.starts_with(b"\xFF\xFE") {
@@ -33,21 +29,10 @@ pub fn decode(bytes: &[u8]) -> Decoded<'_> {
     }
     if let Some(enc) = sniff_utf16_without_bom(bytes) {
         let (t, _) = enc.decode_without_bom_handling(bytes);
-        return owned(
-            t,
-            if enc == encoding_rs::UTF_16LE {
-                "utf-16le"
-            } else {
-                "utf-16be"
-            },
-        );
+        return owned(t, if enc == encoding_rs::UTF_16LE { "utf-16le" } else { "utf-16be" });
     }
     match std::str::from_utf8(bytes) {
-        Ok(s) => Decoded {
-            text: Cow::Borrowed(s),
-            base_offset: 0,
-            decoded_from: None,
-        },
+        Ok(s) => Decoded { text: Cow::Borrowed(s), base_offset: 0, decoded_from: None },
         Err(_) => {
             let (t, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
             owned(t, "windows-1252")
@@ -60,11 +45,7 @@ fn owned(t: Cow<'_, str>, enc: &'static str) -> Decoded<'static> {
     // encoding_rs keeps a decoded BOM as U+FEFF only when told not to strip it; strip it
     // here so every parser sees the same first character.
     let s = s.strip_prefix('\u{FEFF}').map(str::to_string).unwrap_or(s);
-    Decoded {
-        text: Cow::Owned(s),
-        base_offset: 0,
-        decoded_from: Some(enc),
-    }
+    Decoded { text: Cow::Owned(s), base_offset: 0, decoded_from: Some(enc) }
 }
 
 fn sniff_utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {

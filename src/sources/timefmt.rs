@@ -1,9 +1,7 @@
 //! Timestamp grammars the sources really write. Every parser goes through here so a quirk
 //! learned once (unpadded hours, 7-digit fractions, locale dates) is handled everywhere.
 
-use chrono::{
-    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
-};
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// A parsed time with the zone it carried or was given.
@@ -23,15 +21,8 @@ pub fn parse_iso(s: &str) -> Option<Stamp> {
     match offset {
         Some(off) => {
             let dt = off.from_local_datetime(&naive).single()?;
-            let zone = if off.local_minus_utc() == 0 {
-                "UTC".to_string()
-            } else {
-                off.to_string()
-            };
-            Some(Stamp {
-                utc: dt.with_timezone(&Utc),
-                zone,
-            })
+            let zone = if off.local_minus_utc() == 0 { "UTC".to_string() } else { off.to_string() };
+            Some(Stamp { utc: dt.with_timezone(&Utc), zone })
         }
         None => None,
     }
@@ -46,10 +37,7 @@ pub fn parse_iso_assume_utc(s: &str) -> Option<Stamp> {
     if off.is_some() {
         return None;
     }
-    Some(Stamp {
-        utc: Utc.from_utc_datetime(&naive),
-        zone: "UTC".into(),
-    })
+    Some(Stamp { utc: Utc.from_utc_datetime(&naive), zone: "UTC".into() })
 }
 
 /// Parses a date-time without zone and returns the naive value (for local-time sources).
@@ -75,10 +63,7 @@ pub fn localize(naive: NaiveDateTime, tz: Tz) -> Stamp {
             }
         }
     };
-    Stamp {
-        utc: dt.with_timezone(&Utc),
-        zone: format!("{} (assumed)", tz.name()),
-    }
+    Stamp { utc: dt.with_timezone(&Utc), zone: format!("{} (assumed)", tz.name()) }
 }
 
 /// US locale text as Microsoft portals export it, always UTC there:
@@ -96,9 +81,7 @@ pub fn parse_us_locale(s: &str) -> Option<NaiveDateTime> {
     }
     let date = NaiveDate::from_ymd_opt(y, m, d)?;
     let (clock, ampm) = match rest.rsplit_once(' ') {
-        Some((c, ap)) if ap.eq_ignore_ascii_case("AM") || ap.eq_ignore_ascii_case("PM") => {
-            (c.trim(), Some(ap))
-        }
+        Some((c, ap)) if ap.eq_ignore_ascii_case("AM") || ap.eq_ignore_ascii_case("PM") => (c.trim(), Some(ap)),
         _ => (rest, None),
     };
     let mut time = parse_clock(clock)?;
@@ -121,10 +104,7 @@ pub fn parse_us_locale(s: &str) -> Option<NaiveDateTime> {
 
 /// Locale text that Microsoft documents as UTC.
 pub fn parse_us_locale_utc(s: &str) -> Option<Stamp> {
-    parse_us_locale(s).map(|n| Stamp {
-        utc: Utc.from_utc_datetime(&n),
-        zone: "UTC".into(),
-    })
+    parse_us_locale(s).map(|n| Stamp { utc: Utc.from_utc_datetime(&n), zone: "UTC".into() })
 }
 
 /// Any of the UTC-by-contract forms: ISO with or without designator, or US locale.
@@ -199,10 +179,7 @@ pub fn parse_offset(o: &str) -> Option<FixedOffset> {
     let (h, m) = if let Some((h, m)) = body.split_once(':') {
         (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?)
     } else if body.len() == 4 {
-        (
-            body[..2].parse::<i32>().ok()?,
-            body[2..].parse::<i32>().ok()?,
-        )
+        (body[..2].parse::<i32>().ok()?, body[2..].parse::<i32>().ok()?)
     } else {
         (body.parse::<i32>().ok()?, 0)
     };
@@ -246,10 +223,7 @@ mod tests {
         assert_eq!(c.utc.to_rfc3339(), "2023-03-01T15:00:00+00:00");
         assert_eq!(c.zone, "-05:00");
         assert!(parse_iso("2023-03-01T10:00:00").is_none());
-        assert_eq!(
-            parse_iso_assume_utc("2023-03-01T10:00:00").unwrap().zone,
-            "UTC"
-        );
+        assert_eq!(parse_iso_assume_utc("2023-03-01T10:00:00").unwrap().zone, "UTC");
         assert!(parse_iso("not a time").is_none());
         assert!(parse_iso("2023-13-01T10:00:00Z").is_none());
     }
@@ -274,10 +248,7 @@ mod tests {
     #[test]
     fn localize_dst() {
         let tz: Tz = "Europe/Berlin".parse().unwrap();
-        let n = NaiveDate::from_ymd_opt(2025, 6, 9)
-            .unwrap()
-            .and_hms_opt(0, 3, 48)
-            .unwrap();
+        let n = NaiveDate::from_ymd_opt(2025, 6, 9).unwrap().and_hms_opt(0, 3, 48).unwrap();
         let st = localize(n, tz);
         assert_eq!(st.utc.to_rfc3339(), "2025-06-08T22:03:48+00:00");
         assert_eq!(st.zone, "Europe/Berlin (assumed)");
