@@ -64,7 +64,11 @@ pub fn looks_like_kv(line: &str) -> bool {
     if cef::cef_start(line).is_some() {
         return false;
     }
-    let has = |k: &str| memchr::memmem::find(line.as_bytes(), k.as_bytes()).is_some();
+    // A key counts only at a token start, so `FortinetFortiGatelogid=` (CEF) is not `logid=`.
+    let has = |k: &str| {
+        let b = line.as_bytes();
+        memchr::memmem::find_iter(b, k.as_bytes()).any(|i| i == 0 || matches!(b[i - 1], b' ' | b'>' | b'\t' | b','))
+    };
     let id = has("logid=") || has("log_id=");
     let ty = has("type=");
     let dev =
@@ -628,8 +632,12 @@ impl Source for FortiGate {
     }
 
     fn sniff(&self, head: &str) -> u8 {
-        if csv_shape(first_line(head)).is_some() {
+        let first = first_line(head);
+        if csv_shape(first).is_some() {
             return 85;
+        }
+        if first.contains("DeviceVendor") {
+            return 0;
         }
         let (mut seen, mut hits, mut cefs) = (0, 0, 0);
         for l in syslog::lines(head).take(50) {

@@ -967,7 +967,16 @@ pub fn event_from_cef(
                 }
             }
         };
-        pairs.push((name, v.clone()));
+        // PAN-OS's CEF template quotes the URL: `request="$misc"`.
+        let v = if name == "misc" {
+            match v.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+                Some(inner) => Cow::Owned(inner.to_string()),
+                None => v.clone(),
+            }
+        } else {
+            v.clone()
+        };
+        pairs.push((name, v));
     }
     let f = Fields { pairs };
     // GlobalProtect CEF from the firewall puts the public address in `src`.

@@ -175,7 +175,7 @@ pub fn strip_header<'a>(line: &'a str, is_body_start: impl Fn(&str) -> bool) -> 
     }
     // RFC 3164: `Mmm dd hh:mm:ss ` then maybe a host.
     let rest = &line[i..];
-    if rest.len() >= 16 && month_num(&rest[..3]).is_some() && rest.as_bytes()[3] == b' ' {
+    if rest.len() >= 16 && rest.get(..3).and_then(month_num).is_some() && rest.as_bytes()[3] == b' ' {
         let rb = rest.as_bytes();
         // Day is space-padded (`Nov  3`) or not (`Nov 3`).
         let mut k = 4;
@@ -190,9 +190,10 @@ pub fn strip_header<'a>(line: &'a str, is_body_start: impl Fn(&str) -> bool) -> 
             && rb.get(k) == Some(&b' ')
             && rest.len() >= k + 9
             && rest.as_bytes()[k + 3] == b':'
+            && rest.is_char_boundary(k + 9)
         {
             let tend = k + 9;
-            h.time = Some(&rest[..tend]);
+            h.time = rest.get(..tend);
             let mut body = i + tend;
             if b.get(body) == Some(&b' ') {
                 body += 1;
