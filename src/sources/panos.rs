@@ -535,6 +535,15 @@ fn desc_value<'a>(desc: &'a str, label: &str) -> Option<&'a str> {
     (!v.is_empty()).then_some(v)
 }
 
+/// A phrase after `label` up to the next `, ` or `. ` (`Reason: Invalid username or password.`).
+fn desc_phrase<'a>(desc: &'a str, label: &str) -> Option<&'a str> {
+    let i = desc.find(label)? + label.len();
+    let rest = desc[i..].trim_start();
+    let end = [rest.find(", "), rest.find(". ")].into_iter().flatten().min().unwrap_or(rest.len());
+    let v = rest[..end].trim().trim_end_matches('.');
+    (!v.is_empty()).then_some(v)
+}
+
 fn quoted_user(desc: &str) -> Option<&str> {
     let i = desc.find("user '")? + 6;
     let end = desc[i..].find('\'')? + i;
@@ -828,7 +837,7 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
             }
             ev.reason = f
                 .get("opaque")
-                .and_then(|d| desc_value(d, "Reason:"))
+                .and_then(|d| desc_phrase(d, "Reason:"))
                 .map(str::to_string);
         }
         "TRAFFIC" => ev.reason = f.get("session_end_reason").map(str::to_string),
