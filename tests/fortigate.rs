@@ -8,7 +8,10 @@ use proptest::prelude::*;
 use std::path::Path;
 
 fn by_record(events: &[Event], n: u64) -> &Event {
-    events.iter().find(|e| e.provenance.record_no == n).unwrap_or_else(|| panic!("no event for record {n}"))
+    events
+        .iter()
+        .find(|e| e.provenance.record_no == n)
+        .unwrap_or_else(|| panic!("no event for record {n}"))
 }
 
 fn extra<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
@@ -18,19 +21,27 @@ fn extra<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
 fn check_provenance(path: &Path, events: &[Event]) {
     let bytes = std::fs::read(path).unwrap();
     for e in events {
-        assert!(common::raw_matches(&bytes, &e.provenance), "provenance of record {} does not re-hash", e.provenance.record_no);
+        assert!(
+            common::raw_matches(&bytes, &e.provenance),
+            "provenance of record {} does not re-hash",
+            e.provenance.record_no
+        );
     }
 }
 
 fn berlin() -> ParseContext {
     let mut ctx = ParseContext::default();
-    ctx.zones.insert("fortigate".into(), "Europe/Berlin".parse().unwrap());
+    ctx.zones
+        .insert("fortigate".into(), "Europe/Berlin".parse().unwrap());
     ctx
 }
 
 #[test]
 fn corpus_elastic_fortinet_log() {
-    let Some(path) = common::corpus_file("fortigate/elastic-integrations__test-fortinet.log") else { return };
+    let Some(path) = common::corpus_file("fortigate/elastic-integrations__test-fortinet.log")
+    else {
+        return;
+    };
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!(p.format, Some("fortigate"));
     // 53 lines (the last without a newline: the file is one character short of its origin).
@@ -43,7 +54,12 @@ fn corpus_elastic_fortinet_log() {
     assert!(p.rejected.iter().all(|r| r.reason.contains("no timestamp")));
     check_provenance(&path, &p.events);
     let nos: Vec<u64> = {
-        let mut v: Vec<u64> = p.events.iter().map(|e| e.provenance.record_no).chain(p.rejected.iter().map(|r| r.record_no)).collect();
+        let mut v: Vec<u64> = p
+            .events
+            .iter()
+            .map(|e| e.provenance.record_no)
+            .chain(p.rejected.iter().map(|r| r.record_no))
+            .collect();
         v.sort();
         v
     };
@@ -62,7 +78,10 @@ fn corpus_elastic_fortinet_log() {
     assert_eq!(extra(e, "catdesc"), Some("Internet Telephony"));
     // traffic deny, eventtime in seconds.
     let e = by_record(&p.events, 2);
-    assert_eq!((e.action.as_str(), e.outcome), ("flow_denied", Outcome::Failure));
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("flow_denied", Outcome::Failure)
+    );
     assert_eq!(e.time.to_rfc3339(), "2020-06-24T01:16:08+00:00");
     assert_eq!(e.src_ip.as_deref(), Some("10.10.10.10"));
     assert_eq!(e.dst_port, Some(161));
@@ -75,7 +94,10 @@ fn corpus_elastic_fortinet_log() {
     assert_eq!(e.operation, "SSL VPN tunnel up");
     // traffic close with bytes, country name → ISO code, name kept.
     let e = by_record(&p.events, 28);
-    assert_eq!(e.geo.as_ref().and_then(|g| g.country.as_deref()), Some("NL"));
+    assert_eq!(
+        e.geo.as_ref().and_then(|g| g.country.as_deref()),
+        Some("NL")
+    );
     assert_eq!(extra(e, "srccountry"), Some("Netherlands"));
     let e = by_record(&p.events, 30);
     assert_eq!((e.bytes_out, e.bytes_in), (Some(923), Some(77654)));
@@ -92,15 +114,24 @@ fn corpus_elastic_fortinet_log() {
     assert_eq!(e.time.to_rfc3339(), "2020-11-02T07:11:38+00:00");
     // FortiManager-style admin login (log_id/desc/pri), tz given: +02:00.
     let e = by_record(&p.events, 50);
-    assert_eq!((e.action.as_str(), e.outcome), ("admin_login", Outcome::Success));
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("admin_login", Outcome::Success)
+    );
     assert_eq!(e.time.to_rfc3339(), "2023-12-13T05:56:14+00:00");
     assert_eq!(e.time_zone, "+02:00");
     assert_eq!(e.src_ip.as_deref(), Some("192.168.0.10"));
     let e = by_record(&p.events, 51);
-    assert_eq!((e.action.as_str(), e.outcome), ("admin_login", Outcome::Failure));
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("admin_login", Outcome::Failure)
+    );
     // Admin login failed (no date/time, eventtime only).
     let e = by_record(&p.events, 52);
-    assert_eq!((e.action.as_str(), e.outcome), ("admin_login", Outcome::Failure));
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("admin_login", Outcome::Failure)
+    );
     assert_eq!(e.user.as_deref(), Some("philipp"));
     assert_eq!(e.reason.as_deref(), Some("ssh_key_invalid"));
     assert_eq!(e.dst_ip.as_deref(), Some("10.123.26.241"));
@@ -140,7 +171,10 @@ fn sample_syslog_vpn_admin_traffic() {
     assert_eq!(extra(up, "assigned_ip"), Some("10.212.134.200"));
     assert_eq!(extra(up, "devname"), Some("FGT-HQ-01"));
     let deny = &p.events[4];
-    assert_eq!(deny.geo.as_ref().and_then(|g| g.country.as_deref()), Some("RU"));
+    assert_eq!(
+        deny.geo.as_ref().and_then(|g| g.country.as_deref()),
+        Some("RU")
+    );
     let admin_fail = &p.events[5];
     assert_eq!(admin_fail.outcome, Outcome::Failure);
     assert_eq!(admin_fail.src_ip.as_deref(), Some("45.137.21.9"));
@@ -167,8 +201,14 @@ fn sample_rfc5424_crlf_local_time() {
     // No tz in the record: the case's zone, said to be assumed.
     assert_eq!(p.events[1].time_zone, "Europe/Berlin (assumed)");
     assert_eq!(p.events[1].time.to_rfc3339(), "2024-03-14T01:31:10+00:00");
-    assert_eq!((p.events[1].action.as_str(), p.events[1].outcome), ("sign_in", Outcome::Success));
-    assert_eq!((p.events[2].action.as_str(), p.events[2].outcome), ("sign_in", Outcome::Failure));
+    assert_eq!(
+        (p.events[1].action.as_str(), p.events[1].outcome),
+        ("sign_in", Outcome::Success)
+    );
+    assert_eq!(
+        (p.events[2].action.as_str(), p.events[2].outcome),
+        ("sign_in", Outcome::Failure)
+    );
     assert_eq!(p.events[2].provenance.line, 4);
     assert_eq!(p.events[3].operation, "Configuration changed");
     assert_eq!(p.events[3].src_ip.as_deref(), Some("192.168.10.5"));
@@ -195,7 +235,10 @@ fn sample_fortianalyzer_csv_both_shapes() {
     assert_eq!((p.events.len(), p.rejected.len()), (3, 0));
     check_provenance(&path, &p.events);
     assert!(p.events.iter().all(|e| e.variant == "faz_csv_kv"));
-    assert_eq!(extra(&p.events[0], "msg"), Some("SSL tunnel established, user j.doe"));
+    assert_eq!(
+        extra(&p.events[0], "msg"),
+        Some("SSL tunnel established, user j.doe")
+    );
     assert_eq!(p.events[1].action, "admin_login");
     assert_eq!(p.events[2].time_zone, "+01:00");
 }
@@ -217,8 +260,16 @@ fn bad_input_is_rejected_with_line_numbers() {
     assert_eq!(p.events.len(), 2, "{:?}", p.rejected);
     let r: Vec<(u64, u64)> = p.rejected.iter().map(|r| (r.record_no, r.line)).collect();
     assert_eq!(r, vec![(2, 2), (3, 4), (5, 6)]);
-    assert!(p.rejected[0].reason.contains("date=\"2024-13-45\""), "{}", p.rejected[0].reason);
-    assert!(p.rejected[1].reason.contains("eventtime"), "{}", p.rejected[1].reason);
+    assert!(
+        p.rejected[0].reason.contains("date=\"2024-13-45\""),
+        "{}",
+        p.rejected[0].reason
+    );
+    assert!(
+        p.rejected[1].reason.contains("eventtime"),
+        "{}",
+        p.rejected[1].reason
+    );
     // The truncated line still has its time and fields: kept, value as far as it went.
     assert_eq!(extra(&p.events[1], "msg"), Some("cut he"));
 
@@ -248,8 +299,15 @@ fn detection_is_exclusive() {
     ] {
         let text = std::fs::read_to_string(common::samples_dir().join(file)).unwrap();
         let scores: Vec<(&str, u8)> = reg.iter().map(|s| (s.id(), s.sniff(&text))).collect();
-        assert_eq!(sources::detect(&reg, &text).map(|s| s.id()), Some(want), "{file}: {scores:?}");
-        let others = scores.iter().filter(|(id, s)| *id != want && *s > 0).count();
+        assert_eq!(
+            sources::detect(&reg, &text).map(|s| s.id()),
+            Some(want),
+            "{file}: {scores:?}"
+        );
+        let others = scores
+            .iter()
+            .filter(|(id, s)| *id != want && *s > 0)
+            .count();
         assert_eq!(others, 0, "{file}: {scores:?}");
     }
 }
@@ -265,12 +323,21 @@ fn generator_is_deterministic_and_parses_cleanly() {
     let mut c = Vec::new();
     fortigate::generate(8, 200_000, &mut c).unwrap();
     assert_ne!(a, c);
-    let p = sources::parse_bytes(&sources::registry(), &a, "gen", "0", &ParseContext::default());
+    let p = sources::parse_bytes(
+        &sources::registry(),
+        &a,
+        "gen",
+        "0",
+        &ParseContext::default(),
+    );
     assert_eq!(p.format, Some("fortigate"));
     assert_eq!(p.records(), n);
     assert!(p.rejected.is_empty(), "{:?}", p.rejected.first());
     assert!(p.events.iter().any(|e| e.action == "vpn_tunnel_up"));
-    assert!(p.events.iter().any(|e| e.action == "admin_login" && e.outcome == Outcome::Failure));
+    assert!(p
+        .events
+        .iter()
+        .any(|e| e.action == "admin_login" && e.outcome == Outcome::Failure));
 }
 
 /// `cargo test --release --test fortigate -- --ignored --nocapture`
@@ -296,7 +363,10 @@ fn throughput_100mb() {
 }
 
 fn sample_lines() -> Vec<String> {
-    let text = std::fs::read_to_string(common::samples_dir().join("fortigate/syslog_vpn_admin_traffic.log")).unwrap();
+    let text = std::fs::read_to_string(
+        common::samples_dir().join("fortigate/syslog_vpn_admin_traffic.log"),
+    )
+    .unwrap();
     text.lines().map(str::to_string).collect()
 }
 

@@ -14,7 +14,11 @@ fn extra<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
 fn check_provenance(path: &Path, events: &[Event]) {
     let bytes = std::fs::read(path).unwrap();
     for e in events {
-        assert!(common::raw_matches(&bytes, &e.provenance), "record {} does not re-hash", e.provenance.record_no);
+        assert!(
+            common::raw_matches(&bytes, &e.provenance),
+            "record {} does not re-hash",
+            e.provenance.record_no
+        );
     }
 }
 
@@ -26,36 +30,55 @@ fn zone(z: &str) -> ParseContext {
 
 #[test]
 fn corpus_globalprotect_sample() {
-    let Some(path) = common::corpus_file("panos/elastic-integrations__test-panw-panos-globalprotect-sample.log") else { return };
+    let Some(path) =
+        common::corpus_file("panos/elastic-integrations__test-panw-panos-globalprotect-sample.log")
+    else {
+        return;
+    };
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!(p.format, Some("panos"));
     assert_eq!((p.events.len(), p.rejected.len()), (12, 0));
     check_provenance(&path, &p.events);
-    assert!(p.events.iter().all(|e| e.class == EventClass::Authentication && e.source == "panos"));
+    assert!(p
+        .events
+        .iter()
+        .all(|e| e.class == EventClass::Authentication && e.source == "panos"));
 
     // PAN-OS 10.0 layout: public IP is the source, private IP the assigned address.
     let e = &p.events[0];
     assert_eq!(e.operation, "portal-prelogin");
     assert_eq!(e.src_ip.as_deref(), Some("216.160.83.57"));
     assert_eq!(extra(e, "assigned_ip"), Some("81.2.69.193"));
-    assert_eq!(e.geo.as_ref().and_then(|g| g.country.as_deref()), Some("BE"));
+    assert_eq!(
+        e.geo.as_ref().and_then(|g| g.country.as_deref()),
+        Some("BE")
+    );
     assert_eq!(e.time_original, "2021/03/24 11:30:00");
     assert_eq!(e.time_zone, "UTC (assumed: no zone given)");
-    assert_eq!(e.device.as_ref().and_then(|d| d.os.as_deref()), Some("OS 10 Pro , 64-bit"));
+    assert_eq!(
+        e.device.as_ref().and_then(|d| d.os.as_deref()),
+        Some("OS 10 Pro , 64-bit")
+    );
     let e = &p.events[1];
     assert_eq!(e.user.as_deref(), Some("domain\\user"));
     assert_eq!(extra(e, "assigned_ip"), Some("10.20.13.217"));
     assert_eq!(extra(e, "portal"), Some("GlobalProtect_GW"));
     // 10.1+ layout: gateway-auth success; the bogus 1970 high-resolution time is ignored.
     let e = &p.events[5];
-    assert_eq!((e.action.as_str(), e.outcome), ("vpn_login", Outcome::Success));
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("vpn_login", Outcome::Success)
+    );
     assert_eq!(e.operation, "gateway-auth");
     assert_eq!(e.user.as_deref(), Some("maxmustermann"));
     assert_eq!(e.src_ip.as_deref(), Some("10.20.30.40"));
     assert_eq!(e.time_original, "2021/03/02 09:55:39");
     assert_eq!(extra(e, "priority"), Some("manual only"));
     assert_eq!(extra(e, "auth_method"), Some("Other"));
-    assert_eq!(e.device.as_ref().and_then(|d| d.name.as_deref()), Some("PC1234"));
+    assert_eq!(
+        e.device.as_ref().and_then(|d| d.name.as_deref()),
+        Some("PC1234")
+    );
     // Generated time in Europe/Berlin when the case says so.
     let pb = common::parse_path(&path, &zone("Europe/Berlin"));
     assert_eq!(pb.events[5].time.to_rfc3339(), "2021-03-02T08:55:39+00:00");
@@ -68,12 +91,18 @@ fn corpus_globalprotect_sample() {
     assert_eq!(e.src_ip.as_deref(), Some("10.1.1.1"));
     assert_eq!(extra(e, "assigned_ip"), Some("10.2.2.2"));
     assert_eq!(e.user.as_deref(), Some("host\\\\user"));
-    assert_eq!(pb.events[9].time, e.time, "a zoned time ignores the case zone");
+    assert_eq!(
+        pb.events[9].time, e.time,
+        "a zoned time ignores the case zone"
+    );
     // IPv6-only record: public/private v6 used.
     let e = &p.events[11];
     assert_eq!(e.src_ip.as_deref(), Some("fc00::1234"));
     assert_eq!(extra(e, "assigned_ip"), Some("fc00::abcd"));
-    assert_eq!(extra(e, "opaque"), Some("Pre-tunnel latency: 35ms, Post-tunnel latency: 16ms"));
+    assert_eq!(
+        extra(e, "opaque"),
+        Some("Pre-tunnel latency: 35ms, Post-tunnel latency: 16ms")
+    );
 }
 
 #[test]
@@ -83,7 +112,11 @@ fn sample_traffic_and_threat() {
     assert_eq!(p.format, Some("panos"));
     assert_eq!((p.events.len(), p.rejected.len()), (7, 0));
     check_provenance(&path, &p.events);
-    let acts: Vec<(&str, Outcome)> = p.events.iter().map(|e| (e.action.as_str(), e.outcome)).collect();
+    let acts: Vec<(&str, Outcome)> = p
+        .events
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome))
+        .collect();
     assert_eq!(
         acts,
         vec![
@@ -110,14 +143,20 @@ fn sample_traffic_and_threat() {
     assert_eq!(extra(end, "rule"), Some("allow-o365"));
     assert_eq!(extra(end, "natsrc"), Some("198.51.100.7"));
     let deny = &p.events[2];
-    assert_eq!(deny.geo.as_ref().and_then(|g| g.country.as_deref()), Some("DE"));
+    assert_eq!(
+        deny.geo.as_ref().and_then(|g| g.country.as_deref()),
+        Some("DE")
+    );
     assert_eq!(deny.dst_port, Some(3389));
     let url = &p.events[4];
     // Quoted URL with a comma stays one field and later columns stay in place.
     assert_eq!(url.resource.as_deref(), Some("login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b,redirect=1"));
     assert_eq!(extra(url, "category"), Some("phishing"));
     assert!(url.user_agent.as_deref().unwrap_or("").contains("Edg/122"));
-    assert_eq!(extra(&p.events[5], "threatid"), Some("Microsoft Exchange Server Remote Code Execution Vulnerability(58738)"));
+    assert_eq!(
+        extra(&p.events[5], "threatid"),
+        Some("Microsoft Exchange Server Remote Code Execution Vulnerability(58738)")
+    );
     assert_eq!(extra(&p.events[6], "action"), Some("sinkhole"));
 }
 
@@ -128,12 +167,25 @@ fn sample_globalprotect_layouts() {
     assert_eq!((p.events.len(), p.rejected.len()), (6, 0));
     check_provenance(&path, &p.events);
     let acts: Vec<&str> = p.events.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(acts, vec!["other", "vpn_login", "vpn_login", "vpn_tunnel_up", "vpn_login_failed", "vpn_tunnel_down"]);
+    assert_eq!(
+        acts,
+        vec![
+            "other",
+            "vpn_login",
+            "vpn_login",
+            "vpn_tunnel_up",
+            "vpn_login_failed",
+            "vpn_tunnel_down"
+        ]
+    );
     let fail = &p.events[4];
     assert_eq!(fail.src_ip.as_deref(), Some("45.137.21.9"));
     assert_eq!(fail.user.as_deref(), Some("a.admin"));
     assert_eq!(fail.reason.as_deref(), Some("Authentication failed"));
-    assert_eq!(fail.geo.as_ref().and_then(|g| g.country.as_deref()), Some("RU"));
+    assert_eq!(
+        fail.geo.as_ref().and_then(|g| g.country.as_deref()),
+        Some("RU")
+    );
     assert_eq!(extra(&p.events[3], "assigned_ip"), Some("10.212.134.21"));
 
     let path = common::samples_dir().join("panos/globalprotect_10_1.log");
@@ -141,7 +193,10 @@ fn sample_globalprotect_layouts() {
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
     check_provenance(&path, &p.events);
     let e = &p.events[0];
-    assert_eq!((e.action.as_str(), e.src_ip.as_deref()), ("vpn_login", Some("102.89.34.12")));
+    assert_eq!(
+        (e.action.as_str(), e.src_ip.as_deref()),
+        ("vpn_login", Some("102.89.34.12"))
+    );
     assert_eq!(e.time.to_rfc3339(), "2024-03-15T01:14:07.298+00:00");
     assert_eq!(extra(e, "gateway"), Some("GP-GW-EU"));
     assert_eq!(extra(e, "device_name"), Some("PA-3220-HQ"));
@@ -157,15 +212,33 @@ fn sample_system_auth_config() {
     assert_eq!((p.events.len(), p.rejected.len()), (9, 0));
     check_provenance(&path, &p.events);
     let e = &p.events[0];
-    assert_eq!((e.action.as_str(), e.outcome), ("admin_login", Outcome::Failure));
-    assert_eq!((e.user.as_deref(), e.src_ip.as_deref()), (Some("admin"), Some("45.137.21.9")));
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("admin_login", Outcome::Failure)
+    );
+    assert_eq!(
+        (e.user.as_deref(), e.src_ip.as_deref()),
+        (Some("admin"), Some("45.137.21.9"))
+    );
     assert_eq!(e.reason.as_deref(), Some("Invalid username or password"));
     let e = &p.events[2];
-    assert_eq!((e.action.as_str(), e.src_ip.as_deref()), ("admin_login", Some("10.1.5.20")));
+    assert_eq!(
+        (e.action.as_str(), e.src_ip.as_deref()),
+        ("admin_login", Some("10.1.5.20"))
+    );
     let e = &p.events[3];
-    assert_eq!((e.action.as_str(), e.user.as_deref(), e.src_ip.as_deref()), ("vpn_login_failed", Some("svc_backup"), Some("45.137.21.9")));
-    assert_eq!(e.geo.as_ref().and_then(|g| g.country.as_deref()), Some("RU"));
-    assert_eq!(e.reason.as_deref(), Some("Authentication failed: Invalid username or password"));
+    assert_eq!(
+        (e.action.as_str(), e.user.as_deref(), e.src_ip.as_deref()),
+        ("vpn_login_failed", Some("svc_backup"), Some("45.137.21.9"))
+    );
+    assert_eq!(
+        e.geo.as_ref().and_then(|g| g.country.as_deref()),
+        Some("RU")
+    );
+    assert_eq!(
+        e.reason.as_deref(),
+        Some("Authentication failed: Invalid username or password")
+    );
     let e = &p.events[4];
     assert_eq!(e.action, "vpn_tunnel_up");
     assert_eq!(extra(e, "assigned_ip"), Some("10.212.134.21"));
@@ -182,18 +255,36 @@ fn bad_input_is_rejected_with_line_numbers() {
     let truncated = "Nov 30 16:09:08 1,2021/03/24 11:30:00,013101001305,TRAFFIC,end,2305,2021/03/24 11:30:01,10.0.0.1,10.0.0";
     let empty_time = "Nov 30 16:09:08 1,2021/03/24 11:30:00,013101001305,SYSTEM,general,2305,,,general,,0,0,general,informational,\"x\"";
     let text = format!("{good}\n{bad_time}\n{truncated}\n\nnot a pan line\n{empty_time}\n");
-    let p = sources::parse_bytes(&sources::registry(), text.as_bytes(), "t", "0", &ParseContext::default());
+    let p = sources::parse_bytes(
+        &sources::registry(),
+        text.as_bytes(),
+        "t",
+        "0",
+        &ParseContext::default(),
+    );
     assert_eq!(p.format, Some("panos"));
     assert_eq!(p.records(), 5);
     let rej: Vec<(u64, u64)> = p.rejected.iter().map(|r| (r.record_no, r.line)).collect();
     assert_eq!(rej, vec![(2, 2), (4, 5)]);
-    assert!(p.rejected[0].reason.contains("Generated Time"), "{}", p.rejected[0].reason);
+    assert!(
+        p.rejected[0].reason.contains("Generated Time"),
+        "{}",
+        p.rejected[0].reason
+    );
     // A truncated TRAFFIC row keeps what it has.
-    let t = p.events.iter().find(|e| e.provenance.record_no == 3).unwrap();
+    let t = p
+        .events
+        .iter()
+        .find(|e| e.provenance.record_no == 3)
+        .unwrap();
     assert_eq!(t.src_ip.as_deref(), Some("10.0.0.1"));
     assert_eq!(t.dst_ip, None);
     // Empty Generated Time falls back to Receive Time.
-    let s = p.events.iter().find(|e| e.provenance.record_no == 5).unwrap();
+    let s = p
+        .events
+        .iter()
+        .find(|e| e.provenance.record_no == 5)
+        .unwrap();
     assert_eq!(s.time_original, "2021/03/24 11:30:00");
 }
 
@@ -204,11 +295,23 @@ fn generator_is_deterministic_and_parses_cleanly() {
     let n = panos::generate(3, 150_000, &mut a).unwrap();
     panos::generate(3, 150_000, &mut b).unwrap();
     assert_eq!(a, b);
-    let p = sources::parse_bytes(&sources::registry(), &a, "gen", "0", &ParseContext::default());
+    let p = sources::parse_bytes(
+        &sources::registry(),
+        &a,
+        "gen",
+        "0",
+        &ParseContext::default(),
+    );
     assert_eq!(p.format, Some("panos"));
     assert_eq!(p.records(), n);
     assert!(p.rejected.is_empty(), "{:?}", p.rejected.first());
-    for a in ["flow_allowed", "flow_denied", "threat", "vpn_login", "admin_login"] {
+    for a in [
+        "flow_allowed",
+        "flow_denied",
+        "threat",
+        "vpn_login",
+        "admin_login",
+    ] {
         assert!(p.events.iter().any(|e| e.action == a), "{a}");
     }
 }

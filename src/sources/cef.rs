@@ -319,9 +319,11 @@ pub fn generic_event(
                     original = v;
                     break;
                 }
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "bad timestamp: {k}={v:?} is not epoch ms, `MMM dd yyyy HH:mm:ss` or ISO 8601"
-                )),
+                ))
+                }
             }
         }
     }
@@ -595,7 +597,8 @@ fn first_line(head: &str) -> &str {
 }
 
 fn is_csl_header(line: &str) -> bool {
-    line.contains("DeviceVendor")
+    !line.starts_with(['{', '['])
+        && line.contains("DeviceVendor")
         && line.contains("DeviceProduct")
         && line.contains(',')
         && !line.contains("CEF:")
@@ -658,6 +661,8 @@ fn parse_lines(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
 }
 
 /// Any firewall syslog line: CEF, FortiGate key=value or PAN-OS CSV.
+// `Item` is the crate-wide parser result; its error size is not this function's choice.
+#[allow(clippy::result_large_err)]
 pub fn line_event(input: &Input, ctx: &ParseContext, n: u64, l: syslog::Line) -> Item {
     let res = if cef_start(l.text).is_some() {
         parse(l.text).and_then(|c| to_event(&c, "cef", ctx, input.provenance(n, l.start, l.end)))

@@ -67,7 +67,8 @@ pub fn looks_like_kv(line: &str) -> bool {
     // A key counts only at a token start, so `FortinetFortiGatelogid=` (CEF) is not `logid=`.
     let has = |k: &str| {
         let b = line.as_bytes();
-        memchr::memmem::find_iter(b, k.as_bytes()).any(|i| i == 0 || matches!(b[i - 1], b' ' | b'>' | b'\t' | b','))
+        memchr::memmem::find_iter(b, k.as_bytes())
+            .any(|i| i == 0 || matches!(b[i - 1], b' ' | b'>' | b'\t' | b','))
     };
     let id = has("logid=") || has("log_id=");
     let ty = has("type=");
@@ -436,7 +437,7 @@ fn classify(f: &Fields) -> (EventClass, &'static str, Outcome) {
                     || desc.contains("logout") && !desc.contains("login/logout")
                     || msg.contains(" logged out")
                     || msg.contains(" logout");
-                if login && !(logout && !msg.contains("login")) {
+                if login && (!logout || msg.contains("login")) {
                     let o = if o != Outcome::Unknown {
                         o
                     } else if desc.contains("fail") || msg.contains("fail") {

@@ -539,7 +539,11 @@ fn desc_value<'a>(desc: &'a str, label: &str) -> Option<&'a str> {
 fn desc_phrase<'a>(desc: &'a str, label: &str) -> Option<&'a str> {
     let i = desc.find(label)? + label.len();
     let rest = desc[i..].trim_start();
-    let end = [rest.find(", "), rest.find(". ")].into_iter().flatten().min().unwrap_or(rest.len());
+    let end = [rest.find(", "), rest.find(". ")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
     let v = rest[..end].trim().trim_end_matches('.');
     (!v.is_empty()).then_some(v)
 }
@@ -1047,7 +1051,7 @@ impl Source for PanOs {
 /// at least `target_bytes` are written. Same seed, same bytes. Returns the number of lines.
 pub fn generate(seed: u64, target_bytes: usize, out: &mut impl Write) -> std::io::Result<u64> {
     use std::fmt::Write as _;
-    let mut r = SplitMix(seed ^ 0x5041_4e4f_53);
+    let mut r = SplitMix(seed ^ 0x0050_414e_4f53);
     let mut written = 0usize;
     let mut lines = 0u64;
     let mut t: i64 = 1_714_000_000 + r.below(10_000_000) as i64;

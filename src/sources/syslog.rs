@@ -175,7 +175,8 @@ pub fn strip_header<'a>(line: &'a str, is_body_start: impl Fn(&str) -> bool) -> 
     }
     // RFC 3164: `Mmm dd hh:mm:ss ` then maybe a host.
     let rest = &line[i..];
-    if rest.len() >= 16 && rest.get(..3).and_then(month_num).is_some() && rest.as_bytes()[3] == b' ' {
+    if rest.len() >= 16 && rest.get(..3).and_then(month_num).is_some() && rest.as_bytes()[3] == b' '
+    {
         let rb = rest.as_bytes();
         // Day is space-padded (`Nov  3`) or not (`Nov 3`).
         let mut k = 4;
