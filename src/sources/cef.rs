@@ -87,7 +87,9 @@ pub fn vendor_of(c: &Cef) -> Vendor {
 
 /// Position of the `CEF:` marker in a line, if the line is CEF.
 pub fn cef_start(line: &str) -> Option<usize> {
-    let i = memchr::memmem::find(line.as_bytes(), b"CEF:")?;
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"CEF:"));
+    let i = FINDER.find(line.as_bytes())?;
     let rest = &line.as_bytes()[i + 4..];
     let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
     (digits > 0 && rest.get(digits) == Some(&b'|')).then_some(i)
@@ -656,23 +658,47 @@ fn parse_lines(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
     let mut n = 0u64;
     for l in syslog::lines(input.text) {
         n += 1;
-        out(line_event(input, ctx, n, l));
+        out(line_event(input, ctx, n, l, Prefer::Cef));
     }
+}
+
+/// Which non-CEF reading a mixed-file line tries first (the source that owns the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefer {
+    Cef,
+    FortiGate,
+    PanOs,
 }
 
 /// Any firewall syslog line: CEF, FortiGate key=value or PAN-OS CSV.
 // `Item` is the crate-wide parser result; its error size is not this function's choice.
 #[allow(clippy::result_large_err)]
-pub fn line_event(input: &Input, ctx: &ParseContext, n: u64, l: syslog::Line) -> Item {
-    let res = if cef_start(l.text).is_some() {
-        parse(l.text).and_then(|c| to_event(&c, "cef", ctx, input.provenance(n, l.start, l.end)))
-    } else if super::fortigate::looks_like_kv(l.text) {
-        super::fortigate::event_from_line(l.text, ctx, input.provenance(n, l.start, l.end))
-    } else if super::panos::looks_like_line(l.text) {
-        super::panos::event_from_line(l.text, ctx, input.provenance(n, l.start, l.end))
-    } else {
-        Err("not a CEF record: no `CEF:<version>|` header, and not FortiGate key=value or PAN-OS CSV either".into())
+pub fn line_event(
+    input: &Input,
+    ctx: &ParseContext,
+    n: u64,
+    l: syslog::Line,
+    prefer: Prefer,
+) -> Item {
+    let prov = || input.provenance(n, l.start, l.end);
+    let pan = || {
+        super::panos::csv_start(l.text)
+            .map(|s| super::panos::event_from_csv(l.text, s, ctx, prov()))
     };
+    let forti = || {
+        super::fortigate::looks_like_kv(l.text)
+            .then(|| super::fortigate::event_from_line(l.text, ctx, prov()))
+    };
+    let res = if cef_start(l.text).is_some() {
+        Some(parse(l.text).and_then(|c| to_event(&c, "cef", ctx, prov())))
+    } else if prefer == Prefer::PanOs {
+        pan().or_else(forti)
+    } else {
+        forti().or_else(pan)
+    };
+    let res = res.unwrap_or_else(|| {
+        Err("not a recognized firewall record: no `CEF:<version>|` header, not FortiGate key=value (logid/type/devid or date/desc/msg), not PAN-OS CSV (`<n>,<receive time>,<serial>,<TYPE>,`)".into())
+    });
     res.map_err(|reason| input.reject(n, l.start, l.end, reason))
 }
 

@@ -59,17 +59,25 @@ fn is_kv_body(s: &str) -> bool {
     key > 0 && s.as_bytes().get(key) == Some(&b'=')
 }
 
+/// `key=` at a token start (after a space, `>`, tab, comma, or at the beginning).
+fn has_key(line: &str, key: &str) -> bool {
+    let b = line.as_bytes();
+    let k = key.as_bytes();
+    let Some(&first) = k.first() else {
+        return false;
+    };
+    memchr::memchr_iter(first, b).any(|i| {
+        b[i..].starts_with(k) && (i == 0 || matches!(b[i - 1], b' ' | b'>' | b'\t' | b','))
+    })
+}
+
 /// Quick content test: a FortiGate/FortiManager key=value line (not CEF).
 pub fn looks_like_kv(line: &str) -> bool {
     if cef::cef_start(line).is_some() {
         return false;
     }
     // A key counts only at a token start, so `FortinetFortiGatelogid=` (CEF) is not `logid=`.
-    let has = |k: &str| {
-        let b = line.as_bytes();
-        memchr::memmem::find_iter(b, k.as_bytes())
-            .any(|i| i == 0 || matches!(b[i - 1], b' ' | b'>' | b'\t' | b','))
-    };
+    let has = |k: &str| has_key(line, k);
     let id = has("logid=") || has("log_id=");
     let ty = has("type=");
     let dev =
@@ -571,9 +579,9 @@ fn map_with_time(
         if is_vpn && matches!(k.as_ref(), "remip" | "locip" | "remport" | "locport") {
             continue;
         }
-        if !ev.extra.contains_key(k.as_ref()) {
-            ev.extra.insert(k.to_string(), v.trim().into());
-        }
+        ev.extra
+            .entry(k.to_string())
+            .or_insert_with(|| v.trim().into());
     }
     ev
 }
@@ -665,7 +673,7 @@ impl Source for FortiGate {
                 let mut n = 0u64;
                 for l in syslog::lines(input.text) {
                     n += 1;
-                    out(cef::line_event(input, ctx, n, l));
+                    out(cef::line_event(input, ctx, n, l, cef::Prefer::FortiGate));
                 }
             }
         }

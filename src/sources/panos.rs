@@ -392,23 +392,18 @@ fn layout(ty: &str) -> &'static [&'static str] {
 pub fn csv_start(line: &str) -> Option<usize> {
     let b = line.as_bytes();
     let window = &b[..b.len().min(400)];
-    let mut best: Option<usize> = None;
-    for t in TYPES {
-        let mut from = 0;
-        // A type name can also occur in a header; take the first hit that fits the shape.
-        while let Some(k) = memchr::memmem::find(&window[from..], t.as_bytes()) {
-            let p = from + k;
-            from = p + 1;
-            if p == 0 || window[p - 1] != b',' || window.get(p + t.len()) != Some(&b',') {
-                continue;
-            }
-            if let Some(s) = start_before(b, p - 1) {
-                best = Some(best.map_or(s, |x: usize| x.min(s)));
-                break;
+    // One pass over the commas: the first `,<TYPE>,` preceded by `<x>,<date>,<serial>`.
+    let mut commas = memchr::memchr_iter(b',', window).peekable();
+    while let Some(p) = commas.next() {
+        let next = commas.peek().copied().unwrap_or(window.len());
+        let tok = &window[p + 1..next];
+        if next < window.len() && TYPES.iter().any(|t| t.as_bytes() == tok) {
+            if let Some(s) = start_before(b, p) {
+                return Some(s);
             }
         }
     }
-    best
+    None
 }
 
 /// Given the comma before the type field, walks back over serial and receive time.
@@ -460,6 +455,16 @@ fn fields_from_csv<'a>(vals: Vec<Cow<'a, str>>) -> Fields<'a> {
 pub fn event_from_line(line: &str, ctx: &ParseContext, prov: Provenance) -> Result<Event, String> {
     let start = csv_start(line)
         .ok_or("not PAN-OS CSV: no `<future_use>,<receive time>,<serial>,<TYPE>,` found")?;
+    event_from_csv(line, start, ctx, prov)
+}
+
+/// Maps the PAN-OS CSV that starts at byte `start` of `line`.
+pub fn event_from_csv(
+    line: &str,
+    start: usize,
+    ctx: &ParseContext,
+    prov: Provenance,
+) -> Result<Event, String> {
     let mut vals = Vec::with_capacity(120);
     syslog::split_csv_line(&line[start..], &mut vals);
     if vals.len() < COMMON.len() {
@@ -859,9 +864,9 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
         if ty == "GLOBALPROTECT" && matches!(k, "private_ip") {
             continue;
         }
-        if !ev.extra.contains_key(k) {
-            ev.extra.insert(k.to_string(), v.trim().into());
-        }
+        ev.extra
+            .entry(k.to_string())
+            .or_insert_with(|| v.trim().into());
     }
     ev
 }
@@ -1042,7 +1047,7 @@ impl Source for PanOs {
         let mut n = 0u64;
         for l in syslog::lines(input.text) {
             n += 1;
-            out(cef::line_event(input, ctx, n, l));
+            out(cef::line_event(input, ctx, n, l, cef::Prefer::PanOs));
         }
     }
 }
