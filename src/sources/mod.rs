@@ -7,6 +7,10 @@ pub mod text;
 pub mod timefmt;
 
 pub mod entra_signin;
+pub mod cef;
+pub mod fortigate;
+pub mod panos;
+pub mod syslog;
 
 use crate::event::{Event, Provenance};
 use chrono_tz::Tz;
@@ -139,7 +143,7 @@ pub trait Source: Send + Sync {
 
 /// Every format irpack reads, in the order sniffing asks them.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![Box::new(entra_signin::EntraSignin)]
+    vec![Box::new(entra_signin::EntraSignin), Box::new(fortigate::FortiGate), Box::new(panos::PanOs), Box::new(cef::CefSource)]
 }
 
 /// How much of the start of a file sniffers see.
