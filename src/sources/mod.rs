@@ -6,8 +6,8 @@ pub mod jsonscan;
 pub mod text;
 pub mod timefmt;
 
-pub mod entra_signin;
 pub mod cef;
+pub mod entra_signin;
 pub mod fortigate;
 pub mod panos;
 pub mod syslog;
@@ -143,7 +143,12 @@ pub trait Source: Send + Sync {
 
 /// Every format irpack reads, in the order sniffing asks them.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![Box::new(entra_signin::EntraSignin), Box::new(fortigate::FortiGate), Box::new(panos::PanOs), Box::new(cef::CefSource)]
+    vec![
+        Box::new(entra_signin::EntraSignin),
+        Box::new(fortigate::FortiGate),
+        Box::new(panos::PanOs),
+        Box::new(cef::CefSource),
+    ]
 }
 
 /// How much of the start of a file sniffers see.
