@@ -24,6 +24,8 @@ pub enum PipelineError {
     },
     #[error("time zone {zone:?} for {source_id}: not an IANA zone name (e.g. Europe/Berlin)")]
     Zone { source_id: String, zone: String },
+    #[error(transparent)]
+    Package(#[from] crate::package::PackageError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
@@ -393,4 +395,22 @@ pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, Pipeli
         actions,
         regulatory,
     })
+}
+
+/// Report and package a collected, analyzed case: report/ in the case folder, then
+/// `<case-id>.zip` (BagIt, deterministic for the clock), optionally signed and with a
+/// pseudonymized copy; each step is a custody entry.
+pub fn report_and_package(
+    out: &RunOutput,
+    concl: &Conclusions,
+    opts: &RunOptions,
+    pkg: &crate::package::PackageOptions,
+) -> Result<crate::package::PackageInfo, PipelineError> {
+    Ok(crate::package::report_and_package(
+        out,
+        concl,
+        opts.now,
+        opts.examiner.as_deref(),
+        pkg,
+    )?)
 }
