@@ -11,6 +11,7 @@ pub fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     let mut leading = true;
     let mut digits_only = true;
+    let mut prev = ' ';
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         let c = if c.is_control() { ' ' } else { c };
@@ -19,9 +20,13 @@ pub fn md(s: &str) -> String {
             out.push_str("&#32;");
             continue;
         }
+        let next = chars.peek().copied().unwrap_or(' ');
         match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '!' | '&' | '~' | '#' | '{'
-            | '}' | '$' | '^' => {
+            // `_` inside a word never opens emphasis (CommonMark flanking rules), so
+            // `case_opened` stays readable in the raw Markdown.
+            '_' if prev.is_alphanumeric() && next.is_alphanumeric() => out.push(c),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '&' | '~' | '#' | '{' | '}'
+            | '$' | '^' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -45,6 +50,7 @@ pub fn md(s: &str) -> String {
         if !c.is_ascii_digit() {
             digits_only = false;
         }
+        prev = c;
         leading = false;
     }
     out
@@ -106,6 +112,8 @@ mod tests {
             "> quote",
             "    indented",
             "\\",
+            "snake_case_name _lead trail_ a__b",
+            "![alt](x)",
         ] {
             let escaped = md(hostile);
             let doc = format!("- {escaped}\n");

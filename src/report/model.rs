@@ -528,14 +528,7 @@ pub fn build(input: &ReportInput) -> Model {
             )
             .chain(meta.alert_users.iter().cloned()),
     );
-    let scope_ips = dedup_ci(
-        analysis
-            .findings
-            .iter()
-            .filter(|f| is_malicious(f))
-            .flat_map(|f| f.ips.clone())
-            .chain(analysis.network.iter().map(|n| n.ip.clone())),
-    );
+    let scope_ips = suspicious_ips(analysis);
     let scope = Scope {
         users: scope_users.clone(),
         ips: scope_ips.clone(),
@@ -1016,17 +1009,7 @@ fn iocs(
 ) -> IocView {
     let a = &input.concl.analysis;
     let ioc = &input.collected.case.ioc;
-    let listed_ip = |ip: &str| -> bool {
-        let Ok(addr) = ip.parse::<std::net::IpAddr>() else {
-            return false;
-        };
-        ioc.ips.iter().any(|i| i.trim() == ip)
-            || ioc
-                .cidrs
-                .iter()
-                .filter_map(|c| crate::case::parse_net(c))
-                .any(|n| n.contains(&addr))
-    };
+    let listed_ip = |ip: &str| ioc_listed_ip(ioc, ip);
     let mut ips: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in a.findings.iter().filter(|f| is_malicious(f)) {
         for ip in &f.ips {
@@ -1106,6 +1089,32 @@ fn iocs(
             ioc.domains.len()
         ),
     }
+}
+
+/// Whether the case file's IOC lists (IPs or CIDRs) hold `ip`.
+pub fn ioc_listed_ip(ioc: &crate::case::Iocs, ip: &str) -> bool {
+    let Ok(addr) = ip.trim().parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    ioc.ips
+        .iter()
+        .any(|i| i.trim().parse::<std::net::IpAddr>() == Ok(addr))
+        || ioc
+            .cidrs
+            .iter()
+            .filter_map(|c| crate::case::parse_net(c))
+            .any(|n| n.contains(&addr))
+}
+
+/// IPs the findings tie to attacker activity, plus the network views' IPs.
+pub fn suspicious_ips(a: &crate::analysis::Analysis) -> Vec<String> {
+    dedup_ci(
+        a.findings
+            .iter()
+            .filter(|f| is_malicious(f))
+            .flat_map(|f| f.ips.clone())
+            .chain(a.network.iter().map(|n| n.ip.clone())),
+    )
 }
 
 fn inventory(input: &ReportInput) -> Inventory {

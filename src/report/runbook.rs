@@ -238,16 +238,30 @@ pub fn rows(
         )
     } else {
         let fs = c.findings(&[rules::IOC_HIT]);
+        let listed: Vec<String> = super::model::suspicious_ips(a)
+            .into_iter()
+            .filter(|ip| super::model::ioc_listed_ip(&case.ioc, ip))
+            .collect();
+        let mut parts = Vec::new();
+        if !listed.is_empty() {
+            parts.push(format!(
+                "suspicious IP(s) on the case IOC list: {}",
+                listed.join(", ")
+            ));
+        }
+        if !fs.is_empty() {
+            parts.push(format!("IOC hits: {}", titles(&fs)));
+        }
+        if parts.is_empty() {
+            parts.push("no suspicious IP is on the case IOC list".into());
+        }
+        parts.push("no TI feed consulted".into());
         row(
             RB1,
             "2.1",
             "Suspicious IP known bad (TI, Tor, VPN)?",
             PARTLY,
-            if fs.is_empty() {
-                "no IP in the case IOC list was seen; no TI feed consulted".into()
-            } else {
-                format!("case IOC list hit: {}", titles(&fs))
-            },
+            parts.join("; "),
             c.refs_of(&fs),
         )
     });
@@ -410,6 +424,49 @@ pub fn rows(
         "not visible in the sign-in log (phishing or token theft leave no failed attempts)",
     ));
 
+    // Containment questions: did the response happen, per the logs?
+    let cont = &a.containment;
+    let revoked: Vec<_> = cont
+        .iter()
+        .filter(|c| c.action == actions::TOKENS_REVOKED)
+        .collect();
+    out.push(if !c.has(Audit) {
+        row(
+            RB1,
+            "C-1",
+            "Sessions revoked?",
+            NOT_ANSWERABLE,
+            c.missing(&[Audit]),
+            Vec::new(),
+        )
+    } else {
+        row(
+            RB1,
+            "C-1",
+            "Sessions revoked?",
+            ANSWERED,
+            if revoked.is_empty() {
+                "no session revocation in the logs".into()
+            } else {
+                revoked
+                    .iter()
+                    .map(|r| format!("{} at {}", r.user, t(r.time)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+            refs(&mut revoked.iter().map(|r| &r.evidence)),
+        )
+    });
+    let network = c.has(Radius) || c.has(Firewall);
+    out.push(if !network {
+        row(RB1, "C-4", "Network sessions of the account and the suspicious IPs (RADIUS, VPN, firewall)?", NOT_ANSWERABLE,
+            c.missing(&[Radius, Firewall]), Vec::new())
+    } else {
+        let active: usize = a.network.iter().flat_map(|n| n.radius_sessions.iter()).filter(|s| s.still_active).count();
+        row(RB1, "C-4", "Network sessions of the account and the suspicious IPs (RADIUS, VPN, firewall)?", ANSWERED,
+            format!("{} suspicious IP(s) with a network view; {} session(s) still active at the end of the logs", a.network.len(), active),
+            refs(&mut a.network.iter().flat_map(|n| n.evidence.iter())).into_iter().take(6).collect())
+    });
     // RB-0003: leaked credentials.
     let leaked: Vec<_> = a
         .risk
@@ -623,48 +680,5 @@ pub fn rows(
         "no case IOC hit and no IP shared across users (no TI feed consulted)",
     ));
 
-    // Containment questions: did the response happen, per the logs?
-    let cont = &a.containment;
-    let revoked: Vec<_> = cont
-        .iter()
-        .filter(|c| c.action == actions::TOKENS_REVOKED)
-        .collect();
-    out.push(if !c.has(Audit) {
-        row(
-            RB1,
-            "C-1",
-            "Sessions revoked?",
-            NOT_ANSWERABLE,
-            c.missing(&[Audit]),
-            Vec::new(),
-        )
-    } else {
-        row(
-            RB1,
-            "C-1",
-            "Sessions revoked?",
-            ANSWERED,
-            if revoked.is_empty() {
-                "no session revocation in the logs".into()
-            } else {
-                revoked
-                    .iter()
-                    .map(|r| format!("{} at {}", r.user, t(r.time)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            },
-            refs(&mut revoked.iter().map(|r| &r.evidence)),
-        )
-    });
-    let network = c.has(Radius) || c.has(Firewall);
-    out.push(if !network {
-        row(RB1, "C-4", "Network sessions of the account and the suspicious IPs (RADIUS, VPN, firewall)?", NOT_ANSWERABLE,
-            c.missing(&[Radius, Firewall]), Vec::new())
-    } else {
-        let active: usize = a.network.iter().flat_map(|n| n.radius_sessions.iter()).filter(|s| s.still_active).count();
-        row(RB1, "C-4", "Network sessions of the account and the suspicious IPs (RADIUS, VPN, firewall)?", ANSWERED,
-            format!("{} suspicious IP(s) with a network view; {} session(s) still active at the end of the logs", a.network.len(), active),
-            refs(&mut a.network.iter().flat_map(|n| n.evidence.iter())).into_iter().take(6).collect())
-    });
     out
 }
