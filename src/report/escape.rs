@@ -12,12 +12,22 @@ pub fn md(s: &str) -> String {
     let mut leading = true;
     let mut digits_only = true;
     let mut prev = ' ';
+    let many_leading = s
+        .chars()
+        .take_while(|c| *c == ' ' || c.is_control())
+        .count()
+        >= 2;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         let c = if c.is_control() { ' ' } else { c };
         if leading && c == ' ' {
-            // Leading spaces could make an indented code block after a list marker.
-            out.push_str("&#32;");
+            // Several leading spaces could make an indented code block after a list
+            // marker; a single one (" by …" joined to a line) cannot.
+            if many_leading {
+                out.push_str("&#32;");
+            } else {
+                out.push(' ');
+            }
             continue;
         }
         let next = chars.peek().copied().unwrap_or(' ');
@@ -111,6 +121,8 @@ mod tests {
             "# heading",
             "> quote",
             "    indented",
+            "\t\t\t\tcode",
+            " one",
             "\\",
             "snake_case_name _lead trail_ a__b",
             "![alt](x)",
@@ -154,6 +166,12 @@ mod tests {
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
+            // A single leading space is layout, not content, to Markdown.
+            let (text, want) = if want.starts_with(' ') && !want.starts_with("  ") {
+                (text.trim_start().to_string(), want.trim_start().to_string())
+            } else {
+                (text, want)
+            };
             assert_eq!(text, want, "{hostile:?} → {escaped:?}");
         }
     }
