@@ -519,6 +519,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finding(
     rule: &str,
     title: &str,
