@@ -914,3 +914,96 @@ fn redacted_copy_hides_identities_consistently() {
     let keyhex = keytext.lines().last().unwrap();
     assert!(!serde_json::to_string(&last).unwrap().contains(keyhex));
 }
+
+#[test]
+fn cli_run_signs_redacts_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_irpack");
+    let key = dir.path().join("k");
+    let kg = Command::new(bin)
+        .arg("keygen")
+        .arg("--out")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        kg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kg.stderr)
+    );
+    let again = Command::new(bin)
+        .arg("keygen")
+        .arg("--out")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "keygen does not overwrite");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("export.csv"),
+        "user,ip\nalice@contoso.com,203.0.113.50\n",
+    )
+    .unwrap();
+    let out = dir.path().join("case");
+    let run = Command::new(bin)
+        .arg("run")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--case-id",
+            "IR-CLI",
+            "--now",
+            "2024-05-02T09:00:00Z",
+            "--redact",
+            "--sign-key",
+        ])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("package: ") && stdout.contains("(signed)"),
+        "{stdout}"
+    );
+    assert!(out.join("IR-CLI.zip").is_file() && out.join("IR-CLI-redacted.zip").is_file());
+    let v = Command::new(bin)
+        .arg("verify")
+        .arg(out.join("IR-CLI.zip"))
+        .arg("--pubkey")
+        .arg(package::sign::pub_path(&key))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    // The evidence mentions an address and an IP; the redacted copy carries no evidence.
+    let mut a = zip::ZipArchive::new(std::fs::File::open(out.join("IR-CLI-redacted.zip")).unwrap())
+        .unwrap();
+    for i in 0..a.len() {
+        let mut m = a.by_index(i).unwrap();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut m, &mut s).unwrap();
+        assert!(
+            !s.contains("alice@contoso.com") && !s.contains("203.0.113.50"),
+            "{}",
+            m.name()
+        );
+    }
+    // --no-package writes no ZIP.
+    let out2 = dir.path().join("case2");
+    let run = Command::new(bin)
+        .arg("run")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out2)
+        .args(["--case-id", "IR-CLI", "--no-package"])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(!out2.join("IR-CLI.zip").exists() && out2.join("report/report.html").is_file());
+}

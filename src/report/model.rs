@@ -729,13 +729,13 @@ pub fn build(input: &ReportInput) -> Model {
         })
         .collect();
 
-    let users = user_sections(input, &scope_users, &idx);
+    let users = user_sections(input, &scope_users);
     let iocs = iocs(input, &idx, &refs);
     let inventory = inventory(input);
     let zones = zones(input);
     let custody = custody(input);
     let lessons = lessons::derive(input, &activity);
-    let runbook = runbook::rows(input, &idx, &refs);
+    let runbook = runbook::rows(input, &refs);
     let chart = svg::Chart::build(input.events, &analysis.findings);
     let summary = executive_summary(input, &scope_users, &activity);
     let notification = notification(input, &scope_users, &containment, &actions, &regulatory);
@@ -888,12 +888,7 @@ fn list_words(items: &[String], max: usize) -> String {
     out
 }
 
-fn user_sections(
-    input: &ReportInput,
-    scope_users: &[String],
-    idx: &EventIndex,
-) -> Vec<UserSection> {
-    let _ = idx;
+fn user_sections(input: &ReportInput, scope_users: &[String]) -> Vec<UserSection> {
     let a = &input.concl.analysis;
     let cls = &input.concl.classification;
     let all = dedup_ci(

@@ -2,7 +2,7 @@
 //! credentials) the evidence answered, and for the rest which log source would answer them.
 //! Driven by what is present: a question whose source is missing is never marked answered.
 
-use super::model::{is_malicious, t, EventIndex, Ref};
+use super::model::{is_malicious, t, Ref};
 use super::ReportInput;
 use crate::analysis::{rules, Finding};
 use crate::event::actions;
@@ -175,7 +175,6 @@ fn by_findings(
 
 pub fn rows(
     input: &ReportInput,
-    _idx: &EventIndex,
     refs: &dyn Fn(&mut dyn Iterator<Item = &String>) -> Vec<Ref>,
 ) -> Vec<Row> {
     use Family::*;
