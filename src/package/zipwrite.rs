@@ -110,7 +110,13 @@ fn write_to(bag: &Bag, tmp: &Path, clock: DateTime<Utc>) -> Result<(), ZipWriteE
     let mut files: Vec<_> = bag.files.iter().collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     for e in files {
-        let opts = base.large_file(e.size >= u32::MAX as u64);
+        let mut opts = base.large_file(e.size >= u32::MAX as u64);
+        if already_compressed(&e.path) {
+            // Deflating a ZIP or gzip export again costs time and saves nothing.
+            opts = opts
+                .compression_method(CompressionMethod::Stored)
+                .compression_level(None);
+        }
         zw.start_file(format!("{}/{}", bag.name, e.path), opts)
             .map_err(zerr)?;
         match &e.content {
@@ -131,6 +137,13 @@ fn write_to(bag: &Bag, tmp: &Path, clock: DateTime<Utc>) -> Result<(), ZipWriteE
     Ok(())
 }
 
+fn already_compressed(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".zip", ".gz", ".tgz", ".7z", ".bz2", ".xz", ".zst"]
+        .iter()
+        .any(|x| lower.ends_with(x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +157,7 @@ mod tests {
             files: vec![
                 Entry::bytes("b.txt", b"bbb".to_vec()),
                 Entry::bytes("a.txt", b"aaa".to_vec()),
+                Entry::bytes("c.zip", b"PK\x03\x04".to_vec()),
             ],
         };
         let clock = DateTime::parse_from_rfc3339("2024-05-01T12:00:01Z")
@@ -168,6 +182,14 @@ mod tests {
         let mut z = zip::ZipArchive::new(std::fs::File::open(&a).unwrap()).unwrap();
         assert_eq!(z.by_index(0).unwrap().name(), "IR-1/a.txt");
         assert_eq!(z.by_index(0).unwrap().unix_mode(), Some(0o100644));
+        assert_eq!(
+            z.by_index(0).unwrap().compression(),
+            CompressionMethod::Deflated
+        );
+        assert_eq!(
+            z.by_name("IR-1/c.zip").unwrap().compression(),
+            CompressionMethod::Stored
+        );
     }
 
     #[test]
