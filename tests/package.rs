@@ -119,6 +119,10 @@ fn untouched_package_verifies_as_zip_and_folder() {
         last.details["sha256"].as_str(),
         info.package_sha256.as_deref()
     );
+    assert_eq!(
+        last.details["tagmanifest_sha256"].as_str().unwrap(),
+        irpack::sources::sha256_hex(tagm.as_bytes())
+    );
     // ZIP entries sorted, under the case id, with the clock as their time.
     let mut a = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
     let names: Vec<String> = (0..a.len())

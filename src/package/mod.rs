@@ -358,12 +358,23 @@ fn seal_evidence_package(
         vec![Entry::bytes(verify::CUSTODY, custody_bytes)],
         signer,
     );
+    let tagmanifest_sha = bag
+        .get(bagit::TAGMANIFEST)
+        .map(|e| e.sha256.clone())
+        .unwrap_or_default();
     let (sha, bytes) = zipwrite::write_bag_zip(&bag, zip_path, now, force)?;
+    // Only here, outside the bag, can the log pin the tag manifest (which pins the bag's
+    // custody copy) and the ZIP itself.
     log.append(
         &rfc3339(now),
         actor,
         "package_written",
-        serde_json::json!({ "package": file_name(zip_path), "sha256": sha, "bytes": bytes }),
+        serde_json::json!({
+            "package": file_name(zip_path),
+            "sha256": sha,
+            "bytes": bytes,
+            "tagmanifest_sha256": tagmanifest_sha,
+        }),
     )?;
     Ok((sha, bytes, oxum))
 }
