@@ -107,8 +107,9 @@ pub fn report_and_package(
     let zip_path = package_path(case_dir, &case.case_id);
     let red_path = redacted_path(case_dir, &case.case_id);
     // Refuse before writing anything: a refused run leaves no trace in the custody log.
-    if !pkg.force && !pkg.no_package {
-        for p in std::iter::once(&zip_path).chain(pkg.redact.then_some(&red_path)) {
+    if !pkg.force {
+        let wanted = [(!pkg.no_package, &zip_path), (pkg.redact, &red_path)];
+        for p in wanted.into_iter().filter(|w| w.0).map(|w| w.1) {
             if p.exists() {
                 return Err(zipwrite::ZipWriteError::Exists {
                     path: p.display().to_string(),

@@ -4,10 +4,12 @@
 
 pub mod escape;
 pub mod html;
+pub mod inventory;
 pub mod keytimeline;
 pub mod lessons;
 pub mod markdown;
 pub mod model;
+pub mod notify;
 pub mod runbook;
 pub mod svg;
 

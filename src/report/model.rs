@@ -2,8 +2,8 @@
 //! plain outputs. Templates only lay it out; all strings are escaped when printed.
 //! The model is plain serializable data so a redacted copy can be made by rewriting strings.
 
-use super::{keytimeline, lessons, runbook, svg, ReportInput};
-use crate::analysis::{rules, Finding, FlagStatus, Severity, Verdict};
+use super::{inventory, keytimeline, lessons, notify, runbook, svg, ReportInput};
+use crate::analysis::{rules, Finding, FlagStatus, Severity};
 use crate::event::Event;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -86,13 +86,13 @@ pub struct Model {
     pub actions: Vec<ActionView>,
     pub regulatory: Vec<RegView>,
     pub iocs: IocView,
-    pub inventory: Inventory,
-    pub zones: ZoneView,
-    pub custody: CustodyView,
+    pub inventory: inventory::Inventory,
+    pub zones: inventory::ZoneView,
+    pub custody: inventory::CustodyView,
     pub lessons: lessons::Lessons,
     pub runbook: Vec<runbook::Row>,
-    pub notification: NotificationView,
-    pub handoff: HandoffView,
+    pub notification: notify::NotificationView,
+    pub handoff: notify::HandoffView,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -316,90 +316,6 @@ pub struct IocRow {
     pub value: String,
     pub seen_in: String,
     pub listed: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct Inventory {
-    pub files: Vec<FileRow>,
-    pub problems: Vec<String>,
-    pub rejected: Vec<RejectedRow>,
-    pub rejected_total: usize,
-    pub rejected_omitted: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct FileRow {
-    pub path: String,
-    pub format: String,
-    pub kind: String,
-    pub size: u64,
-    pub records: u64,
-    pub events: u64,
-    pub rejected: u64,
-    pub sha256: String,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct RejectedRow {
-    pub location: String,
-    pub record_no: u64,
-    pub byte_offset: u64,
-    pub reason: String,
-    pub excerpt: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct ZoneView {
-    pub sources: Vec<ZoneRow>,
-    pub notes: Vec<String>,
-    pub configured: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct ZoneRow {
-    pub source: String,
-    pub zones: Vec<String>,
-    pub carries_zone: String,
-    pub events: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct CustodyView {
-    pub entries: usize,
-    pub head: String,
-    pub groups: Vec<CustodyGroup>,
-    pub transfers: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct CustodyGroup {
-    pub seqs: String,
-    pub action: String,
-    pub count: usize,
-    pub time: String,
-    pub actor: String,
-    pub host: String,
-    pub note: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct NotificationView {
-    pub recipient: String,
-    pub subject: String,
-    pub happened: Vec<String>,
-    pub done: Vec<String>,
-    pub left: Vec<String>,
-    pub next_update: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct HandoffView {
-    pub status: String,
-    pub open_questions: Vec<String>,
-    pub pending: Vec<String>,
-    pub deadlines: Vec<String>,
-    pub evidence: Vec<String>,
 }
 
 /// Lookup from event hash to the event, built once.
@@ -731,15 +647,16 @@ pub fn build(input: &ReportInput) -> Model {
 
     let users = user_sections(input, &scope_users);
     let iocs = iocs(input, &idx, &refs);
-    let inventory = inventory(input);
-    let zones = zones(input);
-    let custody = custody(input);
+    let inventory = inventory::inventory(input);
+    let zones = inventory::zones(input);
+    let custody = inventory::custody(input);
     let lessons = lessons::derive(input, &activity);
     let runbook = runbook::rows(input, &refs);
     let chart = svg::Chart::build(input.events, &analysis.findings);
     let summary = executive_summary(input, &scope_users, &activity);
-    let notification = notification(input, &scope_users, &containment, &actions, &regulatory);
-    let handoff = handoff(input, &classification, &actions, &regulatory, &runbook);
+    let notification =
+        notify::notification(input, &scope_users, &containment, &actions, &regulatory);
+    let handoff = notify::handoff(input, &classification, &actions, &regulatory, &runbook);
 
     Model {
         meta,
@@ -785,7 +702,7 @@ pub fn source_activity(events: &[Event]) -> Vec<SourceActivity> {
         .collect()
 }
 
-fn first_malicious(findings: &[Finding]) -> Option<&Finding> {
+pub fn first_malicious(findings: &[Finding]) -> Option<&Finding> {
     findings
         .iter()
         .filter(|f| is_malicious(f))
@@ -875,7 +792,7 @@ fn executive_summary(input: &ReportInput, users: &[String], activity: &[SourceAc
     s
 }
 
-fn list_words(items: &[String], max: usize) -> String {
+pub fn list_words(items: &[String], max: usize) -> String {
     let mut out = items
         .iter()
         .take(max)
@@ -1110,355 +1027,4 @@ pub fn suspicious_ips(a: &crate::analysis::Analysis) -> Vec<String> {
             .flat_map(|f| f.ips.clone())
             .chain(a.network.iter().map(|n| n.ip.clone())),
     )
-}
-
-fn inventory(input: &ReportInput) -> Inventory {
-    let c = input.collected;
-    let files = c
-        .files
-        .iter()
-        .map(|f| FileRow {
-            path: f.stored_path.clone(),
-            format: f
-                .format
-                .clone()
-                .unwrap_or_else(|| "unrecognized".to_string()),
-            kind: serde_json::to_value(&f.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            size: f.size,
-            records: f.records,
-            events: f.events,
-            rejected: f.rejected,
-            sha256: f.sha256.clone(),
-            error: f.error.clone(),
-        })
-        .collect();
-    let rejected: Vec<RejectedRow> = c
-        .rejected
-        .iter()
-        .take(REJECTED_CAP)
-        .map(|r| RejectedRow {
-            location: format!("{}:{}", r.evidence_path, r.line),
-            record_no: r.record_no,
-            byte_offset: r.byte_offset,
-            reason: r.reason.clone(),
-            excerpt: super::escape::truncate(&r.excerpt, 80),
-        })
-        .collect();
-    Inventory {
-        files,
-        problems: c.intake_problems.clone(),
-        rejected_total: c.rejected.len(),
-        rejected_omitted: c.rejected.len().saturating_sub(REJECTED_CAP),
-        rejected,
-    }
-}
-
-fn zones(input: &ReportInput) -> ZoneView {
-    let mut m: BTreeMap<&str, (BTreeSet<&str>, u64)> = BTreeMap::new();
-    for e in input.events {
-        let s = m.entry(&e.source).or_default();
-        s.0.insert(&e.time_zone);
-        s.1 += 1;
-    }
-    let sources = m
-        .into_iter()
-        .map(|(source, (zones, n))| {
-            let assumed = zones.iter().filter(|z| z.contains("assumed")).count();
-            ZoneRow {
-                source: source.to_string(),
-                carries_zone: if assumed == 0 {
-                    "yes: timestamps carry their zone or offset"
-                } else if assumed == zones.len() {
-                    "no: zone assumed"
-                } else {
-                    "partly: some timestamps without zone"
-                }
-                .to_string(),
-                zones: zones.into_iter().map(str::to_string).collect(),
-                events: n,
-            }
-        })
-        .collect();
-    ZoneView {
-        sources,
-        notes: input
-            .collected
-            .zone_notes
-            .iter()
-            .map(|z| {
-                format!(
-                    "{} event(s) of {} were read as {}",
-                    z.events, z.source, z.zone
-                )
-            })
-            .collect(),
-        configured: input
-            .collected
-            .case
-            .time_zones
-            .iter()
-            .map(|(k, v)| format!("{k} = {v}"))
-            .collect(),
-    }
-}
-
-fn custody(input: &ReportInput) -> CustodyView {
-    let mut groups: Vec<CustodyGroup> = Vec::new();
-    let mut transfers = Vec::new();
-    for e in input.custody {
-        if e.action == "transfer" {
-            let d = &e.details;
-            let g = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-            transfers.push(format!(
-                "{}: from {} to {} for {}",
-                e.time,
-                g("from"),
-                g("to"),
-                g("purpose")
-            ));
-        }
-        match groups.last_mut() {
-            Some(g) if g.action == e.action && g.actor == e.actor && g.host == e.host => {
-                g.count += 1;
-                let first = g.seqs.split('–').next().unwrap_or("").to_string();
-                g.seqs = format!("{first}–{}", e.seq);
-            }
-            _ => groups.push(CustodyGroup {
-                seqs: e.seq.to_string(),
-                action: e.action.clone(),
-                count: 1,
-                time: e.time.clone(),
-                actor: e.actor.clone(),
-                host: e.host.clone(),
-                note: custody_note(e),
-            }),
-        }
-    }
-    for g in &mut groups {
-        if g.count > 1 && g.action == "acquired" {
-            g.note = format!("{} evidence item(s)", g.count);
-        } else if g.count > 1 && g.action == "parsed" {
-            g.note = format!("{} item(s) parsed", g.count);
-        }
-    }
-    CustodyView {
-        entries: input.custody.len(),
-        head: input
-            .custody
-            .last()
-            .map(|e| e.sha256.clone())
-            .unwrap_or_default(),
-        groups,
-        transfers,
-    }
-}
-
-fn custody_note(e: &crate::evidence::custody::CustodyEntry) -> String {
-    let d = &e.details;
-    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    match e.action.as_str() {
-        "acquired" => format!(
-            "{} (sha256 {})",
-            s("stored_path").unwrap_or_default(),
-            short(&s("sha256").unwrap_or_default())
-        ),
-        "parsed" => s("evidence").unwrap_or_default(),
-        "timeline_written" => format!(
-            "{} event(s), chain head {}",
-            d.get("events").and_then(|v| v.as_u64()).unwrap_or(0),
-            short(&s("chain_head").unwrap_or_default())
-        ),
-        "analyzed" => format!(
-            "{} finding(s)",
-            d.get("findings").and_then(|v| v.as_u64()).unwrap_or(0)
-        ),
-        "transfer" => format!(
-            "from {} to {}",
-            s("from").unwrap_or_default(),
-            s("to").unwrap_or_default()
-        ),
-        _ => String::new(),
-    }
-}
-
-fn next_update(input: &ReportInput) -> DateTime<Utc> {
-    let hours = input
-        .collected
-        .case
-        .report
-        .next_update_hours
-        .unwrap_or(24)
-        .max(1);
-    input.now + Duration::hours(i64::from(hours))
-}
-
-fn notification(
-    input: &ReportInput,
-    users: &[String],
-    containment: &[ContView],
-    actions: &[ActionView],
-    regulatory: &[RegView],
-) -> NotificationView {
-    let case = &input.collected.case;
-    let c = &input.concl.classification;
-    let a = &input.concl.analysis;
-    let mut happened = vec![format!(
-        "Assessment: {} ({} confidence).",
-        c.verdict.label(),
-        c.confidence
-    )];
-    if !c.summary.trim().is_empty() {
-        happened.push(c.summary.trim().to_string());
-    }
-    if !users.is_empty() {
-        happened.push(format!("Accounts concerned: {}.", list_words(users, 5)));
-    }
-    if let Some(f) = first_malicious(&a.findings) {
-        happened.push(format!(
-            "Earliest attacker activity seen: {} ({}).",
-            t(f.first_seen),
-            f.title
-        ));
-    }
-    let mut done: Vec<String> = containment
-        .iter()
-        .map(|c| {
-            format!(
-                "{} for {} at {}{}.",
-                c.action.replace('_', " "),
-                c.user,
-                c.time,
-                if c.automated {
-                    " (automated by the platform)"
-                } else {
-                    ""
-                }
-            )
-        })
-        .collect();
-    done.push(format!(
-        "Collected and hashed {} evidence item(s); {} event(s) on a hash-chained timeline; sealed in package {}.",
-        input.collected.files.len(),
-        input.events.len(),
-        format_args!("{}.zip", case.case_id)
-    ));
-    let mut left: Vec<String> = actions
-        .iter()
-        .filter(|a| !a.done)
-        .map(|a| {
-            if a.users.is_empty() {
-                a.description.clone()
-            } else {
-                format!("{} ({})", a.description, list_words(&a.users, 3))
-            }
-        })
-        .collect();
-    for r in regulatory.iter().filter(|r| r.status != "does not apply") {
-        let due = r
-            .deadlines
-            .iter()
-            .find_map(|d| d.due.clone().map(|due| format!("{}: due {due}", d.what)));
-        left.push(format!(
-            "{} notification {}{}.",
-            r.regime,
-            if r.status == "applies" {
-                "applies"
-            } else {
-                "to be decided"
-            },
-            due.map(|d| format!(" ({d})")).unwrap_or_default()
-        ));
-    }
-    if left.is_empty() {
-        left.push("No open action is recorded in the evidence.".into());
-    }
-    NotificationView {
-        recipient: case
-            .report
-            .recipient
-            .clone()
-            .unwrap_or_else(|| "CISO".to_string()),
-        subject: format!(
-            "[{}] {}{}",
-            case.case_id,
-            c.verdict.label(),
-            case.organisation
-                .as_ref()
-                .map(|o| format!(" – {o}"))
-                .unwrap_or_default()
-        ),
-        happened,
-        done,
-        left,
-        next_update: t(next_update(input)),
-    }
-}
-
-fn handoff(
-    input: &ReportInput,
-    cls: &ClassView,
-    actions: &[ActionView],
-    regulatory: &[RegView],
-    runbook: &[runbook::Row],
-) -> HandoffView {
-    let case_id = &input.collected.case.case_id;
-    let mut open: Vec<String> = cls.missing.clone();
-    for r in runbook.iter().filter(|r| r.status != runbook::ANSWERED) {
-        open.push(format!(
-            "{} {}: {} ({})",
-            r.runbook, r.step, r.question, r.answer
-        ));
-    }
-    if input.concl.classification.verdict == Verdict::Undetermined {
-        open.insert(
-            0,
-            "The verdict is undetermined: the evidence above would decide it.".into(),
-        );
-    }
-    let pending = actions
-        .iter()
-        .filter(|a| !a.done)
-        .map(|a| format!("{}. {} ({})", a.order, a.description, a.id))
-        .collect();
-    let mut deadlines = Vec::new();
-    for r in regulatory.iter().filter(|r| r.status != "does not apply") {
-        for d in &r.deadlines {
-            deadlines.push(format!(
-                "{} ({}): {}: {}",
-                r.regime,
-                r.status,
-                d.what,
-                match (&d.due, &d.left, &d.note) {
-                    (Some(due), Some(left), _) => format!("due {due}, {left}"),
-                    (_, _, Some(note)) => note.clone(),
-                    _ => "no date".into(),
-                }
-            ));
-        }
-    }
-    let evidence = vec![
-        format!("Package {case_id}.zip in the case folder (BagIt inside; verify with: irpack verify {case_id}.zip)."),
-        format!("Originals, byte-identical: {case_id}/data/evidence/ (SHA-256 in manifest-sha256.txt)."),
-        format!("Timeline: {case_id}/data/timeline/timeline.jsonl (hash chain head {}).", input.timeline_head),
-        format!("Findings, classification, actions, regulatory flags: {case_id}/data/analysis/."),
-        format!("Every rejected record with its location: {case_id}/data/collected.json."),
-        format!("Chain of custody: {case_id}/custody/custody.jsonl (append entries with: irpack custody <case-folder> transfer)."),
-    ];
-    HandoffView {
-        status: format!(
-            "{} ({} confidence){}; {} finding(s); report generated {}.",
-            cls.verdict,
-            cls.confidence,
-            if cls.escalate { "; ESCALATE" } else { "" },
-            input.concl.analysis.findings.len(),
-            t(input.now)
-        ),
-        open_questions: open,
-        pending,
-        deadlines,
-        evidence,
-    }
 }
