@@ -46,6 +46,21 @@ pub struct CaseFile {
     pub data: DataClassification,
     #[serde(default)]
     pub thresholds: Thresholds,
+    /// Who the notification draft is for and when the next update is promised.
+    #[serde(default)]
+    pub report: ReportPrefs,
+}
+
+/// Report preferences; absent values fall back to "CISO" and 24 hours.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportPrefs {
+    /// Addressee of the notification draft (e.g. "Jane Roe, CISO, Contoso").
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Hours from the report's clock to the next promised update (default 24).
+    #[serde(default)]
+    pub next_update_hours: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

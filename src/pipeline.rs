@@ -25,6 +25,8 @@ pub enum PipelineError {
     },
     #[error("time zone {zone:?} for {source_id}: not an IANA zone name (e.g. Europe/Berlin)")]
     Zone { source_id: String, zone: String },
+    #[error(transparent)]
+    Package(#[from] crate::package::PackageError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
@@ -34,7 +36,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
@@ -48,6 +50,8 @@ pub struct RunOptions {
     pub zones: BTreeMap<String, String>,
     /// Replace an existing irpack case folder at `out`.
     pub force: bool,
+    /// No progress bars (they are also hidden when stderr is not a terminal).
+    pub quiet: bool,
 }
 
 /// Per evidence item: what it was and what came of it.
@@ -227,10 +231,18 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let intake_problems: Vec<String> = intake.problems.iter().map(|p| p.to_string()).collect();
 
     let registry = sources::registry();
+    let total_bytes: u64 = intake
+        .items
+        .iter()
+        .filter(|i| i.kind != ItemKind::Zip)
+        .map(|i| i.size)
+        .sum();
+    let bar = progress(opts.quiet, total_bytes, "parsing");
     let parsed: Vec<(FileReport, Vec<Event>, Vec<RecordError>)> = intake
         .items
         .par_iter()
         .filter(|i| i.kind != ItemKind::Zip)
+        .inspect(|i| bar.inc(i.size))
         .map(|item| {
             let mut report = FileReport {
                 stored_path: item.stored_path.clone(),
@@ -269,6 +281,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         })
         .collect();
 
+    bar.finish_and_clear();
     let mut files = Vec::new();
     let mut events = Vec::new();
     let mut rejected = Vec::new();
@@ -343,6 +356,24 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         timeline_head: head,
         case_dir,
     })
+}
+
+/// A byte-count progress bar on stderr; hidden when quiet or when stderr is not a terminal.
+pub fn progress(quiet: bool, total: u64, what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    bar
 }
 
 fn zone_notes(events: &[Event]) -> Vec<ZoneNote> {
@@ -452,4 +483,22 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         timeline_head: head,
         case_dir: case_dir.to_path_buf(),
     })
+}
+
+/// Report and package a collected, analyzed case: report/ in the case folder, then
+/// `<case-id>.zip` (BagIt, deterministic for the clock), optionally signed and with a
+/// pseudonymized copy; each step is a custody entry.
+pub fn report_and_package(
+    out: &RunOutput,
+    concl: &Conclusions,
+    opts: &RunOptions,
+    pkg: &crate::package::PackageOptions,
+) -> Result<crate::package::PackageInfo, PipelineError> {
+    Ok(crate::package::report_and_package(
+        out,
+        concl,
+        opts.now,
+        opts.examiner.as_deref(),
+        pkg,
+    )?)
 }
