@@ -53,7 +53,9 @@ impl Source for EntraSignin {
     }
 
     fn parse(&self, input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
-        let t = input.text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n', '\0']);
+        let t = input
+            .text
+            .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n', '\0']);
         match t.as_bytes().first() {
             None => {}
             Some(b'{') | Some(b'[') => parse_json(input, ctx, out),
@@ -92,12 +94,23 @@ const SIGNIN_CATEGORIES: &[&str] = &[
 
 fn sniff_json(head: &str) -> u8 {
     let h = head.to_ascii_lowercase();
-    let keys: Vec<String> = SIGNIN_ONLY_KEYS.iter().map(|k| k.to_ascii_lowercase()).collect();
+    let keys: Vec<String> = SIGNIN_ONLY_KEYS
+        .iter()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
     let signin_key = keys.iter().any(|k| h.contains(k.as_str()));
-    if has_any(&h, SIGNIN_CATEGORIES) && has_any(&h, &["\"properties\"", "\"resulttype\"", "\"operationname\""]) {
+    if has_any(&h, SIGNIN_CATEGORIES)
+        && has_any(
+            &h,
+            &["\"properties\"", "\"resulttype\"", "\"operationname\""],
+        )
+    {
         return 95;
     }
-    if h.contains("\"createddatetime\"") && signin_key && has_any(&h, &["\"userprincipalname\"", "\"appid\"", "\"ipaddress\""]) {
+    if h.contains("\"createddatetime\"")
+        && signin_key
+        && has_any(&h, &["\"userprincipalname\"", "\"appid\"", "\"ipaddress\""])
+    {
         return 90;
     }
     if h.contains("\"timegenerated\"") && h.contains("\"resulttype\"") && signin_key {
@@ -142,15 +155,38 @@ fn layout_from_lower_header(h: &str) -> Option<Layout> {
     }
     if h.contains("timegenerated")
         && h.contains("resulttype")
-        && has_any(h, &["conditionalaccessstatus", "clientappused", "locationdetails", "serviceprincipalcredentialkeyid", "isinteractive"])
+        && has_any(
+            h,
+            &[
+                "conditionalaccessstatus",
+                "clientappused",
+                "locationdetails",
+                "serviceprincipalcredentialkeyid",
+                "isinteractive",
+            ],
+        )
     {
         return Some(Layout::Sentinel);
     }
     if h.contains("createddatetime")
-        && has_any(h, &["userprincipalname", "appdisplayname", "serviceprincipalname"])
         && has_any(
             h,
-            &["status.errorcode", "clientappused", "conditionalaccessstatus", "risklevelduringsignin", "authenticationrequirement", "isinteractive"],
+            &[
+                "userprincipalname",
+                "appdisplayname",
+                "serviceprincipalname",
+            ],
+        )
+        && has_any(
+            h,
+            &[
+                "status.errorcode",
+                "clientappused",
+                "conditionalaccessstatus",
+                "risklevelduringsignin",
+                "authenticationrequirement",
+                "isinteractive",
+            ],
         )
     {
         return Some(Layout::Flattened);
@@ -173,11 +209,15 @@ fn parse_json(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
             Piece::Record { start, end } => {
                 let raw = text.get(start..end).unwrap_or("");
                 match serde_json::from_str::<Value>(raw) {
-                    Err(e) => Err(input.reject(record_no, start, end, format!("invalid JSON: {e}"))),
+                    Err(e) => {
+                        Err(input.reject(record_no, start, end, format!("invalid JSON: {e}")))
+                    }
                     Ok(Value::Object(m)) => json_record(&m, ctx, hint)
                         .map(|d| d.into_event(input.provenance(record_no, start, end)))
                         .map_err(|why| input.reject(record_no, start, end, why)),
-                    Ok(_) => Err(input.reject(record_no, start, end, "JSON record is not an object")),
+                    Ok(_) => {
+                        Err(input.reject(record_no, start, end, "JSON record is not an object"))
+                    }
                 }
             }
         };
@@ -193,24 +233,43 @@ fn json_record(m: &Obj, ctx: &ParseContext, hint: FileHint) -> Result<Draft, Str
     if let Some(props) = sub(m, &["properties"]) {
         if get_any(m, &["category", "operationName", "resultType", "time"]).is_some() {
             let time_raw = s(m, &["time"]).or_else(|| s(&props, &["createdDateTime"]));
-            let time_raw = time_raw.ok_or("no time: neither envelope `time` nor `properties.createdDateTime` is present")?;
-            let t = parse_time(&time_raw, false, DateOrder::MonthFirst, ctx).map_err(|e| format!("field `time`: {e}"))?;
-            return Ok(map_signin(&props, Some(m), "diagnostic_json", time_raw, t, hint));
+            let time_raw = time_raw.ok_or(
+                "no time: neither envelope `time` nor `properties.createdDateTime` is present",
+            )?;
+            let t = parse_time(&time_raw, false, DateOrder::MonthFirst, ctx)
+                .map_err(|e| format!("field `time`: {e}"))?;
+            return Ok(map_signin(
+                &props,
+                Some(m),
+                "diagnostic_json",
+                time_raw,
+                t,
+                hint,
+            ));
         }
     }
     if get(m, "TimeGenerated").is_some() {
-        let (key, raw) = first_time(m, &["CreatedDateTime", "TimeGenerated"]).ok_or("no time: `CreatedDateTime` and `TimeGenerated` are empty")?;
-        let t = parse_time(&raw, true, DateOrder::MonthFirst, ctx).map_err(|e| format!("field `{key}`: {e}"))?;
+        let (key, raw) = first_time(m, &["CreatedDateTime", "TimeGenerated"])
+            .ok_or("no time: `CreatedDateTime` and `TimeGenerated` are empty")?;
+        let t = parse_time(&raw, true, DateOrder::MonthFirst, ctx)
+            .map_err(|e| format!("field `{key}`: {e}"))?;
         return Ok(map_signin(m, None, "sentinel_json", raw, t, hint));
     }
-    let variant = if m.contains_key("CreatedDateTime") || m.contains_key("UserPrincipalName") { "graph_sdk_json" } else { "graph_json" };
-    let (key, raw) = first_time(m, &["createdDateTime"]).ok_or("not a sign-in record: no `createdDateTime`")?;
-    let t = parse_time(&raw, false, DateOrder::MonthFirst, ctx).map_err(|e| format!("field `{key}`: {e}"))?;
+    let variant = if m.contains_key("CreatedDateTime") || m.contains_key("UserPrincipalName") {
+        "graph_sdk_json"
+    } else {
+        "graph_json"
+    };
+    let (key, raw) =
+        first_time(m, &["createdDateTime"]).ok_or("not a sign-in record: no `createdDateTime`")?;
+    let t = parse_time(&raw, false, DateOrder::MonthFirst, ctx)
+        .map_err(|e| format!("field `{key}`: {e}"))?;
     Ok(map_signin(m, None, variant, raw, t, hint))
 }
 
 fn first_time(m: &Obj, keys: &[&'static str]) -> Option<(&'static str, String)> {
-    keys.iter().find_map(|k| get(m, k).and_then(text).map(|v| (*k, v)))
+    keys.iter()
+        .find_map(|k| get(m, k).and_then(text).map(|v| (*k, v)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,7 +308,12 @@ fn parse_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
             Ok(r) => r,
             Err((start, end, msg)) => {
                 record_no += 1;
-                out(Err(input.reject(record_no, start, end, format!("malformed CSV: {msg}"))));
+                out(Err(input.reject(
+                    record_no,
+                    start,
+                    end,
+                    format!("malformed CSV: {msg}"),
+                )));
                 continue;
             }
         };
@@ -258,16 +322,26 @@ fn parse_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
         }
         let Some(lay) = layout.as_ref() else {
             // PowerShell's `#TYPE …` line (and any comment) before the header is not a record.
-            if row.record.get(0).is_some_and(|c| c.trim_start_matches('\u{feff}').starts_with('#')) {
+            if row
+                .record
+                .get(0)
+                .is_some_and(|c| c.trim_start_matches('\u{feff}').starts_with('#'))
+            {
                 continue;
             }
             let header = Header::new(&row.record);
             let lower = header.names().join(",");
-            let raw_names: Vec<String> = row.record.iter().map(|c| c.trim().trim_start_matches('\u{feff}').to_string()).collect();
+            let raw_names: Vec<String> = row
+                .record
+                .iter()
+                .map(|c| c.trim().trim_start_matches('\u{feff}').to_string())
+                .collect();
             let kind = layout_from_lower_header(&lower);
             let time_col = match kind {
                 Some(Layout::Portal) | Some(Layout::PortalApp) => header.idx("Date (UTC)"),
-                Some(Layout::Sentinel) => header.idx("CreatedDateTime").or_else(|| header.idx("TimeGenerated")),
+                Some(Layout::Sentinel) => header
+                    .idx("CreatedDateTime")
+                    .or_else(|| header.idx("TimeGenerated")),
                 Some(Layout::Flattened) => header.idx("createdDateTime"),
                 None => None,
             };
@@ -275,7 +349,12 @@ fn parse_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
                 order = detect_date_order(text, delim, col);
             }
             // An unknown layout keeps `time_col` empty, so every row is still reported, each with why.
-            layout = Some(CsvLayout { layout: kind.unwrap_or(Layout::Flattened), header, raw_names, time_col });
+            layout = Some(CsvLayout {
+                layout: kind.unwrap_or(Layout::Flattened),
+                header,
+                raw_names,
+                time_col,
+            });
             continue;
         };
         record_no += 1;
@@ -287,27 +366,42 @@ fn parse_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
     }
 }
 
-fn csv_record(lay: &CsvLayout, rec: &csv::StringRecord, order: DateOrder, ctx: &ParseContext, hint: FileHint) -> Result<Draft, String> {
+fn csv_record(
+    lay: &CsvLayout,
+    rec: &csv::StringRecord,
+    order: DateOrder,
+    ctx: &ParseContext,
+    hint: FileHint,
+) -> Result<Draft, String> {
     let Some(time_col) = lay.time_col else {
         return Err("CSV header is not an Entra sign-in layout this parser knows (portal, Log Analytics, flattened Graph)".into());
     };
     let want = lay.header.len();
     if rec.len() < want {
-        return Err(format!("row has {} columns but the header has {want}: the row is short or truncated", rec.len()));
+        return Err(format!(
+            "row has {} columns but the header has {want}: the row is short or truncated",
+            rec.len()
+        ));
     }
     if rec.iter().skip(want).any(|c| !c.trim().is_empty()) {
-        return Err(format!("row has {} columns but the header has {want}: unquoted comma or shifted cells", rec.len()));
+        return Err(format!(
+            "row has {} columns but the header has {want}: unquoted comma or shifted cells",
+            rec.len()
+        ));
     }
     let time_raw = rec.get(time_col).map(str::trim).filter(|v| !v.is_empty());
     let time_name = lay.raw_names.get(time_col).cloned().unwrap_or_default();
-    let time_raw = time_raw.ok_or_else(|| format!("field `{time_name}` is empty"))?.to_string();
+    let time_raw = time_raw
+        .ok_or_else(|| format!("field `{time_name}` is empty"))?
+        .to_string();
     let (obj, variant, utc_contract) = match lay.layout {
         Layout::Portal => (portal_obj(&lay.header, rec), "portal_csv", true),
         Layout::PortalApp => (portal_obj(&lay.header, rec), "portal_app_csv", true),
         Layout::Sentinel => (named_obj(&lay.raw_names, rec, false), "sentinel_csv", true),
         Layout::Flattened => (named_obj(&lay.raw_names, rec, true), "flattened_csv", false),
     };
-    let t = parse_time(&time_raw, utc_contract, order, ctx).map_err(|e| format!("field `{time_name}`: {e}"))?;
+    let t = parse_time(&time_raw, utc_contract, order, ctx)
+        .map_err(|e| format!("field `{time_name}`: {e}"))?;
     Ok(map_signin(&obj, None, variant, time_raw, t, hint))
 }
 
@@ -322,17 +416,21 @@ fn named_obj(names: &[String], rec: &csv::StringRecord, nest: bool) -> Obj {
             continue;
         }
         if !nest || !name.contains('.') {
-            o.entry(name.to_string()).or_insert_with(|| Value::String(cell.to_string()));
+            o.entry(name.to_string())
+                .or_insert_with(|| Value::String(cell.to_string()));
             continue;
         }
         let mut parts = name.split('.').filter(|p| !p.is_empty()).peekable();
         let mut cur = &mut o;
         while let Some(p) = parts.next() {
             if parts.peek().is_none() {
-                cur.entry(p.to_string()).or_insert_with(|| Value::String(cell.to_string()));
+                cur.entry(p.to_string())
+                    .or_insert_with(|| Value::String(cell.to_string()));
                 break;
             }
-            let slot = cur.entry(p.to_string()).or_insert_with(|| Value::Object(Obj::new()));
+            let slot = cur
+                .entry(p.to_string())
+                .or_insert_with(|| Value::Object(Obj::new()));
             match slot {
                 Value::Object(next) => cur = next,
                 // A scalar column and a dotted column with the same stem: keep the scalar.
@@ -359,8 +457,14 @@ const PORTAL_COLUMNS: &[(&str, &str)] = &[
     ("unique token identifier", "uniqueTokenIdentifier"),
     ("original transfer method", "originalTransferMethod"),
     ("client credential type", "clientCredentialType"),
-    ("token protection - sign in session", "tokenProtectionSignInSession"),
-    ("token protection - sign in session statuscode", "tokenProtectionSignInSessionStatusCode"),
+    (
+        "token protection - sign in session",
+        "tokenProtectionSignInSession",
+    ),
+    (
+        "token protection - sign in session statuscode",
+        "tokenProtectionSignInSessionStatusCode",
+    ),
     ("application", "appDisplayName"),
     ("application id", "appId"),
     ("app owner tenant id", "appOwnerTenantId"),
@@ -383,14 +487,26 @@ const PORTAL_COLUMNS: &[(&str, &str)] = &[
     ("managed", "deviceDetail.isManaged"),
     ("join type", "deviceDetail.trustType"),
     ("multifactor authentication result", "mfaResult"),
-    ("multifactor authentication auth method", "mfaDetail.authMethod"),
-    ("multifactor authentication auth detail", "mfaDetail.authDetail"),
+    (
+        "multifactor authentication auth method",
+        "mfaDetail.authMethod",
+    ),
+    (
+        "multifactor authentication auth detail",
+        "mfaDetail.authDetail",
+    ),
     ("authentication requirement", "authenticationRequirement"),
     ("sign-in identifier", "signInIdentifier"),
     ("session id", "sessionId"),
-    ("ip address (seen by resource)", "ipAddressFromResourceProvider"),
+    (
+        "ip address (seen by resource)",
+        "ipAddressFromResourceProvider",
+    ),
     ("through global secure access", "throughGlobalSecureAccess"),
-    ("global secure access ip address", "globalSecureAccessIpAddress"),
+    (
+        "global secure access ip address",
+        "globalSecureAccessIpAddress",
+    ),
     ("autonomous system number", "autonomousSystemNumber"),
     ("flagged for review", "flaggedForReview"),
     ("token issuer type", "tokenIssuerType"),
@@ -404,7 +520,10 @@ const PORTAL_COLUMNS: &[(&str, &str)] = &[
     ("service principal id", "servicePrincipalId"),
     ("service principal name", "servicePrincipalName"),
     ("credential key id", "servicePrincipalCredentialKeyId"),
-    ("credential thumbprint", "servicePrincipalCredentialThumbprint"),
+    (
+        "credential thumbprint",
+        "servicePrincipalCredentialThumbprint",
+    ),
 ];
 
 fn portal_obj(header: &Header, rec: &csv::StringRecord) -> Obj {
@@ -416,7 +535,10 @@ fn portal_obj(header: &Header, rec: &csv::StringRecord) -> Obj {
         }
         if name == "location" {
             if !o.contains_key("location") {
-                o.insert("location".into(), Value::Object(split_portal_location(cell)));
+                o.insert(
+                    "location".into(),
+                    Value::Object(split_portal_location(cell)),
+                );
             }
             continue;
         }
@@ -429,13 +551,18 @@ fn portal_obj(header: &Header, rec: &csv::StringRecord) -> Obj {
         };
         let target = match parent {
             None => &mut o,
-            Some(p) => match o.entry(p.to_string()).or_insert_with(|| Value::Object(Obj::new())) {
+            Some(p) => match o
+                .entry(p.to_string())
+                .or_insert_with(|| Value::Object(Obj::new()))
+            {
                 Value::Object(m) => m,
                 _ => continue,
             },
         };
         // The portal writes "Incoming token type" twice; the first non-empty one wins.
-        target.entry(key.to_string()).or_insert_with(|| Value::String(cell.to_string()));
+        target
+            .entry(key.to_string())
+            .or_insert_with(|| Value::String(cell.to_string()));
     }
     o
 }
@@ -458,7 +585,10 @@ fn split_portal_location(cell: &str) -> Obj {
         }
         n => {
             put("city", parts.first());
-            let state = parts.get(1..n - 1).map(|s| s.join(", ")).unwrap_or_default();
+            let state = parts
+                .get(1..n - 1)
+                .map(|s| s.join(", "))
+                .unwrap_or_default();
             put("state", Some(&state.as_str()));
             put("countryOrRegion", parts.get(n - 1));
         }
@@ -475,9 +605,13 @@ fn detect_date_order(text: &str, delim: u8, col: usize) -> DateOrder {
             first = false;
             continue;
         }
-        let Some(v) = row.record.get(col) else { continue };
+        let Some(v) = row.record.get(col) else {
+            continue;
+        };
         let v = v.trim();
-        let Some(date) = v.split([' ', ',', 'T']).next() else { continue };
+        let Some(date) = v.split([' ', ',', 'T']).next() else {
+            continue;
+        };
         if !date.contains('/') {
             if date.contains('-') {
                 return DateOrder::MonthFirst;
@@ -518,21 +652,42 @@ struct When {
 
 /// `utc_by_contract`: the export documents its times as UTC (portal "Date (UTC)", Log
 /// Analytics), so a time without a designator is UTC rather than an assumption.
-fn parse_time(raw: &str, utc_by_contract: bool, order: DateOrder, ctx: &ParseContext) -> Result<When, String> {
+fn parse_time(
+    raw: &str,
+    utc_by_contract: bool,
+    order: DateOrder,
+    ctx: &ParseContext,
+) -> Result<When, String> {
     let s = raw.trim();
     if let Some(utc) = ms_date(s) {
-        return Ok(When { stamp: Stamp { utc, zone: "UTC".into() }, date_order: None });
+        return Ok(When {
+            stamp: Stamp {
+                utc,
+                zone: "UTC".into(),
+            },
+            date_order: None,
+        });
     }
     if let Some(stamp) = timefmt::parse_iso(s) {
-        return Ok(When { stamp, date_order: None });
+        return Ok(When {
+            stamp,
+            date_order: None,
+        });
     }
-    let (naive, date_order) = parse_naive_any(s, order).ok_or_else(|| format!("unparseable timestamp {s:?}"))?;
+    let (naive, date_order) =
+        parse_naive_any(s, order).ok_or_else(|| format!("unparseable timestamp {s:?}"))?;
     let stamp = if utc_by_contract {
-        Stamp { utc: Utc.from_utc_datetime(&naive), zone: "UTC".into() }
+        Stamp {
+            utc: Utc.from_utc_datetime(&naive),
+            zone: "UTC".into(),
+        }
     } else if let Some(tz) = ctx.zone_for(ID) {
         timefmt::localize(naive, tz)
     } else {
-        Stamp { utc: Utc.from_utc_datetime(&naive), zone: "UTC (assumed: no zone given)".into() }
+        Stamp {
+            utc: Utc.from_utc_datetime(&naive),
+            zone: "UTC (assumed: no zone given)".into(),
+        }
     };
     Ok(When { stamp, date_order })
 }
@@ -541,7 +696,12 @@ fn parse_time(raw: &str, utc_by_contract: bool, order: DateOrder, ctx: &ParseCon
 /// `ConvertTo-Json` of a DateTime): milliseconds since the epoch, UTC whatever the suffix says.
 fn ms_date(s: &str) -> Option<DateTime<Utc>> {
     let inner = s.strip_prefix("/Date(")?.strip_suffix(")/")?;
-    let digits_end = inner.char_indices().skip(1).find(|(_, c)| *c == '+' || *c == '-').map(|(i, _)| i).unwrap_or(inner.len());
+    let digits_end = inner
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == '+' || *c == '-')
+        .map(|(i, _)| i)
+        .unwrap_or(inner.len());
     let ms: i64 = inner.get(..digits_end)?.parse().ok()?;
     DateTime::from_timestamp_millis(ms)
 }
@@ -553,7 +713,8 @@ fn parse_naive_any(s: &str, order: DateOrder) -> Option<(NaiveDateTime, Option<&
         let rest = s.get(date.len()..).unwrap_or("");
         let mut p = date.split('.');
         let (d, m, y) = (p.next()?, p.next()?, p.next()?);
-        return timefmt::parse_us_locale(&format!("{m}/{d}/{y}{rest}")).map(|n| (n, Some("day.month.year")));
+        return timefmt::parse_us_locale(&format!("{m}/{d}/{y}{rest}"))
+            .map(|n| (n, Some("day.month.year")));
     }
     if !date.contains('/') {
         return timefmt::parse_naive(s).map(|n| (n, None));
@@ -579,7 +740,11 @@ fn parse_naive_any(s: &str, order: DateOrder) -> Option<(NaiveDateTime, Option<&
 
 fn get<'a>(o: &'a Obj, key: &str) -> Option<&'a Value> {
     o.get(key)
-        .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+        .or_else(|| {
+            o.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
         .filter(|v| !v.is_null())
 }
 
@@ -603,11 +768,20 @@ fn s(o: &Obj, keys: &[&str]) -> Option<String> {
 
 fn int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => {
             let s = s.trim();
             // pandas writes integer columns that had gaps as floats: `50126.0`.
-            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
+            s.parse::<i64>().ok().or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i64)
+            })
         }
         _ => None,
     }
@@ -675,10 +849,12 @@ fn list(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a.clone(),
         Value::Object(m) => m.values().cloned().collect(),
-        Value::String(s) if s.trim_start().starts_with('[') => match serde_json::from_str::<Value>(s.trim()) {
-            Ok(Value::Array(a)) => a,
-            _ => Vec::new(),
-        },
+        Value::String(s) if s.trim_start().starts_with('[') => {
+            match serde_json::from_str::<Value>(s.trim()) {
+                Ok(Value::Array(a)) => a,
+                _ => Vec::new(),
+            }
+        }
         _ => Vec::new(),
     }
 }
@@ -722,8 +898,15 @@ enum FileHint {
 
 impl FileHint {
     fn from_path(path: &str) -> FileHint {
-        let name = path.rsplit(['/', '\\', '!']).next().unwrap_or(path).to_ascii_lowercase();
-        if name.contains("noninteractivesignins") || name.contains("non-interactive") || name.contains("noninteractiveuser") {
+        let name = path
+            .rsplit(['/', '\\', '!'])
+            .next()
+            .unwrap_or(path)
+            .to_ascii_lowercase();
+        if name.contains("noninteractivesignins")
+            || name.contains("non-interactive")
+            || name.contains("noninteractiveuser")
+        {
             FileHint::NonInteractive
         } else if name.contains("interactivesignins") {
             FileHint::Interactive
@@ -749,12 +932,21 @@ impl Draft {
     }
 }
 
-fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when: When, hint: FileHint) -> Draft {
+fn map_signin(
+    o: &Obj,
+    env: Option<&Obj>,
+    variant: &str,
+    time_raw: String,
+    when: When,
+    hint: FileHint,
+) -> Draft {
     let both = |keys: &[&str]| s(o, keys).or_else(|| env.and_then(|e| s(e, keys)));
 
     // Outcome: the error code decides; the portal's own word only fills in for codes we do not know.
     let status = sub(o, &["status"]);
-    let status_text = s(o, &["statusText"]).or_else(|| get(o, "status").and_then(|v| if as_obj(v).is_none() { text(v) } else { None }));
+    let status_text = s(o, &["statusText"]).or_else(|| {
+        get(o, "status").and_then(|v| if as_obj(v).is_none() { text(v) } else { None })
+    });
     let code = status
         .as_ref()
         .and_then(|st| get_any(st, &["errorCode"]).and_then(int))
@@ -767,7 +959,10 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
         .filter(|r| r != "Other.");
     let additional = status.as_ref().and_then(|st| s(st, &["additionalDetails"]));
     let non_numeric_result = both(&["resultType"]).filter(|r| r.parse::<i64>().is_err());
-    let outcome = classify(code, status_text.as_deref().or(non_numeric_result.as_deref()));
+    let outcome = classify(
+        code,
+        status_text.as_deref().or(non_numeric_result.as_deref()),
+    );
     let reason = match (code, outcome) {
         (_, Outcome::Success) => None,
         (Some(c), _) => {
@@ -808,7 +1003,8 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
                 ev.src_port = port;
             }
             None => {
-                ev.extra.insert("ip_address_raw".into(), Value::String(raw_ip));
+                ev.extra
+                    .insert("ip_address_raw".into(), Value::String(raw_ip));
             }
         }
     }
@@ -818,7 +1014,10 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
     ev.client_app = s(o, &["clientAppUsed"]);
     ev.app = s(o, &["appDisplayName"]);
     ev.app_id = s(o, &["appId"]);
-    ev.resource = s(o, &["resourceDisplayName", "resourceId", "ResourceIdentity"]);
+    ev.resource = s(
+        o,
+        &["resourceDisplayName", "resourceId", "ResourceIdentity"],
+    );
     ev.session_id = s(o, &["sessionId"]);
     ev.correlation_id = both(&["correlationId"]);
     ev.request_id = s(o, &["id"]);
@@ -829,7 +1028,11 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
         x.insert("error_code".into(), Value::from(c));
     }
     put(x, "failure_reason", failure_reason.map(Value::String));
-    put(x, "status_additional_details", additional.map(Value::String));
+    put(
+        x,
+        "status_additional_details",
+        additional.map(Value::String),
+    );
     put(x, "status", status_text.map(Value::String));
     if let Some(order) = when.date_order {
         x.insert("date_order".into(), Value::String(order.into()));
@@ -841,7 +1044,9 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
             x.insert("is_interactive".into(), Value::Bool(b));
         }
         None => {
-            if let Some((b, basis)) = kind.and_then(|(k, basis)| k.interactive().map(|b| (b, basis))) {
+            if let Some((b, basis)) =
+                kind.and_then(|(k, basis)| k.interactive().map(|b| (b, basis)))
+            {
                 x.insert("is_interactive".into(), Value::Bool(b));
                 x.insert("is_interactive_basis".into(), Value::String(basis.into()));
             }
@@ -853,6 +1058,12 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
     put(x, "category", category.map(Value::String));
     if let Some(e) = env {
         put(x, "tenant_id", s(e, &["tenantId"]).map(Value::String));
+        // Seen to differ from the sign-in's own correlation id; keep both rather than choose silently.
+        if let Some(c) =
+            s(e, &["correlationId"]).filter(|c| ev.correlation_id.as_deref() != Some(c.as_str()))
+        {
+            x.insert("envelope_correlation_id".into(), Value::String(c));
+        }
     }
     put(x, "tenant_id", s(o, &["AADTenantId"]).map(Value::String));
     for (out_key, keys) in EXTRA_FIELDS {
@@ -860,19 +1071,36 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
             x.entry(out_key.to_string()).or_insert(v);
         }
     }
-    if let Some(p) = get_any(o, &["appliedConditionalAccessPolicies", "ConditionalAccessPolicies"]) {
+    if let Some(p) = get_any(
+        o,
+        &[
+            "appliedConditionalAccessPolicies",
+            "ConditionalAccessPolicies",
+        ],
+    ) {
         let applied: Vec<Value> = list(p)
             .iter()
             .filter_map(|pol| as_obj(pol).map(|m| m.into_owned()))
-            .filter(|m| s(m, &["result"]).is_some_and(|r| !matches!(r.as_str(), "notApplied" | "notEnabled" | "disabled")))
+            .filter(|m| {
+                s(m, &["result"]).is_some_and(|r| {
+                    !matches!(r.as_str(), "notApplied" | "notEnabled" | "disabled")
+                })
+            })
             .map(|m| {
                 let mut out = Obj::new();
-                for (k, src) in [("id", "id"), ("display_name", "displayName"), ("result", "result")] {
+                for (k, src) in [
+                    ("id", "id"),
+                    ("display_name", "displayName"),
+                    ("result", "result"),
+                ] {
                     if let Some(v) = s(&m, &[src]) {
                         out.insert(k.into(), Value::String(v));
                     }
                 }
-                for (k, src) in [("enforced_grant_controls", "enforcedGrantControls"), ("enforced_session_controls", "enforcedSessionControls")] {
+                for (k, src) in [
+                    ("enforced_grant_controls", "enforcedGrantControls"),
+                    ("enforced_session_controls", "enforcedSessionControls"),
+                ] {
                     if let Some(v) = get(&m, src).and_then(extra_value) {
                         out.insert(k.into(), v);
                     }
@@ -881,7 +1109,10 @@ fn map_signin(o: &Obj, env: Option<&Obj>, variant: &str, time_raw: String, when:
             })
             .collect();
         if !applied.is_empty() {
-            x.insert("conditional_access_policies_applied".into(), Value::Array(applied));
+            x.insert(
+                "conditional_access_policies_applied".into(),
+                Value::Array(applied),
+            );
         }
     }
     Draft { ev }
@@ -904,7 +1135,10 @@ const EXTRA_FIELDS: &[(&str, &[&str])] = &[
     ("risk_level_aggregated", &["riskLevelAggregated"]),
     ("risk_state", &["riskState"]),
     ("risk_detail", &["riskDetail"]),
-    ("risk_event_types", &["riskEventTypes_v2", "riskEventTypesV2", "riskEventTypes"]),
+    (
+        "risk_event_types",
+        &["riskEventTypes_v2", "riskEventTypesV2", "riskEventTypes"],
+    ),
     ("is_risky", &["isRisky"]),
     ("token_issuer_type", &["tokenIssuerType"]),
     ("token_issuer_name", &["tokenIssuerName"]),
@@ -923,8 +1157,14 @@ const EXTRA_FIELDS: &[(&str, &[&str])] = &[
     ("client_credential_type", &["clientCredentialType"]),
     ("service_principal_id", &["servicePrincipalId"]),
     ("service_principal_name", &["servicePrincipalName"]),
-    ("service_principal_credential_key_id", &["servicePrincipalCredentialKeyId"]),
-    ("service_principal_credential_thumbprint", &["servicePrincipalCredentialThumbprint"]),
+    (
+        "service_principal_credential_key_id",
+        &["servicePrincipalCredentialKeyId"],
+    ),
+    (
+        "service_principal_credential_thumbprint",
+        &["servicePrincipalCredentialThumbprint"],
+    ),
     ("managed_identity_type", &["managedIdentityType"]),
     ("resource_id", &["resourceId", "ResourceIdentity"]),
     ("resource_tenant_id", &["resourceTenantId"]),
@@ -932,14 +1172,32 @@ const EXTRA_FIELDS: &[(&str, &[&str])] = &[
     ("app_owner_tenant_id", &["appOwnerTenantId"]),
     ("home_tenant_id", &["homeTenantId"]),
     ("home_tenant_name", &["homeTenantName"]),
-    ("ip_address_from_resource_provider", &["ipAddressFromResourceProvider"]),
-    ("through_global_secure_access", &["throughGlobalSecureAccess"]),
-    ("global_secure_access_ip_address", &["globalSecureAccessIpAddress"]),
-    ("token_protection_sign_in_session", &["tokenProtectionSignInSession"]),
+    (
+        "ip_address_from_resource_provider",
+        &["ipAddressFromResourceProvider"],
+    ),
+    (
+        "through_global_secure_access",
+        &["throughGlobalSecureAccess"],
+    ),
+    (
+        "global_secure_access_ip_address",
+        &["globalSecureAccessIpAddress"],
+    ),
+    (
+        "token_protection_sign_in_session",
+        &["tokenProtectionSignInSession"],
+    ),
     ("flagged_for_review", &["flaggedForReview"]),
-    ("processing_time_ms", &["processingTimeInMilliseconds", "ProcessingTimeInMs"]),
+    (
+        "processing_time_ms",
+        &["processingTimeInMilliseconds", "ProcessingTimeInMs"],
+    ),
     ("authentication_details", &["authenticationDetails"]),
-    ("authentication_methods_used", &["authenticationMethodsUsed"]),
+    (
+        "authentication_methods_used",
+        &["authenticationMethodsUsed"],
+    ),
     ("network_location_details", &["networkLocationDetails"]),
     ("mfa_result", &["mfaResult"]),
 ];
@@ -970,7 +1228,12 @@ impl SignInKind {
 }
 
 /// Which of Entra's sign-in streams a record belongs to, and what said so.
-fn sign_in_kind(o: &Obj, category: Option<&str>, variant: &str, hint: FileHint) -> Option<(SignInKind, &'static str)> {
+fn sign_in_kind(
+    o: &Obj,
+    category: Option<&str>,
+    variant: &str,
+    hint: FileHint,
+) -> Option<(SignInKind, &'static str)> {
     if let Some(c) = category {
         let c = c.to_ascii_lowercase();
         let k = match c.trim_start_matches("aad") {
@@ -987,7 +1250,11 @@ fn sign_in_kind(o: &Obj, category: Option<&str>, variant: &str, hint: FileHint) 
     }
     if let Some(v) = get(o, "signInEventTypes") {
         for t in list(v).iter().filter_map(text).chain(text(v)) {
-            let k = match t.trim_matches(['[', ']', '"']).to_ascii_lowercase().as_str() {
+            let k = match t
+                .trim_matches(['[', ']', '"'])
+                .to_ascii_lowercase()
+                .as_str()
+            {
                 "interactiveuser" => Some(SignInKind::InteractiveUser),
                 "noninteractiveuser" => Some(SignInKind::NonInteractiveUser),
                 "serviceprincipal" => Some(SignInKind::ServicePrincipal),
@@ -1010,7 +1277,10 @@ fn sign_in_kind(o: &Obj, category: Option<&str>, variant: &str, hint: FileHint) 
         return Some((k, "file name"));
     }
     if variant == "portal_app_csv" {
-        return Some((SignInKind::ServicePrincipal, "portal application sign-in layout"));
+        return Some((
+            SignInKind::ServicePrincipal,
+            "portal application sign-in layout",
+        ));
     }
     None
 }
@@ -1032,28 +1302,43 @@ fn split_ip(raw: &str) -> Option<(String, Option<u16>)> {
 }
 
 fn geo(o: &Obj, env: Option<&Obj>) -> Option<Geo> {
-    let loc = get(o, "location").and_then(as_obj).or_else(|| sub(o, &["LocationDetails"]));
+    let loc = get(o, "location")
+        .and_then(as_obj)
+        .or_else(|| sub(o, &["LocationDetails"]));
     let mut g = Geo::default();
     if let Some(l) = &loc {
         g.city = s(l, &["city"]);
         g.state = s(l, &["state"]);
         g.country = s(l, &["countryOrRegion", "country"]);
         if let Some(c) = sub(l, &["geoCoordinates"]) {
-            g.lat = get(&c, "latitude").and_then(float).filter(|v| (-90.0..=90.0).contains(v));
-            g.lon = get(&c, "longitude").and_then(float).filter(|v| (-180.0..=180.0).contains(v));
+            g.lat = get(&c, "latitude")
+                .and_then(float)
+                .filter(|v| (-90.0..=90.0).contains(v));
+            g.lon = get(&c, "longitude")
+                .and_then(float)
+                .filter(|v| (-180.0..=180.0).contains(v));
         }
     }
     // Flattened layouts that list the parts as columns of their own.
     g.city = g.city.or_else(|| s(o, &["City"]));
     g.state = g.state.or_else(|| s(o, &["State"]));
-    let two_letter = |v: String| Some(v).filter(|v| v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphabetic()));
+    let two_letter =
+        |v: String| Some(v).filter(|v| v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphabetic()));
     g.country = g
         .country
         .or_else(|| s(o, &["CountryOrRegion", "Country"]))
         .or_else(|| get(o, "location").and_then(text).and_then(two_letter))
         .or_else(|| env.and_then(|e| s(e, &["location"])).and_then(two_letter));
-    g.asn = get(o, "autonomousSystemNumber").and_then(int).and_then(|a| u32::try_from(a).ok()).filter(|a| *a != 0);
-    let empty = g.city.is_none() && g.state.is_none() && g.country.is_none() && g.lat.is_none() && g.lon.is_none() && g.asn.is_none();
+    g.asn = get(o, "autonomousSystemNumber")
+        .and_then(int)
+        .and_then(|a| u32::try_from(a).ok())
+        .filter(|a| *a != 0);
+    let empty = g.city.is_none()
+        && g.state.is_none()
+        && g.country.is_none()
+        && g.lat.is_none()
+        && g.lon.is_none()
+        && g.asn.is_none();
     (!empty).then_some(g)
 }
 
@@ -1107,10 +1392,19 @@ fn mfa_phrase(text: &str) -> Option<bool> {
     if !t.contains("mfa") && !t.contains("multifactor") && !t.contains("strong authentication") {
         return None;
     }
-    if t.contains("denied") || t.contains("failed") || t.contains("timed out") || t.contains("did not") || t.contains("not satisfied") {
+    if t.contains("denied")
+        || t.contains("failed")
+        || t.contains("timed out")
+        || t.contains("did not")
+        || t.contains("not satisfied")
+    {
         return Some(false);
     }
-    if t.contains("successfully completed") || t.contains("satisfied") || t.contains("completed in") || t.contains("skipped due to remembered device") {
+    if t.contains("successfully completed")
+        || t.contains("satisfied")
+        || t.contains("completed in")
+        || t.contains("skipped due to remembered device")
+    {
         return Some(true);
     }
     None
@@ -1142,7 +1436,14 @@ fn mfa(o: &Obj, status: Option<&Obj>, additional: Option<&str>, outcome: Outcome
             }
         }
     }
-    for phrase in [additional, s(o, &["mfaResult"]).as_deref(), status.and_then(|st| s(st, &["failureReason"])).as_deref()].into_iter().flatten() {
+    for phrase in [
+        additional,
+        s(o, &["mfaResult"]).as_deref(),
+        status.and_then(|st| s(st, &["failureReason"])).as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         match mfa_phrase(phrase) {
             Some(true) => evidence = Some(true),
             Some(false) => evidence = evidence.or(Some(false)),
@@ -1160,7 +1461,12 @@ fn mfa(o: &Obj, status: Option<&Obj>, additional: Option<&str>, outcome: Outcome
         },
         _ => None,
     };
-    let m = Mfa { requirement, satisfied, method, detail };
+    let m = Mfa {
+        requirement,
+        satisfied,
+        method,
+        detail,
+    };
     (m != Mfa::default()).then_some(m)
 }
 
@@ -1175,7 +1481,10 @@ const INTERRUPTS: &[(i64, &str)] = &[
     (16000, "interaction required"),
     (16001, "account selection required"),
     (50055, "password expired (the password itself was accepted)"),
-    (50058, "no single sign-on session; interactive sign-in needed"),
+    (
+        50058,
+        "no single sign-on session; interactive sign-in needed",
+    ),
     (50072, "user must register for MFA"),
     (50074, "strong authentication (MFA) required"),
     (50076, "MFA required by policy or location"),
@@ -1186,10 +1495,16 @@ const INTERRUPTS: &[(i64, &str)] = &[
     (50129, "device must be workplace joined"),
     (50135, "password change required due to account risk"),
     (50140, "'Keep me signed in' interrupt"),
-    (50144, "on-premises password expired (the password itself was accepted)"),
+    (
+        50144,
+        "on-premises password expired (the password itself was accepted)",
+    ),
     (50158, "external security challenge not yet satisfied"),
     (50199, "user confirmation interrupt"),
-    (51006, "re-authentication required (Windows integrated auth)"),
+    (
+        51006,
+        "re-authentication required (Windows integrated auth)",
+    ),
     (65001, "consent required"),
     (70043, "re-authentication required by sign-in frequency"),
     (70044, "session expired by sign-in frequency"),
@@ -1220,7 +1535,10 @@ const FAILURES: &[(i64, &str)] = &[
     (70008, "refresh token expired or revoked"),
     (80012, "logon outside allowed hours (on-premises)"),
     (81010, "Seamless SSO Kerberos ticket invalid"),
-    (90072, "user account from external identity provider not in tenant"),
+    (
+        90072,
+        "user account from external identity provider not in tenant",
+    ),
     (90095, "admin consent required"),
     (500011, "resource service principal not found"),
     (500121, "strong authentication (MFA) failed or denied"),
@@ -1240,22 +1558,31 @@ fn code_info(code: i64) -> Option<(bool, &'static str)> {
         .iter()
         .find(|(c, _)| *c == code)
         .map(|(_, d)| (true, *d))
-        .or_else(|| FAILURES.iter().find(|(c, _)| *c == code).map(|(_, d)| (false, *d)))
+        .or_else(|| {
+            FAILURES
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, d)| (false, *d))
+        })
 }
 
 fn classify(code: Option<i64>, status_text: Option<&str>) -> Outcome {
-    let from_text = status_text.map(|t| t.trim().to_ascii_lowercase()).and_then(|t| match t.as_str() {
-        "success" | "succeeded" => Some(Outcome::Success),
-        "failure" | "failed" => Some(Outcome::Failure),
-        "interrupted" => Some(Outcome::Interrupted),
-        _ => None,
-    });
+    let from_text = status_text
+        .map(|t| t.trim().to_ascii_lowercase())
+        .and_then(|t| match t.as_str() {
+            "success" | "succeeded" => Some(Outcome::Success),
+            "failure" | "failed" => Some(Outcome::Failure),
+            "interrupted" => Some(Outcome::Interrupted),
+            _ => None,
+        });
     match code {
         Some(0) => Outcome::Success,
         Some(c) => match code_info(c) {
             Some((true, _)) => Outcome::Interrupted,
             Some((false, _)) => Outcome::Failure,
-            None => from_text.filter(|o| *o != Outcome::Success).unwrap_or(Outcome::Failure),
+            None => from_text
+                .filter(|o| *o != Outcome::Success)
+                .unwrap_or(Outcome::Failure),
         },
         None => from_text.unwrap_or(Outcome::Unknown),
     }
@@ -1304,31 +1631,95 @@ impl Mix {
     }
 }
 
-const GEN_FIRST: &[&str] = &["anna", "ben", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jonas", "kim", "lea", "marco", "nora", "omar", "paula"];
-const GEN_LAST: &[&str] = &["schmidt", "miller", "dubois", "rossi", "novak", "garcia", "berg", "tanaka", "okafor", "silva", "kowalski", "jensen"];
+const GEN_FIRST: &[&str] = &[
+    "anna", "ben", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jonas", "kim",
+    "lea", "marco", "nora", "omar", "paula",
+];
+const GEN_LAST: &[&str] = &[
+    "schmidt", "miller", "dubois", "rossi", "novak", "garcia", "berg", "tanaka", "okafor", "silva",
+    "kowalski", "jensen",
+];
 const GEN_APPS: &[(&str, &str, &str)] = &[
-    ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online"),
-    ("Microsoft Teams", "1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams Services"),
-    ("OfficeHome", "4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome"),
-    ("Microsoft Office", "d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Graph"),
-    ("Azure Portal", "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "Windows Azure Service Management API"),
-    ("Microsoft Authentication Broker", "29d9ed98-a469-4536-ade2-f981bc1d605e", "Device Registration Service"),
-    ("Office 365 SharePoint Online", "00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online"),
+    (
+        "Office 365 Exchange Online",
+        "00000002-0000-0ff1-ce00-000000000000",
+        "Office 365 Exchange Online",
+    ),
+    (
+        "Microsoft Teams",
+        "1fec8e78-bce4-4aaf-ab1b-5451cc387264",
+        "Microsoft Teams Services",
+    ),
+    (
+        "OfficeHome",
+        "4765445b-32c6-49b0-83e6-1d93765276ca",
+        "OfficeHome",
+    ),
+    (
+        "Microsoft Office",
+        "d3590ed6-52b3-4102-aeff-aad2292ab01c",
+        "Microsoft Graph",
+    ),
+    (
+        "Azure Portal",
+        "c44b4083-3bb0-49c1-b47d-974e53cbdf3c",
+        "Windows Azure Service Management API",
+    ),
+    (
+        "Microsoft Authentication Broker",
+        "29d9ed98-a469-4536-ade2-f981bc1d605e",
+        "Device Registration Service",
+    ),
+    (
+        "Office 365 SharePoint Online",
+        "00000003-0000-0ff1-ce00-000000000000",
+        "Office 365 SharePoint Online",
+    ),
 ];
 /// (city, state, country, lat, lon, asn, ip prefix)
 const GEN_PLACES: &[(&str, &str, &str, f64, f64, u32, &str)] = &[
     ("Berlin", "Berlin", "DE", 52.52, 13.405, 3320, "91.64."),
     ("Munich", "Bavaria", "DE", 48.137, 11.575, 3209, "88.217."),
     ("Paris", "Paris", "FR", 48.857, 2.352, 3215, "90.84."),
-    ("Amsterdam", "Noord-Holland", "NL", 52.37, 4.895, 1136, "145.53."),
+    (
+        "Amsterdam",
+        "Noord-Holland",
+        "NL",
+        52.37,
+        4.895,
+        1136,
+        "145.53.",
+    ),
     ("London", "England", "GB", 51.507, -0.128, 2856, "81.2."),
-    ("New York", "New York", "US", 40.713, -74.006, 7922, "73.193."),
-    ("Ashburn", "Virginia", "US", 39.044, -77.487, 14618, "3.236."),
+    (
+        "New York", "New York", "US", 40.713, -74.006, 7922, "73.193.",
+    ),
+    (
+        "Ashburn", "Virginia", "US", 39.044, -77.487, 14618, "3.236.",
+    ),
     ("Lagos", "Lagos", "NG", 6.455, 3.394, 29465, "105.112."),
     ("Moscow", "Moscow", "RU", 55.756, 37.617, 12389, "95.165."),
-    ("Singapore", "Singapore", "SG", 1.352, 103.82, 16509, "13.250."),
+    (
+        "Singapore",
+        "Singapore",
+        "SG",
+        1.352,
+        103.82,
+        16509,
+        "13.250.",
+    ),
 ];
-const GEN_CLIENTS: &[&str] = &["Browser", "Browser", "Browser", "Mobile Apps and Desktop clients", "Mobile Apps and Desktop clients", "Exchange ActiveSync", "IMAP4", "Authenticated SMTP", "Other clients"];
+const GEN_CLIENTS: &[&str] = &[
+    "Browser",
+    "Browser",
+    "Browser",
+    "Mobile Apps and Desktop clients",
+    "Mobile Apps and Desktop clients",
+    "Exchange ActiveSync",
+    "IMAP4",
+    "Authenticated SMTP",
+    "Other clients",
+];
 const GEN_AGENTS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36 Edg/122.0.0.0",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3 Safari/605.1.15",
@@ -1351,7 +1742,11 @@ const GEN_OUTCOMES: &[(i64, &str, u64)] = &[
 
 /// Writes realistic Graph `signIn` objects as JSON lines until at least `target_bytes` are
 /// written; the same seed always gives the same bytes. Returns the number of records.
-pub fn generate(seed: u64, target_bytes: usize, out: &mut impl std::io::Write) -> std::io::Result<u64> {
+pub fn generate(
+    seed: u64,
+    target_bytes: usize,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<u64> {
     use std::fmt::Write as _;
     let mut r = Mix(seed);
     let base = DateTime::from_timestamp(1_709_251_200, 0).unwrap_or_default(); // 2024-03-01T00:00:00Z
@@ -1364,15 +1759,30 @@ pub fn generate(seed: u64, target_bytes: usize, out: &mut impl std::io::Write) -
         t_ms += 1 + r.below(45_000) as i64;
         let when = base + chrono::Duration::milliseconds(t_ms);
         let user_no = r.below((GEN_FIRST.len() * GEN_LAST.len()) as u64) as usize;
-        let first = GEN_FIRST.get(user_no % GEN_FIRST.len()).copied().unwrap_or("anna");
-        let last = GEN_LAST.get(user_no / GEN_FIRST.len()).copied().unwrap_or("berg");
+        let first = GEN_FIRST
+            .get(user_no % GEN_FIRST.len())
+            .copied()
+            .unwrap_or("anna");
+        let last = GEN_LAST
+            .get(user_no / GEN_FIRST.len())
+            .copied()
+            .unwrap_or("berg");
         let user_id = Mix(seed ^ (user_no as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).uuid();
         let (app, app_id, resource) = *r.pick(GEN_APPS);
         // Most sign-ins come from the user's home city; a few from anywhere.
-        let place = if r.below(10) < 8 { GEN_PLACES.get(user_no % 3).unwrap_or(&GEN_PLACES[0]) } else { r.pick(GEN_PLACES) };
+        let place = if r.below(10) < 8 {
+            GEN_PLACES.get(user_no % 3).unwrap_or(&GEN_PLACES[0])
+        } else {
+            r.pick(GEN_PLACES)
+        };
         let (city, state, cc, lat, lon, asn, prefix) = *place;
         let ip = if r.below(20) == 0 {
-            format!("2a02:810d:{:x}:{:x}::{:x}", r.below(0xffff), r.below(0xffff), r.below(0xffff) + 1)
+            format!(
+                "2a02:810d:{:x}:{:x}::{:x}",
+                r.below(0xffff),
+                r.below(0xffff),
+                r.below(0xffff) + 1
+            )
         } else {
             format!("{prefix}{}.{}", r.below(256), 1 + r.below(254))
         };
@@ -1389,7 +1799,11 @@ pub fn generate(seed: u64, target_bytes: usize, out: &mut impl std::io::Write) -
         }
         let (code, why, _) = outcome;
         let interactive = r.below(3) == 0;
-        let mfa_req = if r.below(2) == 0 { "multiFactorAuthentication" } else { "singleFactorAuthentication" };
+        let mfa_req = if r.below(2) == 0 {
+            "multiFactorAuthentication"
+        } else {
+            "singleFactorAuthentication"
+        };
         let (method, mfa_ok) = match (code, mfa_req) {
             (0, "multiFactorAuthentication") => ("Mobile app notification", true),
             (500121, _) => ("Mobile app notification", false),
@@ -1486,7 +1900,10 @@ mod tests {
         assert_eq!(classify(Some(53003), None), Outcome::Failure);
         assert_eq!(classify(Some(50055), None), Outcome::Interrupted);
         // Unknown code: the portal's own word decides, defaulting to failure.
-        assert_eq!(classify(Some(999_999), Some("Interrupted")), Outcome::Interrupted);
+        assert_eq!(
+            classify(Some(999_999), Some("Interrupted")),
+            Outcome::Interrupted
+        );
         assert_eq!(classify(Some(999_999), None), Outcome::Failure);
         assert_eq!(classify(None, Some("Success")), Outcome::Success);
         assert_eq!(classify(None, None), Outcome::Unknown);
@@ -1495,17 +1912,29 @@ mod tests {
     #[test]
     fn ips_and_ports() {
         assert_eq!(split_ip("81.2.69.144"), Some(("81.2.69.144".into(), None)));
-        assert_eq!(split_ip("81.2.69.144:52311"), Some(("81.2.69.144".into(), Some(52311))));
+        assert_eq!(
+            split_ip("81.2.69.144:52311"),
+            Some(("81.2.69.144".into(), Some(52311)))
+        );
         assert_eq!(split_ip("2001:DB8::1"), Some(("2001:db8::1".into(), None)));
-        assert_eq!(split_ip("[2001:db8::1]:443"), Some(("2001:db8::1".into(), Some(443))));
+        assert_eq!(
+            split_ip("[2001:db8::1]:443"),
+            Some(("2001:db8::1".into(), Some(443)))
+        );
         assert_eq!(split_ip("not an ip"), None);
     }
 
     #[test]
     fn portal_location() {
         let l = split_portal_location("Champs-Sur-Marne, Seine-Et-Marne, FR");
-        assert_eq!(l.get("city").and_then(Value::as_str), Some("Champs-Sur-Marne"));
-        assert_eq!(l.get("state").and_then(Value::as_str), Some("Seine-Et-Marne"));
+        assert_eq!(
+            l.get("city").and_then(Value::as_str),
+            Some("Champs-Sur-Marne")
+        );
+        assert_eq!(
+            l.get("state").and_then(Value::as_str),
+            Some("Seine-Et-Marne")
+        );
         assert_eq!(l.get("countryOrRegion").and_then(Value::as_str), Some("FR"));
         let l = split_portal_location(", , US");
         assert_eq!(l.get("city"), None);
@@ -1517,7 +1946,13 @@ mod tests {
         let ctx = ParseContext::default();
         let w = parse_time("/Date(1695131117287)/", false, DateOrder::MonthFirst, &ctx).unwrap();
         assert_eq!(w.stamp.utc.to_rfc3339(), "2023-09-19T13:45:17.287+00:00");
-        let w = parse_time("9/19/2023, 1:45:17.287 PM", true, DateOrder::MonthFirstAssumed, &ctx).unwrap();
+        let w = parse_time(
+            "9/19/2023, 1:45:17.287 PM",
+            true,
+            DateOrder::MonthFirstAssumed,
+            &ctx,
+        )
+        .unwrap();
         assert_eq!(w.stamp.zone, "UTC");
         assert_eq!(w.stamp.utc.to_rfc3339(), "2023-09-19T13:45:17.287+00:00");
         let w = parse_time("13/03/2025 07:22:01", false, DateOrder::DayFirst, &ctx).unwrap();
@@ -1530,8 +1965,14 @@ mod tests {
 
     #[test]
     fn mfa_phrases() {
-        assert_eq!(mfa_phrase("MFA requirement satisfied by claim in the token"), Some(true));
-        assert_eq!(mfa_phrase("MFA denied; user declined the authentication"), Some(false));
+        assert_eq!(
+            mfa_phrase("MFA requirement satisfied by claim in the token"),
+            Some(true)
+        );
+        assert_eq!(
+            mfa_phrase("MFA denied; user declined the authentication"),
+            Some(false)
+        );
         assert_eq!(mfa_phrase("Correct password"), None);
     }
 
