@@ -894,3 +894,23 @@ proptest! {
         run_both_ways(&b);
     }
 }
+
+#[test]
+fn log_analytics_api_tables_are_reported_not_dropped() {
+    let text = r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"TimeGenerated","type":"datetime"},{"name":"ResultType","type":"string"},{"name":"ConditionalAccessStatus","type":"string"}],"rows":[["2024-03-04T07:58:12.345Z","0","success"]]}]}"#;
+    let p = sources::parse_bytes(
+        &sources::registry(),
+        text.as_bytes(),
+        "api.json",
+        "x",
+        &ParseContext::default(),
+    );
+    assert_eq!(p.format, Some("entra_signin"));
+    assert_eq!(p.events.len(), 0);
+    assert_eq!(p.rejected.len(), 1);
+    assert!(
+        p.rejected[0].reason.contains("tables/columns/rows"),
+        "{}",
+        p.rejected[0].reason
+    );
+}

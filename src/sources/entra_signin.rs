@@ -1266,6 +1266,13 @@ fn sign_in_kind(
             }
         }
     }
+    // Only the portal's files are named after their tab; elsewhere a name proves nothing
+    // (Extractor-Suite puts interactive and non-interactive sign-ins in one file).
+    let hint = if variant.starts_with("portal") {
+        hint
+    } else {
+        FileHint::None
+    };
     let from_name = match hint {
         FileHint::Interactive => Some(SignInKind::InteractiveUser),
         FileHint::NonInteractive => Some(SignInKind::NonInteractiveUser),
