@@ -7,6 +7,9 @@ pub mod text;
 pub mod timefmt;
 
 pub mod entra_signin;
+pub mod nps;
+pub mod radius_detail;
+pub mod radius_sessions;
 
 use crate::event::{Event, Provenance};
 use chrono_tz::Tz;
@@ -116,7 +119,7 @@ pub trait Source: Send + Sync {
 
 /// Every format irpack reads, in the order sniffing asks them.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![Box::new(entra_signin::EntraSignin)]
+    vec![Box::new(entra_signin::EntraSignin), Box::new(radius_detail::RadiusDetail), Box::new(nps::Nps)]
 }
 
 /// How much of the start of a file sniffers see.
