@@ -353,7 +353,11 @@ impl Source for Nps {
                 while p < bytes.len() {
                     let (s2, e2, n2) = line_at(bytes, p);
                     let l2 = text[s2..e2].trim_start();
-                    if l2.starts_with("<Event>") || l2.starts_with("<Event ") {
+                    // Only element lines continue an event; anything else starts a new record.
+                    if l2.starts_with("<Event>")
+                        || l2.starts_with("<Event ")
+                        || !l2.starts_with('<')
+                    {
                         break;
                     }
                     rec_end = e2;
@@ -382,9 +386,9 @@ impl Source for Nps {
                     variant,
                     &mut pairing,
                 ),
-                Err(why) => Err(input.reject(record_no, start, rec_end, why)),
+                Err(why) => Err(why),
             };
-            out(item);
+            out(item.map_err(|why| input.reject(record_no, start, rec_end, why)));
         }
     }
 }
@@ -453,7 +457,7 @@ fn odbc_plausible(line: &str) -> bool {
 
 fn ias_plausible(line: &str) -> bool {
     let f: Vec<&str> = line.split(',').collect();
-    if f.len() < 8 || f.len() % 2 != 0 {
+    if f.len() < 8 || !f.len().is_multiple_of(2) {
         return false;
     }
     let ip_ok = f[0].is_empty() || rd::ip_of(f[0]).is_some();
@@ -576,7 +580,7 @@ fn parse_ias(line: &str) -> Result<Attrs, String> {
         }
     }
     let pairs = &f[6..];
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(format!(
             "IAS-format record has an attribute id without a value (field {}: {:?})",
             f.len(),
@@ -785,7 +789,7 @@ fn build_event(
     attrs: Attrs,
     variant: &'static str,
     pairing: &mut Pairing,
-) -> Item {
+) -> Result<Event, String> {
     // Time: local, zone-less, in one of two spellings.
     let (time_text, naive) = if let Some(ts) = get(&attrs, &["Timestamp"]) {
         (ts.to_string(), timefmt::parse_us_locale(ts))
@@ -797,22 +801,14 @@ fn build_event(
                 (s, n)
             }
             _ => {
-                return Err(input.reject(
-                    record_no,
-                    start,
-                    end,
-                    "no time: Record-Date/Record-Time (or DTS <Timestamp>) missing",
-                ))
+                return Err(
+                    "no time: Record-Date/Record-Time (or DTS <Timestamp>) missing".to_string(),
+                )
             }
         }
     };
     let Some(naive) = naive else {
-        return Err(input.reject(
-            record_no,
-            start,
-            end,
-            format!("time {time_text:?} is not MM/DD/YYYY HH:MM:SS[.mmm] (NPS writes the server's local date and time)"),
-        ));
+        return Err(format!("time {time_text:?} is not MM/DD/YYYY HH:MM:SS[.mmm] (NPS writes the server's local date and time)"));
     };
     let stamp = rd::local_stamp(naive, zone);
 

@@ -56,7 +56,9 @@ impl Source for RadiusDetail {
         let mut record_no = 0u64;
         for_each_record(input.text, |rec| {
             record_no += 1;
-            out(parse_record(input, ctx, record_no, &rec));
+            let item = parse_record(input, ctx, record_no, &rec)
+                .map_err(|why| input.reject(record_no, rec.start, rec.end, why));
+            out(item);
         });
     }
 }
@@ -607,9 +609,15 @@ fn parse_event_timestamp(s: &str, zone: Option<chrono_tz::Tz>) -> Option<timefmt
 // ---------------------------------------------------------------------------------------
 // Records → events
 
-fn parse_record(input: &Input, ctx: &ParseContext, record_no: u64, rec: &RawRecord) -> Item {
+/// The event of one record, or why the record cannot be one.
+fn parse_record(
+    input: &Input,
+    ctx: &ParseContext,
+    record_no: u64,
+    rec: &RawRecord,
+) -> Result<Event, String> {
     let text = input.text;
-    let reject = |reason: String| Err(input.reject(record_no, rec.start, rec.end, reason));
+    let reject = |reason: String| Err(reason);
 
     let mut attrs = Attrs {
         list: Vec::with_capacity(rec.lines.len()),
@@ -913,7 +921,7 @@ pub fn generate(
         buf.clear();
         if advance {
             let i = rng.below(open.len() as u64) as usize;
-            let stop = open[i].interims >= 1 + (rng.below(4) as u32);
+            let stop = open[i].interims > rng.below(4) as u32;
             let s = &mut open[i];
             s.in_octets += rng.below(400_000_000);
             s.out_octets += rng.below(1_600_000_000);

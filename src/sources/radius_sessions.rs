@@ -149,22 +149,27 @@ struct Work {
     final_at: Option<DateTime<Utc>>,
 }
 
-/// Joins Start/Interim/Stop records into sessions. Pure: same events in, same sessions out,
-/// whatever order the events come in. Records without Acct-Session-Id cannot be joined and
-/// are left out (they stay in the timeline as events).
+/// Joins Start/Interim/Stop records into sessions. Pure: same events in, same sessions out;
+/// events are taken in receive-time order, so the order they come in only breaks ties.
+/// Records without Acct-Session-Id cannot be joined and are left out (they stay in the
+/// timeline as events).
 pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
+    // Records are taken in the order the server received them (the NAS's send order); the
+    // delay-corrected time only gives the values: sorting by it could put a delayed Stop
+    // before a Start received a moment earlier.
     let mut order: Vec<(DateTime<Utc>, usize, Kind)> = events
         .iter()
         .enumerate()
-        .filter_map(|(i, ev)| kind_of(ev).map(|k| (event_time(ev), i, k)))
+        .filter_map(|(i, ev)| kind_of(ev).map(|k| (ev.time, i, k)))
         .collect();
     order.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
 
     let mut work: Vec<Work> = Vec::new();
     let mut by_key: HashMap<(String, String, String, String), usize> = HashMap::new();
 
-    for &(t, i, kind) in &order {
+    for &(_, i, kind) in &order {
         let ev = &events[i];
+        let t = event_time(ev);
         let nas_ip = extra_str(ev, keys::NAS_IP);
         let nas_id = extra_str(ev, keys::NAS_IDENTIFIER);
         if matches!(kind, Kind::NasOn | Kind::NasOff) {
@@ -214,9 +219,9 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
         let existing = by_key.get(&key).copied();
         let reuse = existing.filter(|&w| {
             let s = &work[w].s;
-            // A new Start after the old session ended is a new session with a reused id.
-            let ended_before = s.end.or(s.nas_restart_at).is_some_and(|e| e < t);
-            !(kind == Kind::Start && ended_before)
+            // A Start after the old session ended is a new session with a reused id.
+            let ended = s.stop_count > 0 || s.nas_restart_at.is_some();
+            !(kind == Kind::Start && ended)
         });
         let w = match reuse {
             Some(w) => w,
