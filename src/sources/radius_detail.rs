@@ -321,18 +321,18 @@ pub(crate) fn latin1(bytes: &[u8]) -> String {
 }
 
 /// The attributes of one record, in file order.
-pub(crate) struct Attrs {
-    pub list: Vec<(String, String)>,
-    pub non_utf8: Vec<String>,
+pub(crate) struct Attrs<'a> {
+    pub list: Vec<(&'a str, Cow<'a, str>)>,
+    pub non_utf8: Vec<&'a str>,
 }
 
-impl Attrs {
+impl Attrs<'_> {
     /// First value of `name` (names compared case-insensitively), empty values as absent.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.list
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .filter(|v| !v.trim().is_empty())
     }
 
@@ -344,7 +344,7 @@ impl Attrs {
     pub fn to_json(&self) -> Value {
         let mut grouped: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (n, v) in &self.list {
-            grouped.entry(n.as_str()).or_default().push(v.as_str());
+            grouped.entry(n).or_default().push(v.as_ref());
         }
         let mut m = Map::new();
         for (k, vs) in grouped {
@@ -625,8 +625,9 @@ fn parse_record(
     };
     for &(s, e) in &rec.lines {
         let line = &text[s..e];
-        let line_no = input.lines.line_of(s);
+        let line_no = || input.lines.line_of(s);
         let Some((name, raw)) = split_attr(line) else {
+            let line_no = line_no();
             return reject(format!(
                 "line {line_no}: expected an attribute line `Name = value`, found {:?}",
                 super::text::excerpt(line.trim(), 80)
@@ -634,12 +635,12 @@ fn parse_record(
         };
         let d = match decode_value(raw) {
             Ok(d) => d,
-            Err(why) => return reject(format!("line {line_no}: attribute {name}: {why}")),
+            Err(why) => return reject(format!("line {}: attribute {name}: {why}", line_no())),
         };
         if d.non_utf8 {
-            attrs.non_utf8.push(name.to_string());
+            attrs.non_utf8.push(name);
         }
-        attrs.list.push((name.to_string(), d.value.into_owned()));
+        attrs.list.push((name, d.value));
     }
     let header = rec.header.map(|(s, e)| text[s..e].trim());
     if attrs.list.is_empty() {
@@ -765,7 +766,7 @@ fn parse_record(
                 attrs
                     .non_utf8
                     .iter()
-                    .map(|n| Value::String(n.clone()))
+                    .map(|n| Value::String(n.to_string()))
                     .collect(),
             ),
         );
