@@ -353,6 +353,7 @@ fn bad_input_is_rejected_with_line_numbers() {
 #[test]
 fn pretty_printed_dts_event() {
     let text = "<Event>\r\n  <Timestamp data_type=\"4\">01/15/2025 08:01:12.204</Timestamp>\r\n  <Computer-Name data_type=\"1\">NPS03</Computer-Name>\r\n  <Packet-Type data_type=\"0\">3</Packet-Type>\r\n  <Reason-Code data_type=\"0\">16</Reason-Code>\r\n</Event>\r\n";
+    assert_eq!(nps::Nps.sniff(&text.repeat(5)), 95);
     let (evs, errs) = parse_direct(text, &ctx("UTC"));
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(evs.len(), 1);

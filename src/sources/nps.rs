@@ -307,6 +307,21 @@ impl Source for Nps {
             .take(40)
         {
             seen += 1;
+            let t = line.trim();
+            // A DTS event pretty-printed over several lines: its pieces are neither hits nor misses.
+            if t == "<Event>"
+                || t == "</Event>"
+                || (line_kind(line) != Some(Kind::Dts)
+                    && t.starts_with('<')
+                    && t.contains("data_type="))
+            {
+                if t.starts_with("<Timestamp data_type=")
+                    || t.starts_with("<Computer-Name data_type=")
+                {
+                    best = best.max(95);
+                }
+                continue;
+            }
             let score = match line_kind(line) {
                 Some(Kind::Dts)
                     if line.contains("data_type=")
