@@ -9,7 +9,10 @@ pub mod timefmt;
 pub mod cef;
 pub mod entra_signin;
 pub mod fortigate;
+pub mod nps;
 pub mod panos;
+pub mod radius_detail;
+pub mod radius_sessions;
 pub mod syslog;
 
 use crate::event::{Event, Provenance};
@@ -148,6 +151,8 @@ pub fn registry() -> Vec<Box<dyn Source>> {
         Box::new(fortigate::FortiGate),
         Box::new(panos::PanOs),
         Box::new(cef::CefSource),
+        Box::new(radius_detail::RadiusDetail),
+        Box::new(nps::Nps),
     ]
 }
 
