@@ -8,6 +8,11 @@ pub mod timefmt;
 
 pub mod entra_signin;
 
+pub mod entra_audit;
+pub mod entra_risk;
+pub mod m365_ops;
+pub mod m365_ual;
+
 use crate::event::{Event, Provenance};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -116,7 +121,12 @@ pub trait Source: Send + Sync {
 
 /// Every format irpack reads, in the order sniffing asks them.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![Box::new(entra_signin::EntraSignin)]
+    vec![
+        Box::new(entra_signin::EntraSignin),
+        Box::new(entra_audit::EntraAudit),
+        Box::new(entra_risk::EntraRisk),
+        Box::new(m365_ual::M365Ual),
+    ]
 }
 
 /// How much of the start of a file sniffers see.
