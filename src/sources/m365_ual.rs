@@ -182,6 +182,15 @@ fn parse_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
                     out(Err(reject("CSV header has no AuditData column and no flattened CreationTime/Operation columns".into())));
                     return;
                 }
+                if let Some(i) = lay.audit.filter(|i| *i >= row.record.len()) {
+                    let msg = format!(
+                        "row has {} fields but AuditData is column {} of the header: row cut short",
+                        row.record.len(),
+                        i + 1
+                    );
+                    out(Err(reject(msg)));
+                    return;
+                }
                 let audit = if lay.variant == "auditdata_csv" {
                     // Export-Csv flattened AuditData: the column names are AuditData keys
                     // (normalized to lower case; lookups ignore case).
@@ -442,6 +451,10 @@ fn ual_event(
     if !params.is_empty() {
         ev.extra
             .insert("parameters".into(), Value::Object(params.clone()));
+    } else if let Some(Value::String(raw)) = get(a, "Parameters") {
+        // Export-Csv of parsed AuditData writes nested lists as `System.Object[]`: say so
+        // rather than pretend the cmdlet had no parameters.
+        ev.extra.insert("parameters_raw".into(), raw.clone().into());
     }
     let opprops = ops::name_value_object(&get_array(a, "OperationProperties"));
     if !opprops.is_empty() {
