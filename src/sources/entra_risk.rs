@@ -281,9 +281,9 @@ fn risk_event(
                 m.insert(k.into(), v.into());
             }
         }
-        (!m.is_empty()).then_some(m)
+        (!m.is_empty()).then_some(std::borrow::Cow::Owned(m))
     });
-    ev.geo = loc.as_ref().and_then(ops::geo_from_location);
+    ev.geo = loc.as_deref().and_then(ops::geo_from_location);
 
     let info = get_array(r, "additionalInfo");
     if !info.is_empty() {

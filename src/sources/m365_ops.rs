@@ -9,6 +9,7 @@ use super::timefmt::{self, Stamp};
 use crate::event::{actions, EventClass, Geo, ModifiedProperty, Target};
 use chrono::{TimeZone, Utc};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// A normalized action and the event class it belongs to.
@@ -214,11 +215,11 @@ pub fn value_text(v: &Value) -> Option<String> {
 
 /// An object under `key`, whether stored as an object or as a JSON string holding one
 /// (Log Analytics exports and PowerShell round trips do both).
-pub fn get_obj(m: &Map<String, Value>, key: &str) -> Option<Map<String, Value>> {
+pub fn get_obj<'a>(m: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, Map<String, Value>>> {
     match get(m, key)? {
-        Value::Object(o) => Some(o.clone()),
+        Value::Object(o) => Some(Cow::Borrowed(o)),
         Value::String(s) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(o)) => Some(o),
+            Ok(Value::Object(o)) => Some(Cow::Owned(o)),
             _ => None,
         },
         _ => None,
@@ -226,16 +227,16 @@ pub fn get_obj(m: &Map<String, Value>, key: &str) -> Option<Map<String, Value>> 
 }
 
 /// An array under `key`, stored directly or as a JSON string; a lone object counts as one element.
-pub fn get_array(m: &Map<String, Value>, key: &str) -> Vec<Value> {
+pub fn get_array<'a>(m: &'a Map<String, Value>, key: &str) -> Cow<'a, [Value]> {
     match get(m, key) {
-        Some(Value::Array(a)) => a.clone(),
-        Some(Value::Object(o)) => vec![Value::Object(o.clone())],
+        Some(Value::Array(a)) => Cow::Borrowed(a.as_slice()),
+        Some(Value::Object(o)) => Cow::Owned(vec![Value::Object(o.clone())]),
         Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Array(a)) => a,
-            Ok(Value::Object(o)) => vec![Value::Object(o)],
-            _ => Vec::new(),
+            Ok(Value::Array(a)) => Cow::Owned(a),
+            Ok(Value::Object(o)) => Cow::Owned(vec![Value::Object(o)]),
+            _ => Cow::Owned(Vec::new()),
         },
-        _ => Vec::new(),
+        _ => Cow::Owned(Vec::new()),
     }
 }
 

@@ -196,9 +196,14 @@ fn parse_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
                     // (normalized to lower case; lookups ignore case).
                     ops::row_object(&lay.names, &row)
                 } else {
-                    match cell(&row.record, lay.audit) {
+                    let text = lay
+                        .audit
+                        .and_then(|i| row.record.get(i))
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty());
+                    match text {
                         None => Map::new(),
-                        Some(t) => match serde_json::from_str::<Value>(&t) {
+                        Some(t) => match serde_json::from_str::<Value>(t) {
                             Ok(Value::Object(o)) => o,
                             Ok(_) => {
                                 return out(Err(reject("AuditData is not a JSON object".into())))
@@ -587,7 +592,7 @@ fn mail_items_details(ev: &mut Event, a: &Map<String, Value>, opprops: &Map<Stri
     let mut items = 0u64;
     let mut any_items = false;
     let mut paths = Vec::new();
-    for f in &folders {
+    for f in folders.iter() {
         let Some(fo) = f.as_object() else { continue };
         if let Some(Value::Array(fi)) = get(fo, "FolderItems") {
             items += fi.len() as u64;
