@@ -66,12 +66,12 @@ fn sniff(head: &str) -> u8 {
                     .iter()
                     .any(|h| h == n || h.strip_suffix("[utc]").map(str::trim) == Some(n))
             };
-            if has("activitydisplayname") && has("initiatedby") && has("targetresources") {
-                90
-            } else if has("activity")
+            let sentinel =
+                has("activitydisplayname") && has("initiatedby") && has("targetresources");
+            let portal = has("activity")
                 && has("actortype")
-                && (has("target1type") || has("actoruserprincipalname"))
-            {
+                && (has("target1type") || has("actoruserprincipalname"));
+            if sentinel || portal {
                 90
             } else {
                 0

@@ -75,13 +75,8 @@ fn sniff(head: &str) -> u8 {
                 0
             }
         }
-        Some(_) if is_markdown(head) => {
-            if detection {
-                80
-            } else {
-                0
-            }
-        }
+        Some(_) if is_markdown(head) && detection => 80,
+        Some(_) if is_markdown(head) => 0,
         Some(_) => {
             let Some(line) = ops::header_line(head) else {
                 return 0;

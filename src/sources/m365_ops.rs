@@ -185,7 +185,7 @@ pub fn get<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 /// A non-empty string (or a number/bool rendered as text) under `key`.
 pub fn get_str<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     match get(m, key)? {
-        Value::String(s) => Some(s.as_str()).map(str::trim).filter(|s| !s.is_empty()),
+        Value::String(s) => Some(s.trim()).filter(|s| !s.is_empty()),
         _ => None,
     }
 }

@@ -42,6 +42,9 @@ pub fn raw_matches(bytes: &[u8], p: &irpack::event::Provenance) -> bool {
             text.as_bytes()
         }
     };
-    let (s, e) = (p.byte_offset as usize, (p.byte_offset + p.byte_len) as usize);
+    let (s, e) = (
+        p.byte_offset as usize,
+        (p.byte_offset + p.byte_len) as usize,
+    );
     e <= hay.len() && sources::sha256_hex(&hay[s..e]) == p.raw_sha256
 }
