@@ -15,6 +15,11 @@ pub mod radius_detail;
 pub mod radius_sessions;
 pub mod syslog;
 
+pub mod entra_audit;
+pub mod entra_risk;
+pub mod m365_ops;
+pub mod m365_ual;
+
 use crate::event::{Event, Provenance};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -148,6 +153,9 @@ pub trait Source: Send + Sync {
 pub fn registry() -> Vec<Box<dyn Source>> {
     vec![
         Box::new(entra_signin::EntraSignin),
+        Box::new(entra_audit::EntraAudit),
+        Box::new(entra_risk::EntraRisk),
+        Box::new(m365_ual::M365Ual),
         Box::new(fortigate::FortiGate),
         Box::new(panos::PanOs),
         Box::new(cef::CefSource),
