@@ -36,7 +36,7 @@ pub fn classify(analysis: &Analysis, events: &[Event], case: &CaseFile) -> Class
         .map(|(k, (display, in_alert))| ctx.facts(k, display, *in_alert))
         .collect();
     let users: Vec<UserClassification> = all.iter().map(|f| decide(&ctx, f, &all)).collect();
-    roll_up(&ctx, users)
+    roll_up(&ctx, users, &all)
 }
 
 /// Severity order for the incident verdict (RB-0003 matrix, most severe first).
@@ -689,7 +689,21 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
     let (confidence, reason) = confidence(ctx, &d);
     let escalate = !d.escalate.is_empty();
     if escalate {
-        d.met.sort_by_key(|c| c.id != "privileged_user");
+        // Say why, as a criterion of its own, first in the list.
+        let ev = d
+            .met
+            .iter()
+            .filter(|c| c.id == "privileged_user")
+            .flat_map(|c| c.evidence.clone())
+            .collect();
+        d.met.insert(
+            0,
+            crit(
+                "escalate",
+                format!("escalate: {}", d.escalate.join("; ")),
+                ev,
+            ),
+        );
     }
     UserClassification {
         user: f.display.clone(),
@@ -700,11 +714,7 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
         criteria_not_met: d.not_met,
         missing_evidence: d.missing,
         confidence,
-        confidence_reason: if escalate {
-            format!("{reason} Escalate: {}.", d.escalate.join("; "))
-        } else {
-            reason
-        },
+        confidence_reason: reason,
     }
 }
 
@@ -739,6 +749,9 @@ fn is_old_leak(ctx: &Context, f: &UserFacts, changed: Option<DateTime<Utc>>) -> 
 fn confidence(ctx: &Context, d: &Decision) -> (String, String) {
     let mut doubts = d.doubts.clone();
     if d.verdict != Verdict::ConfirmedCompromise {
+        if ctx.mailbox.state == Cover::None && d.verdict != Verdict::Undetermined {
+            doubts.push("no Unified Audit Log to rule out mailbox activity".into());
+        }
         for (c, what) in [(&ctx.signin, "sign-in logs"), (&ctx.audit, "audit logs")] {
             match c.state {
                 Cover::Partial => doubts.push(format!("{what} cover only part of the window")),
@@ -799,7 +812,7 @@ fn revokers(f: &UserFacts) -> String {
 
 /// The incident: the most severe account verdict; Undetermined when an undecided account
 /// could change it. Criteria come from the accounts that hold the incident verdict.
-fn roll_up(ctx: &Context, users: Vec<UserClassification>) -> Classification {
+fn roll_up(ctx: &Context, users: Vec<UserClassification>, facts: &[UserFacts]) -> Classification {
     let decided = users
         .iter()
         .filter(|u| u.verdict != Verdict::Undetermined)
@@ -844,6 +857,9 @@ fn roll_up(ctx: &Context, users: Vec<UserClassification>) -> Classification {
         _ => 0,
     };
     let weakest = holders.iter().min_by_key(|u| rank(&u.confidence));
+    let uniform = holders
+        .iter()
+        .all(|u| Some(&u.confidence_reason) == weakest.map(|w| &w.confidence_reason));
     let (confidence, confidence_reason) = match weakest {
         _ if users.is_empty() => (
             "low".to_string(),
@@ -851,9 +867,9 @@ fn roll_up(ctx: &Context, users: Vec<UserClassification>) -> Classification {
         ),
         Some(u) => (
             u.confidence.clone(),
-            if holders.len() > 1 {
+            if !uniform {
                 format!(
-                    "{} (weakest of {} accounts: {})",
+                    "{} (the weakest of {} accounts: {})",
                     u.confidence_reason,
                     holders.len(),
                     u.user
@@ -867,7 +883,7 @@ fn roll_up(ctx: &Context, users: Vec<UserClassification>) -> Classification {
             "Low: no account verdict decides the incident.".into(),
         ),
     };
-    let summary = summary(ctx, verdict, &users, &missing, escalate);
+    let summary = summary(ctx, verdict, &users, facts, &missing);
     Classification {
         verdict,
         summary,
@@ -890,13 +906,44 @@ fn names(us: &[&UserClassification]) -> String {
     }
 }
 
+/// The criteria that decide each verdict, most telling first (for the summary).
+fn decisive(v: Verdict) -> &'static [&'static str] {
+    match v {
+        Verdict::ConfirmedCompromise => &[
+            "risk_confirmed_compromised",
+            "single_factor_unknown_ip",
+            "anomalous_sign_in",
+            "persistence",
+        ],
+        Verdict::CredentialExposed => &["leak_confirmed", "password_not_changed"],
+        Verdict::Mitigated => &[
+            "mfa_blocked_use",
+            "password_changed_after_leak",
+            "attempts_failed",
+        ],
+        Verdict::BenignTruePositive => &["old_leak", "password_changed_after_leak"],
+        Verdict::FalsePositive => &[
+            "automated_revocation",
+            "travel_on_record",
+            "corporate_network",
+        ],
+        Verdict::Undetermined => &[
+            "anomalous_sign_in",
+            "persistence",
+            "no_anomalous_sign_ins_all_users",
+            "alert_not_corroborated",
+            "leak_confirmed",
+        ],
+    }
+}
+
 /// One paragraph, plain words.
 fn summary(
     ctx: &Context,
     verdict: Verdict,
     users: &[UserClassification],
+    facts: &[UserFacts],
     missing: &[String],
-    escalate: bool,
 ) -> String {
     let mut s = String::new();
     let alert = ctx.case.alert.as_ref();
@@ -918,28 +965,50 @@ fn summary(
     order.dedup();
     for v in order {
         let group: Vec<&UserClassification> = users.iter().filter(|u| u.verdict == v).collect();
-        let why = group
-            .first()
-            .and_then(|u| {
+        let automated = v == Verdict::FalsePositive
+            && group.iter().all(|u| {
                 u.criteria_met
                     .iter()
-                    .find(|c| c.id != "privileged_user")
-                    .map(|c| c.description.clone())
-            })
-            .unwrap_or_else(|| "see the per-account criteria".into());
-        let why = match v {
-            Verdict::FalsePositive
-                if group.iter().all(|u| {
-                    u.criteria_met
+                    .any(|c| c.id == "automated_revocation")
+            });
+        let why = if automated {
+            let stamps: Vec<&facts::Stamp> = facts
+                .iter()
+                .filter(|f| group.iter().any(|u| u.user == f.display))
+                .flat_map(|f| f.automated_revocations.iter())
+                .collect();
+            let by: BTreeSet<&str> = stamps
+                .iter()
+                .map(|s| s.by.as_deref().unwrap_or("a Microsoft service"))
+                .collect();
+            let first = stamps.iter().map(|s| s.time).min();
+            let last = stamps.iter().map(|s| s.time).max();
+            format!(
+                "their only unusual events are automated credential revocations by {} (session tokens invalidated and user records updated by a service, not a person{}), and none of the {} accounts shows an anomalous sign-in",
+                by.into_iter().collect::<Vec<_>>().join(", "),
+                match (first, last) {
+                    (Some(a), Some(b)) => format!(", {} – {}", t(a), t(b)),
+                    _ => String::new(),
+                },
+                users.len()
+            )
+        } else {
+            group
+                .first()
+                .map(|u| {
+                    let d: Vec<&str> = decisive(v)
                         .iter()
-                        .any(|c| c.id == "automated_revocation")
-                }) =>
-            {
-                format!(
-                    "their only unusual events are automated credential revocations (token refresh timestamp and user updates made by a service), and none of the accounts shows an anomalous sign-in ({why})"
-                )
-            }
-            _ => why,
+                        .filter_map(|id| u.criteria_met.iter().find(|c| c.id == *id))
+                        .map(|c| c.description.as_str())
+                        .take(2)
+                        .collect();
+                    if d.is_empty() {
+                        "see the per-account criteria".to_string()
+                    } else {
+                        d.join("; ")
+                    }
+                })
+                .unwrap_or_default()
         };
         s.push_str(&format!(
             "{} — {}: {}. ",
@@ -948,18 +1017,31 @@ fn summary(
             why.trim_end_matches('.')
         ));
     }
-    let esc: Vec<&UserClassification> = users.iter().filter(|u| u.escalate).collect();
-    if escalate {
-        let privileged: Vec<&UserClassification> =
-            esc.iter().copied().filter(|u| u.privileged).collect();
-        s.push_str(&format!("Escalate: {}", names(&esc)));
-        if !privileged.is_empty() {
-            s.push_str(&format!(
-                " ({} privileged, which escalates whatever the verdict)",
-                names(&privileged)
-            ));
-        }
-        s.push_str(". ");
+    let privileged: Vec<&UserClassification> = users
+        .iter()
+        .filter(|u| u.escalate && u.privileged)
+        .collect();
+    let others: Vec<&UserClassification> = users
+        .iter()
+        .filter(|u| u.escalate && !u.privileged)
+        .collect();
+    if !privileged.is_empty() {
+        s.push_str(&format!(
+            "Escalate {}: privileged accounts escalate whatever the verdict (RB-0003 step 6). ",
+            names(&privileged)
+        ));
+    }
+    if !others.is_empty() {
+        let reasons: BTreeSet<String> = others
+            .iter()
+            .filter_map(|u| u.criteria_met.iter().find(|c| c.id == "escalate"))
+            .map(|c| c.description.trim_start_matches("escalate: ").to_string())
+            .collect();
+        s.push_str(&format!(
+            "Escalate {}: {}. ",
+            names(&others),
+            reasons.into_iter().collect::<Vec<_>>().join("; ")
+        ));
     }
     if !missing.is_empty() {
         s.push_str(&format!("Evidence still missing: {}. ", missing.join("; ")));

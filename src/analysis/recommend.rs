@@ -5,7 +5,7 @@
 use super::classify::{activity_start, ANOMALY_RULES};
 use super::{rules, Analysis, Classification, RecommendedAction, UserClassification, Verdict};
 use crate::case::CaseFile;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 
 /// The runbooks' sequence: (order, id, description). `{days}` is the monitoring period.
@@ -149,16 +149,14 @@ pub fn recommend(
                 add("document_close", Some("as Benign True Positive".into()));
             }
             Verdict::FalsePositive => {
-                let why = u
-                    .criteria_met
-                    .iter()
-                    .find(|c| {
-                        matches!(
-                            c.id.as_str(),
-                            "automated_revocation" | "travel_on_record" | "corporate_network"
-                        )
-                    })
-                    .map(|c| format!("as False Positive: {}", c.description));
+                let why = u.criteria_met.iter().find_map(|c| match c.id.as_str() {
+                    "automated_revocation" => {
+                        Some("as False Positive: automated credential revocation".to_string())
+                    }
+                    "travel_on_record" => Some("as False Positive: travel on record".to_string()),
+                    "corporate_network" => Some("as False Positive: corporate network".to_string()),
+                    _ => None,
+                });
                 add("document_close", why);
             }
             Verdict::Undetermined => {
@@ -266,7 +264,13 @@ fn build(
             let ns: Vec<&Need> = done.iter().map(|d| d.0).collect();
             let when: Vec<String> = done
                 .iter()
-                .map(|(n, t, _)| format!("{} at {}", n.user, t.to_rfc3339()))
+                .map(|(n, t, _)| {
+                    format!(
+                        "{} at {}",
+                        n.user,
+                        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+                    )
+                })
                 .collect();
             out.push(RecommendedAction {
                 order: *order,

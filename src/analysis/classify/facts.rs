@@ -451,6 +451,18 @@ impl<'a> Context<'a> {
         } else {
             (AttemptOutcome::Failed, None)
         };
+        // Cite the sign-ins that show the outcome (the successes when there are any).
+        let evidence = match outcome {
+            AttemptOutcome::Success => {
+                let ok: Vec<String> = signins
+                    .iter()
+                    .filter(|e| e.outcome == Outcome::Success || e.outcome == Outcome::Unknown)
+                    .map(|e| e.hash())
+                    .collect();
+                ok
+            }
+            _ => evidence,
+        };
         let explained = if f.rule == rules::IOC_HIT {
             None // a known-bad indicator is never explained away
         } else if signins.is_empty() {
