@@ -381,9 +381,7 @@ impl<'a> Context<'a> {
                 facts.automated_revocations.push(s);
             }
         }
-        facts
-            .automated_revocations
-            .sort_by(|a, b| a.time.cmp(&b.time));
+        facts.automated_revocations.sort_by_key(|a| a.time);
         for e in self.all_events.iter().filter(|e| {
             (e.action == actions::PASSWORD_RESET || e.action == actions::PASSWORD_CHANGED)
                 && e.outcome != Outcome::Failure
@@ -399,7 +397,7 @@ impl<'a> Context<'a> {
                 });
             }
         }
-        facts.password_changes.sort_by(|a, b| a.time.cmp(&b.time));
+        facts.password_changes.sort_by_key(|a| a.time);
         if facts.mfa_in_use.is_none() {
             // A successful sign-in that satisfied MFA shows MFA is registered and used.
             let used = self.all_events.iter().any(|e| {
