@@ -369,3 +369,34 @@ fn load_reports_missing_file() {
         .to_string();
     assert!(e.contains("cannot read case file"), "{e}");
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Any text: parsed or refused with a message, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = CaseFile::parse(&text, "case.toml");
+        }
+
+        /// The example with one cut or one inserted character: still no panic, and a refusal
+        /// names a line when the position is known.
+        #[test]
+        fn mutated_example_never_panics(at in 0usize..6000, cut in 0usize..40, ins in "[\\[\\]=\"#a-z0-9 .\\n{}é]{0,3}") {
+            let text = example_text();
+            let mut at = at.min(text.len());
+            while !text.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + cut).min(text.len());
+            while !text.is_char_boundary(end) { end -= 1; }
+            let mutated = format!("{}{}{}", &text[..at], ins, &text[end..]);
+            if let Err(e) = CaseFile::parse(&mutated, "case.toml") {
+                let e = e.to_string();
+                prop_assert!(e.starts_with("case.toml: "), "{}", e);
+            }
+        }
+    }
+}

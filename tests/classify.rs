@@ -1505,3 +1505,50 @@ fn golden_leaked_credential_exposed() {
     fx.leak(BOB, "2025-05-18T00:00:00Z", "2025-05-21T04:00:00Z");
     golden("classify_exposed.json", &fx);
 }
+
+// ---------------------------------------------------------------------------------------
+// Robustness: odd inputs never panic
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn extreme_times_and_dangling_citations_do_not_panic() {
+    let mut fx = Fx::new();
+    fx.analysis.window_start = Some(DateTime::<Utc>::MIN_UTC);
+    fx.analysis.window_end = Some(DateTime::<Utc>::MAX_UTC);
+    fx.case.thresholds.old_leak_days = i64::MAX;
+    let s = fx.signin(
+        "2025-05-22T02:14:00Z",
+        ALICE,
+        EVIL_IP,
+        "NG",
+        Outcome::Success,
+        None,
+        Some(true),
+    );
+    fx.finding(rules::NEW_COUNTRY, &[ALICE], &["not an ip"], &[&s]);
+    let mut f = fx.analysis.findings[0].clone();
+    f.rule = rules::INBOX_RULE.into();
+    f.first_seen = DateTime::<Utc>::MIN_UTC;
+    f.last_seen = DateTime::<Utc>::MAX_UTC;
+    f.evidence = vec!["dangling".into(), String::new()];
+    fx.analysis.findings.push(f);
+    fx.analysis.risk.push(RiskAlert {
+        user: String::new(),
+        risk_event_type: "leakedCredentials".into(),
+        activity_time: Some(DateTime::<Utc>::MIN_UTC),
+        detected_time: Some(DateTime::<Utc>::MAX_UTC),
+        detection_timing: None,
+        risk_state: None,
+        risk_level: None,
+        ip: Some("::1".into()),
+        password_changed_after: Some(DateTime::<Utc>::MAX_UTC),
+        evidence: String::new(),
+    });
+    fx.leak(BOB, "2025-05-18T00:00:00Z", "2025-05-21T04:00:00Z");
+    fx.summary(BOB, Some(true), &["2025-05-22T00:00:00Z"]);
+    let c = fx.run();
+    assert_eq!(user(&c, ALICE).verdict, Verdict::ConfirmedCompromise);
+    assert_eq!(user(&c, BOB).verdict, Verdict::Mitigated, "no leak is old");
+    let _ = recommend(&fx.analysis, &c, &fx.case);
+    let _ = irpack::analysis::regulatory::flags_with_events(&fx.analysis, &c, &fx.case, &fx.events);
+}

@@ -16,6 +16,14 @@
 //!
 //! A verdict that claims something is absent needs the logs that would show it; without them
 //! the account is Undetermined and `missing_evidence` says which logs would decide it.
+//!
+//! Criterion ids (in `criteria_met` / `criteria_not_met`; evidence = event hashes):
+//! `escalate` (why the account escalates; first when present), `privileged_user`,
+//! `risk_confirmed_compromised`, `single_factor_unknown_ip`, `anomalous_sign_in`,
+//! `persistence`, `leak_confirmed`, `password_changed_after_leak`, `password_not_changed`,
+//! `mfa_in_use`, `legacy_auth`, `old_leak`, `mfa_blocked_use`, `attempts_failed`,
+//! `no_unauthorized_use`, `travel_on_record`, `corporate_network`, `automated_revocation`,
+//! `no_anomalous_sign_ins_all_users`, `alert_not_corroborated`.
 
 mod facts;
 
@@ -209,7 +217,12 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
         Some(t0) => f
             .persistence
             .iter()
-            .filter(|p| p.last_seen >= t0 - Duration::minutes(facts::SKEW_MINUTES))
+            .filter(|p| {
+                let from = t0
+                    .checked_sub_signed(Duration::minutes(facts::SKEW_MINUTES))
+                    .unwrap_or(t0);
+                p.last_seen >= from
+            })
             .collect(),
         None => vec![],
     };
@@ -724,7 +737,8 @@ fn is_old_leak(ctx: &Context, f: &UserFacts, changed: Option<DateTime<Utc>>) -> 
     let days = ctx.case.thresholds.old_leak_days;
     for r in &f.leaks {
         if let (Some(a), Some(det)) = (r.activity_time, r.detected_time) {
-            if det - a >= Duration::days(days) {
+            // A threshold beyond any representable span means no leak is old.
+            if Duration::try_days(days).is_some_and(|d| det - a >= d) {
                 return Some(format!(
                     "old leak: credential leaked {} , detected {} ({} days later; threshold {days})",
                     t(a),

@@ -141,7 +141,109 @@ pub struct Context<'a> {
     pub risk: Coverage,
     nets: Vec<(ipnet::IpNet, &'static str)>,
     events: HashMap<String, &'a Event>,
-    all_events: &'a [Event],
+    index: Index,
+}
+
+/// Per-account facts from the audit and sign-in events, gathered in one pass over the timeline
+/// (so classifying many accounts stays linear in the number of events).
+#[derive(Default)]
+struct Index {
+    /// Service-initiated token revocations and user updates, by target account.
+    revocations: BTreeMap<String, Vec<Stamp>>,
+    /// Password resets and changes, by target account.
+    passwords: HashMap<String, Vec<Stamp>>,
+    /// Role memberships added: (role name, stamp), by target account.
+    roles: HashMap<String, Vec<(String, Stamp)>>,
+    /// Accounts with a successful sign-in that satisfied MFA.
+    mfa_used: HashSet<String>,
+}
+
+impl Index {
+    fn build(events: &[Event]) -> Self {
+        let mut ix = Index::default();
+        for e in events {
+            if e.outcome == Outcome::Failure {
+                continue;
+            }
+            if e.class == EventClass::Authentication {
+                if e.outcome == Outcome::Success
+                    && e.mfa.as_ref().and_then(|m| m.satisfied) == Some(true)
+                {
+                    if let Some(u) = e.user_key() {
+                        ix.mfa_used.insert(u);
+                    }
+                }
+                continue;
+            }
+            let app_revocation = (e.class == EventClass::AccountChange
+                || e.class == EventClass::ApiActivity)
+                && (e.action == actions::TOKENS_REVOKED
+                    || e.operation.contains("StsRefreshTokenValidFrom")
+                    || e.action == actions::USER_UPDATED
+                    || eq(&e.operation, "Update user"))
+                && e.extra
+                    .get("initiated_by_type")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|s| eq(s, "app"));
+            let password =
+                e.action == actions::PASSWORD_RESET || e.action == actions::PASSWORD_CHANGED;
+            let role = e.action == actions::ROLE_MEMBER_ADDED;
+            if !(app_revocation || password || role) {
+                continue;
+            }
+            let stamp = |by: Option<String>| Stamp {
+                time: e.time,
+                by,
+                evidence: vec![e.hash()],
+            };
+            let targets = target_users(e);
+            if app_revocation {
+                let by = e
+                    .extra
+                    .get("initiated_by_app")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
+                for u in &targets {
+                    ix.revocations
+                        .entry(key(u))
+                        .or_default()
+                        .push(stamp(by.clone()));
+                }
+            }
+            if password {
+                // A self-service change may name no target: it is the actor's own password.
+                let who: Vec<String> = if targets.is_empty() {
+                    e.user_key().into_iter().collect()
+                } else {
+                    targets.iter().map(|t| key(t)).collect()
+                };
+                for u in who {
+                    ix.passwords
+                        .entry(u)
+                        .or_default()
+                        .push(stamp(e.user.clone()));
+                }
+            }
+            if role {
+                let name = e.targets.iter().find_map(|t| {
+                    t.kind
+                        .as_deref()
+                        .is_some_and(|k| k.to_ascii_lowercase().contains("role"))
+                        .then_some(t.name.as_deref())
+                        .flatten()
+                });
+                if let Some(name) = name {
+                    for u in &targets {
+                        ix.roles
+                            .entry(key(u))
+                            .or_default()
+                            .push((name.to_string(), stamp(e.user.clone())));
+                    }
+                }
+            }
+        }
+        ix
+    }
 }
 
 pub fn eq(a: &str, b: &str) -> bool {
@@ -178,7 +280,7 @@ impl<'a> Context<'a> {
             risk: cover(RISK_SOURCES),
             nets,
             events: cited_events(analysis, events),
-            all_events: events,
+            index: Index::build(events),
         }
     }
 
@@ -240,47 +342,8 @@ impl<'a> Context<'a> {
         for c in self.analysis.containment.iter().filter(|c| c.automated) {
             add(&c.user, false);
         }
-        for (u, _) in self.app_revocations() {
-            add(&u, false);
-        }
-        out
-    }
-
-    /// Service-initiated token revocations and user updates in the audit log, per target user.
-    fn app_revocations(&self) -> Vec<(String, Stamp)> {
-        let mut out = Vec::new();
-        for e in self.all_events {
-            if e.class != EventClass::AccountChange && e.class != EventClass::ApiActivity {
-                continue;
-            }
-            let revocation = e.action == actions::TOKENS_REVOKED
-                || e.operation.contains("StsRefreshTokenValidFrom")
-                || e.action == actions::USER_UPDATED
-                || eq(&e.operation, "Update user");
-            let by_app = e
-                .extra
-                .get("initiated_by_type")
-                .and_then(|v| v.as_str())
-                .is_some_and(|s| eq(s, "app"));
-            if !revocation || !by_app || e.outcome == Outcome::Failure {
-                continue;
-            }
-            let by = e
-                .extra
-                .get("initiated_by_app")
-                .and_then(|v| v.as_str())
-                .map(str::to_string);
-            let h = e.hash();
-            for u in target_users(e) {
-                out.push((
-                    u,
-                    Stamp {
-                        time: e.time,
-                        by: by.clone(),
-                        evidence: vec![h.clone()],
-                    },
-                ));
-            }
+        for u in self.index.revocations.keys() {
+            add(u, false);
         }
         out
     }
@@ -371,44 +434,36 @@ impl<'a> Context<'a> {
                 facts.manual_containment.push(c);
             }
         }
-        for (u, s) in self.app_revocations() {
-            if key(&u) == user_key
-                && !facts
-                    .automated_revocations
-                    .iter()
-                    .any(|r| r.evidence == s.evidence)
+        for s in self.index.revocations.get(user_key).into_iter().flatten() {
+            if !facts
+                .automated_revocations
+                .iter()
+                .any(|r| r.evidence == s.evidence)
             {
-                facts.automated_revocations.push(s);
+                facts.automated_revocations.push(s.clone());
             }
         }
         facts.automated_revocations.sort_by_key(|a| a.time);
-        for e in self.all_events.iter().filter(|e| {
-            (e.action == actions::PASSWORD_RESET || e.action == actions::PASSWORD_CHANGED)
-                && e.outcome != Outcome::Failure
-        }) {
-            let targets = target_users(e);
-            let me = targets.iter().any(|t| key(t) == user_key)
-                || (targets.is_empty() && e.user_key().as_deref() == Some(user_key));
-            if me && !facts.password_changes.iter().any(|p| p.time == e.time) {
-                facts.password_changes.push(Stamp {
-                    time: e.time,
-                    by: e.user.clone(),
-                    evidence: vec![e.hash()],
-                });
+        for p in self.index.passwords.get(user_key).into_iter().flatten() {
+            if !facts.password_changes.iter().any(|q| q.time == p.time) {
+                facts.password_changes.push(p.clone());
+            }
+        }
+        for r in facts.leaks.iter() {
+            if let Some(t) = r.password_changed_after {
+                if !facts.password_changes.iter().any(|q| q.time == t) {
+                    facts.password_changes.push(Stamp {
+                        time: t,
+                        by: None,
+                        evidence: vec![],
+                    });
+                }
             }
         }
         facts.password_changes.sort_by_key(|a| a.time);
-        if facts.mfa_in_use.is_none() {
-            // A successful sign-in that satisfied MFA shows MFA is registered and used.
-            let used = self.all_events.iter().any(|e| {
-                e.class == EventClass::Authentication
-                    && e.outcome == Outcome::Success
-                    && e.user_key().as_deref() == Some(user_key)
-                    && e.mfa.as_ref().and_then(|m| m.satisfied) == Some(true)
-            });
-            if used {
-                facts.mfa_in_use = Some(true);
-            }
+        // A successful sign-in that satisfied MFA shows MFA is registered and used.
+        if facts.mfa_in_use.is_none() && self.index.mfa_used.contains(user_key) {
+            facts.mfa_in_use = Some(true);
         }
         facts
     }
@@ -538,26 +593,14 @@ impl<'a> Context<'a> {
             out.push(("privileged according to the logs".to_string(), vec![]));
         }
         let roles = &self.case.privileged.roles;
-        for e in self
-            .all_events
-            .iter()
-            .filter(|e| e.action == actions::ROLE_MEMBER_ADDED && e.outcome != Outcome::Failure)
-        {
-            if !target_users(e).iter().any(|u| key(u) == user_key) {
-                continue;
-            }
-            let role = e.targets.iter().find_map(|t| {
-                let is_role = t
-                    .kind
-                    .as_deref()
-                    .is_some_and(|k| k.to_ascii_lowercase().contains("role"));
-                let name = t.name.as_deref()?;
-                (is_role || roles.iter().any(|r| eq(r, name))).then_some(name)
-            });
-            if let Some(name) = role.filter(|n| roles.iter().any(|r| eq(r, n))) {
+        for (name, st) in self.index.roles.get(user_key).into_iter().flatten() {
+            if roles.iter().any(|r| eq(r, name)) {
                 out.push((
-                    format!("was added to the privileged role {name} at {}", e.time),
-                    vec![e.hash()],
+                    format!(
+                        "was added to the privileged role {name} at {}",
+                        st.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                    st.evidence.clone(),
                 ));
             }
         }
@@ -679,7 +722,9 @@ fn coverage_of(
         (Some(f), Some(l)) if l < ws || f > we => none,
         (Some(f), Some(l)) => {
             let slack = Duration::hours(COVERAGE_SLACK_HOURS);
-            let state = if f > ws + slack || l < we - slack {
+            let late = ws.checked_add_signed(slack).is_some_and(|x| f > x);
+            let early = we.checked_sub_signed(slack).is_some_and(|x| l < x);
+            let state = if late || early {
                 Cover::Partial
             } else {
                 Cover::Full
@@ -708,7 +753,12 @@ fn cited_events<'a>(a: &Analysis, events: &'a [Event]) -> HashMap<String, &'a Ev
     ) else {
         return HashMap::new();
     };
-    let (lo, hi) = (lo - Duration::days(1), hi + Duration::days(1));
+    // A day either side: findings may round their first/last times.
+    let day = Duration::days(1);
+    let (lo, hi) = (
+        lo.checked_sub_signed(day).unwrap_or(lo),
+        hi.checked_add_signed(day).unwrap_or(hi),
+    );
     let mut out = HashMap::new();
     for e in events.iter().filter(|e| e.time >= lo && e.time <= hi) {
         let h = e.hash();
