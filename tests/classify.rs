@@ -1552,3 +1552,42 @@ fn extreme_times_and_dangling_citations_do_not_panic() {
     let _ = recommend(&fx.analysis, &c, &fx.case);
     let _ = irpack::analysis::regulatory::flags_with_events(&fx.analysis, &c, &fx.case, &fx.events);
 }
+
+#[test]
+fn risky_sign_in_detections_count_as_anomalous_unless_dismissed() {
+    let mut fx = Fx::new();
+    normal_day(&mut fx, ALICE);
+    let r = fx.ual(
+        "2025-05-22T02:19:00Z",
+        ALICE,
+        actions::OAUTH_CONSENT,
+        "Consent to application",
+        EVIL_IP,
+    );
+    fx.finding(rules::OAUTH_CONSENT, &[ALICE], &[EVIL_IP], &[&r]);
+    fx.analysis.risk.push(RiskAlert {
+        user: ALICE.into(),
+        risk_event_type: "anonymizedIPAddress".into(),
+        activity_time: Some(ts("2025-05-22T02:10:00Z")),
+        detected_time: Some(ts("2025-05-22T02:10:00Z")),
+        detection_timing: Some("realtime".into()),
+        risk_state: Some("atRisk".into()),
+        risk_level: Some("medium".into()),
+        ip: Some(EVIL_IP.into()),
+        password_changed_after: None,
+        evidence: "a".repeat(64),
+    });
+    let c = fx.run();
+    let u = user(&c, ALICE);
+    assert_eq!(u.verdict, Verdict::ConfirmedCompromise);
+    assert!(met(u, "anomalous_sign_in")
+        .description
+        .contains("anonymizedIPAddress"));
+    met(u, "risk_detection");
+    // Dismissed by an administrator: the consent alone needs the user asked.
+    fx.analysis.risk[0].risk_state = Some("dismissed".into());
+    let c = fx.run();
+    let u = user(&c, ALICE);
+    assert_eq!(u.verdict, Verdict::Undetermined);
+    assert!(met(u, "risk_detection").description.contains("dismissed"));
+}

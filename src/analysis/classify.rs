@@ -23,7 +23,7 @@
 //! `persistence`, `leak_confirmed`, `password_changed_after_leak`, `password_not_changed`,
 //! `mfa_in_use`, `legacy_auth`, `old_leak`, `mfa_blocked_use`, `attempts_failed`,
 //! `no_unauthorized_use`, `travel_on_record`, `corporate_network`, `automated_revocation`,
-//! `no_anomalous_sign_ins_all_users`, `alert_not_corroborated`.
+//! `no_anomalous_sign_ins_all_users`, `alert_not_corroborated`, `risk_detection`.
 
 mod facts;
 
@@ -212,7 +212,30 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
         .iter()
         .filter(|a| a.outcome == AttemptOutcome::Failed)
         .collect();
-    let first_success = success.iter().filter_map(|a| a.first_success).min();
+    // A detection an administrator dismissed is not counted against the account.
+    let dismissed = |r: &&&super::RiskAlert| {
+        r.risk_state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("dismissed"))
+    };
+    let risky_signins: Vec<_> = f
+        .other_risk
+        .iter()
+        .filter(|r| !dismissed(r))
+        .filter(|r| {
+            r.ip.as_deref()
+                .is_some_and(|ip| ctx.corporate(ip).is_none())
+        })
+        .collect();
+    let first_success = success
+        .iter()
+        .filter_map(|a| a.first_success)
+        .chain(
+            risky_signins
+                .iter()
+                .filter_map(|r| r.activity_time.or(r.detected_time)),
+        )
+        .min();
     let persistence_after: Vec<_> = match first_success {
         Some(t0) => f
             .persistence
@@ -238,14 +261,27 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
         .collect();
     // Sign-in risk detections (not the offline leak) with an IP outside the corporate
     // network are anomalous sign-ins the identity provider saw.
-    let risky_signins: Vec<_> = f
-        .other_risk
-        .iter()
-        .filter(|r| {
-            r.ip.as_deref()
-                .is_some_and(|ip| ctx.corporate(ip).is_none())
-        })
-        .collect();
+    if !f.other_risk.is_empty() {
+        d.met(crit(
+            "risk_detection",
+            format!(
+                "identity-provider risk detections: {}",
+                f.other_risk
+                    .iter()
+                    .map(|r| format!(
+                        "{} ({}{})",
+                        r.risk_event_type,
+                        r.risk_state.as_deref().unwrap_or("state unknown"),
+                        r.ip.as_deref()
+                            .map(|ip| format!(", {ip}"))
+                            .unwrap_or_default()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            f.other_risk.iter().map(|r| r.evidence.clone()).collect(),
+        ));
+    }
 
     // --- privilege (RB-0003 step 6: escalate regardless) ---------------------------------
     for (why, ev) in &f.privileged {
@@ -675,7 +711,11 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
         d.low = true;
         d.met(crit(
             "alert_not_corroborated",
-            "no finding, risk detection or revocation for this account corroborates the alert",
+            if f.other_risk.is_empty() {
+                "no finding, risk detection or revocation for this account corroborates the alert"
+            } else {
+                "only risk detections without a sign-in from an unknown IP: nothing in the logs shows use of the account"
+            },
             vec![],
         ));
         d.missing(signin_gap.clone());
@@ -946,6 +986,7 @@ fn decisive(v: Verdict) -> &'static [&'static str] {
             "persistence",
             "no_anomalous_sign_ins_all_users",
             "alert_not_corroborated",
+            "risk_detection",
             "leak_confirmed",
         ],
     }
