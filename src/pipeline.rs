@@ -433,7 +433,7 @@ pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, Pipeli
     let analysis = detect::analyze(&out.events, case);
     let classification = classify::classify(&analysis, &out.events, case);
     let actions = recommend::recommend(&analysis, &classification, case);
-    let regulatory = regulatory::flags(&analysis, &classification, case);
+    let regulatory = regulatory::flags_with_events(&analysis, &classification, case, &out.events);
     let dir = out.case_dir.join("analysis");
     write_json(&dir.join("findings.json"), &analysis.findings)?;
     write_json(&dir.join("analysis.json"), &analysis)?;
