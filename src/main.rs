@@ -29,6 +29,8 @@ enum Command {
     Run(RunArgs),
     /// Export a case's timeline (its hash chain is checked first).
     Timeline(TimelineArgs),
+    /// Write deterministic synthetic exports for benchmarks.
+    Gen(GenArgs),
     /// Check a package (ZIP or bag folder): every hash, Payload-Oxum, the custody and
     /// timeline chains, each event's raw record against the original, and the signature.
     /// Exit 0 only when all hold; 1 lists exactly what differs.
@@ -89,6 +91,29 @@ struct KeygenArgs {
     /// Replace existing key files.
     #[arg(long)]
     force: bool,
+}
+
+#[derive(clap::Args)]
+struct GenArgs {
+    #[arg(long, value_enum)]
+    kind: irpack::gen::Kind,
+    /// Total size in MiB.
+    #[arg(long, default_value_t = 100)]
+    mib: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Folder to write into (created).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn gen(args: GenArgs) -> Result<ExitCode> {
+    let files = irpack::gen::write_set(args.kind, args.seed, args.mib << 20, &args.out)
+        .with_context(|| format!("{}", args.out.display()))?;
+    for (p, records) in files {
+        println!("{}\t{records} records", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -389,6 +414,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run(a),
         Command::Timeline(a) => timeline(a),
+        Command::Gen(a) => gen(a),
         Command::Verify(a) => verify(a),
         Command::Custody(a) => custody(a),
         Command::Keygen(a) => keygen(a),

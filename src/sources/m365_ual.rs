@@ -821,7 +821,7 @@ impl SplitMix64 {
 
 /// Writes a realistic Purview "Export results" CSV (CRLF, header plus rows whose AuditData is
 /// JSON with `""` escaping, mixed operations) of at least `target_bytes`, deterministically
-/// from `seed`. Returns the bytes written.
+/// from `seed`. Returns the records written (like every generator).
 pub fn generate(seed: u64, target_bytes: usize, out: &mut impl Write) -> std::io::Result<u64> {
     const USERS: &[&str] = &[
         "adele.vance@contoso.example",
@@ -850,6 +850,7 @@ pub fn generate(seed: u64, target_bytes: usize, out: &mut impl Write) -> std::io
     let header = "RecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n";
     out.write_all(header.as_bytes())?;
     let mut written = header.len() as u64;
+    let mut records = 0u64;
     let mut t: i64 = 1_709_251_200; // 2024-03-01T00:00:00Z
     let mut line = String::with_capacity(4096);
     while (written as usize) < target_bytes {
@@ -956,8 +957,9 @@ pub fn generate(seed: u64, target_bytes: usize, out: &mut impl Write) -> std::io
         line.push_str("\",,\r\n");
         out.write_all(line.as_bytes())?;
         written += line.len() as u64;
+        records += 1;
     }
-    Ok(written)
+    Ok(records)
 }
 
 #[cfg(test)]
