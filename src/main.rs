@@ -27,6 +27,12 @@ struct Cli {
 enum Command {
     /// The main job: collect, normalize, analyze, report and package.
     Run(RunArgs),
+    /// Stage 1 alone: collect and normalize into a case folder (no analysis, no package).
+    Collect(RunArgs),
+    /// Stage 2 alone: run the detections and classification again on a case folder.
+    Analyze(StageArgs),
+    /// Stage 3 alone: write the report and the package from a case folder's analysis.
+    Report(ReportArgs),
     /// Export a case's timeline (its hash chain is checked first).
     Timeline(TimelineArgs),
     /// Write deterministic synthetic exports for benchmarks.
@@ -91,6 +97,99 @@ struct KeygenArgs {
     /// Replace existing key files.
     #[arg(long)]
     force: bool,
+}
+
+#[derive(clap::Args)]
+struct StageArgs {
+    /// Case folder written by `irpack collect` or `irpack run`.
+    case_dir: PathBuf,
+    /// Examiner name for the custody log.
+    #[arg(long)]
+    examiner: Option<String>,
+    /// The clock (RFC 3339); defaults to SOURCE_DATE_EPOCH, then the system clock.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    stage: StageArgs,
+    /// Replace an existing package.
+    #[arg(long)]
+    force: bool,
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
+    #[arg(long)]
+    redact: bool,
+    #[arg(long)]
+    redact_key: Option<PathBuf>,
+    #[arg(long)]
+    no_package: bool,
+}
+
+fn stage_opts(out: &pipeline::RunOutput, args: &StageArgs) -> Result<RunOptions> {
+    Ok(RunOptions {
+        out: args.case_dir.clone(),
+        case: out.collected.case.clone(),
+        now: clock(args.now.as_deref())?,
+        examiner: args.examiner.clone(),
+        quiet: true,
+        ..Default::default()
+    })
+}
+
+fn analyze(args: StageArgs) -> Result<ExitCode> {
+    let out = pipeline::load(&args.case_dir)?;
+    let opts = stage_opts(&out, &args)?;
+    let concl = pipeline::analyze(&out, &opts)?;
+    println!("verdict: {}", concl.classification.verdict.label());
+    for f in &concl.analysis.findings {
+        println!("  [{:?}] {} {}", f.severity, f.rule, f.title);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(args: ReportArgs) -> Result<ExitCode> {
+    let out = pipeline::load(&args.stage.case_dir)?;
+    let opts = stage_opts(&out, &args.stage)?;
+    let concl = match pipeline::load_conclusions(&args.stage.case_dir) {
+        Ok(c) => c,
+        Err(_) => pipeline::analyze(&out, &opts)?,
+    };
+    let pkg = PackageOptions {
+        force: args.force,
+        sign_key: args.sign_key,
+        redact: args.redact,
+        redact_key: args.redact_key,
+        no_package: args.no_package,
+    };
+    let info = pipeline::report_and_package(&out, &concl, &opts, &pkg)?;
+    for (name, sha) in &info.report_files {
+        println!("{name}  sha256 {sha}");
+    }
+    if let Some(p) = &info.package {
+        println!("package {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn collect(args: RunArgs) -> Result<ExitCode> {
+    let opts = run_options(&args)?;
+    let out = pipeline::collect(&opts)?;
+    println!(
+        "case {} → {}: {} files, {} events, {} rejected, timeline head {}",
+        out.collected.case.case_id,
+        out.case_dir.display(),
+        out.collected.files.len(),
+        out.events.len(),
+        out.collected.rejected.len(),
+        out.timeline_head
+    );
+    for r in out.collected.rejected.iter().take(50) {
+        println!("  rejected {r}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -212,7 +311,7 @@ fn clock(now: Option<&str>) -> Result<DateTime<Utc>> {
     Ok(Utc::now())
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
+fn run_options(args: &RunArgs) -> Result<RunOptions> {
     let case = match &args.case {
         Some(p) => CaseFile::load(p)?,
         None => CaseFile::minimal(&args.case_id),
@@ -224,17 +323,21 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         };
         zones.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let opts = RunOptions {
-        inputs: args.inputs,
-        out: args.out,
+    Ok(RunOptions {
+        inputs: args.inputs.clone(),
+        out: args.out.clone(),
         case,
         case_path: args.case.clone(),
         now: clock(args.now.as_deref())?,
-        examiner: args.examiner,
+        examiner: args.examiner.clone(),
         zones,
         force: args.force,
         quiet: args.quiet,
-    };
+    })
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let opts = run_options(&args)?;
     let pkg = PackageOptions {
         force: args.force,
         sign_key: args.sign_key,
@@ -413,6 +516,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run(a),
+        Command::Collect(a) => collect(a),
+        Command::Analyze(a) => analyze(a),
+        Command::Report(a) => report(a),
         Command::Timeline(a) => timeline(a),
         Command::Gen(a) => gen(a),
         Command::Verify(a) => verify(a),

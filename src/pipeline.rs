@@ -502,3 +502,22 @@ pub fn report_and_package(
         pkg,
     )?)
 }
+
+/// Read back what [`analyze`] wrote to `analysis/`, so the report can be rebuilt alone.
+pub fn load_conclusions(case_dir: &Path) -> Result<Conclusions, PipelineError> {
+    fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T, PipelineError> {
+        let p = dir.join(name);
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        serde_json::from_str(&text).map_err(|e| PipelineError::Output {
+            path: p.display().to_string(),
+            message: format!("not what irpack analyze writes: {e}"),
+        })
+    }
+    let dir = case_dir.join("analysis");
+    Ok(Conclusions {
+        analysis: read(&dir, "analysis.json")?,
+        classification: read(&dir, "classification.json")?,
+        actions: read(&dir, "actions.json")?,
+        regulatory: read(&dir, "regulatory.json")?,
+    })
+}
