@@ -548,11 +548,18 @@ fn finalize(ctx: &Ctx, drafts: Vec<Draft>) -> Vec<Finding> {
         d.events.sort_by_key(|&i| (ctx.events[i].time, i));
         d.events.dedup();
     }
+    // Hash everything cited, then order evidence by (time, hash): the same events give the
+    // same list whatever order the timeline held ties in.
     let cited: BTreeSet<usize> = drafts
         .iter()
-        .flat_map(|d| d.events.iter().take(MAX_EVIDENCE).copied())
+        .flat_map(|d| d.events.iter().copied())
         .collect();
     ctx.hash_all(&cited);
+    for d in &mut drafts {
+        d.events
+            .sort_by_cached_key(|&i| (ctx.events[i].time, ctx.hash(i)));
+        d.events.dedup_by_key(|i| ctx.hash(*i));
+    }
     let mut out: Vec<Finding> = drafts
         .into_iter()
         .map(|mut d| {

@@ -241,8 +241,9 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
             .chain(my_vpn.iter().copied())
             .chain(flows.iter().copied())
             .collect();
-        ev.sort_by_key(|&i| (ctx.ev(i).time, i));
+        ev.sort_unstable();
         ev.dedup();
+        ev.sort_by_cached_key(|&i| (ctx.ev(i).time, ctx.hash(i)));
         let vpn_ok = my_vpn.iter().any(|&i| {
             let e = ctx.ev(i);
             e.outcome != Outcome::Failure

@@ -6,9 +6,10 @@ use super::detect::{fmt_time, ip_of, ok, tech, Ctx, Draft, Suspects};
 use super::{rules, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// A user agent counts as rare when at most this share of the window's users send it
-/// (and never fewer than `pivot_min_users`).
+/// A user agent counts as rare when at most this share of the window's users send it, or at
+/// most `RARE_UA_MIN_ACCOUNTS` accounts in a small tenant (and never fewer than `pivot_min_users`).
 pub const RARE_UA_SHARE: f64 = 0.02;
+pub const RARE_UA_MIN_ACCOUNTS: usize = 5;
 
 /// Everyday browser and Microsoft client strings: shared by accounts all the time.
 pub fn common_client(ua: &str) -> bool {
@@ -118,7 +119,9 @@ fn shared_ip(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
 fn shared_user_agent(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
     let total_users = ctx.signins.len();
     let min = ctx.th.pivot_min_users.max(2);
-    let rare_limit = min.max((total_users as f64 * RARE_UA_SHARE).floor() as usize);
+    let rare_limit = min
+        .max(RARE_UA_MIN_ACCOUNTS)
+        .max((total_users as f64 * RARE_UA_SHARE).floor() as usize);
     let mut by_ua: HashMap<&str, BTreeMap<&str, Vec<usize>>> = HashMap::new();
     for (user, idx) in &ctx.signins {
         for &i in idx {
