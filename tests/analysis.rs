@@ -1748,10 +1748,14 @@ const UAS: &[&str] = &[
 /// Berlin, a stable home network each, the same device, working hours, non-interactive token
 /// refreshes, an occasional mistyped password, normal file and mail volumes.
 fn background(seed: u64) -> Vec<Event> {
+    background_n(seed, 200)
+}
+
+fn background_n(seed: u64, users: u64) -> Vec<Event> {
     let mut r = Rng(seed);
     let mut ev = Vec::new();
     let start = Utc.with_ymd_and_hms(2024, 4, 27, 0, 0, 0).unwrap();
-    for n in 0..200u64 {
+    for n in 0..users {
         let user = format!("user{n:03}@corp.example");
         let office = if n % 2 == 0 {
             format!("198.51.100.{}", 10 + r.below(5))
@@ -2025,4 +2029,141 @@ fn never_panics_on_odd_events() {
     c.thresholds.baseline_days = i64::MAX;
     let _ = analyze(&ev, &c);
     let _ = analyze(&ev, &CaseFile::minimal("x"));
+}
+
+/// Scale check (run with `--ignored --nocapture` in release): ~1M events, prints the time.
+/// No timing assertion: it documents that the detections stay linear.
+#[test]
+#[ignore]
+fn scale_one_million_events() {
+    let ev = background_n(5, 2600);
+    let started = std::time::Instant::now();
+    let a = analyze(&ev, &CaseFile::minimal("IR-SCALE"));
+    eprintln!(
+        "{} events, {} users: {} findings in {:?}",
+        ev.len(),
+        a.users.len(),
+        a.findings.len(),
+        started.elapsed()
+    );
+    assert!(a.findings.iter().all(|f| f.severity < Severity::High));
+}
+
+/// One attack chain end to end, compared with a golden file (UPDATE_GOLDEN=1 rewrites it).
+/// Evidence hashes are left out: they depend on test-built provenance, not on the analysis.
+#[test]
+fn golden_attack_chain() {
+    let u = "alice@corp.example";
+    let attacker = "102.89.1.1";
+    let mut ev = Vec::new();
+    history(&mut ev, u, OFFICE);
+    for i in 0..5 {
+        let v = format!("v{i}@corp.example");
+        history(&mut ev, &v, OFFICE);
+        ev.push(
+            E::fail(
+                t("2024-05-21T02:00:00Z") + Duration::minutes(i),
+                &v,
+                attacker,
+            )
+            .ua("python-requests/2.31")
+            .e(),
+        );
+    }
+    ev.push(
+        E::fail(t("2024-05-21T02:10:00Z"), u, attacker)
+            .ua("python-requests/2.31")
+            .e(),
+    );
+    ev.push(
+        E::ok(t("2024-05-21T02:12:00Z"), u, attacker)
+            .lagos()
+            .mfa(false)
+            .ua("python-requests/2.31")
+            .e(),
+    );
+    ev.push(E::ok(t("2024-05-21T08:00:00Z"), u, OFFICE).berlin().e());
+    ev.push(
+        E::audit(
+            t("2024-05-21T02:20:00Z"),
+            "entra_audit",
+            actions::MFA_METHOD_REGISTERED,
+            Some(u),
+        )
+        .op("User registered security info")
+        .ip(attacker)
+        .target("User", u)
+        .e(),
+    );
+    ev.push(rule_event(
+        "2024-05-21T02:25:00Z",
+        u,
+        attacker,
+        json!({"Name": ".", "ForwardTo": "drop@evil.example", "MarkAsRead": "True"}),
+    ));
+    downloads(&mut ev, u, attacker, t("2024-05-21T03:00:00Z"), 120);
+    ev.push(risk_event(
+        "2024-05-19T00:00:00Z",
+        u,
+        "2024-05-21T06:00:00Z",
+    ));
+    ev.push(
+        E::audit(
+            t("2024-05-21T06:01:00Z"),
+            "entra_audit",
+            actions::USER_UPDATED,
+            None,
+        )
+        .op("Update user")
+        .target("User", u)
+        .modified("StsRefreshTokensValidFrom", "2024-05-21T06:01:00Z")
+        .extra("initiated_by_type", json!("app"))
+        .extra("initiated_by_app", json!("Azure AD Identity Protection"))
+        .e(),
+    );
+    ev.push(
+        E::audit(
+            t("2024-05-21T09:00:00Z"),
+            "entra_audit",
+            actions::PASSWORD_RESET,
+            Some("admin@corp.example"),
+        )
+        .op("Reset user password")
+        .target("User", u)
+        .e(),
+    );
+    let mut vpn = base(
+        t("2024-05-21T02:30:00Z"),
+        "fortigate",
+        EventClass::Authentication,
+        actions::VPN_LOGIN,
+        Outcome::Success,
+    );
+    vpn.user = Some("alice".into());
+    vpn.src_ip = Some(attacker.into());
+    ev.push(vpn);
+    let mut c = case();
+    c.alert.as_mut().unwrap().users = vec![u.into()];
+    let a = run(&ev, &c);
+    let view: Vec<Value> = a
+        .findings
+        .iter()
+        .map(|f| json!({"rule": f.rule, "severity": f.severity, "title": f.title, "users": f.users, "ips": f.ips, "first_seen": f.first_seen, "last_seen": f.last_seen, "evidence": f.evidence.len(), "techniques": f.techniques, "rationale": f.rationale, "facts": f.facts}))
+        .collect();
+    let got = serde_json::to_string_pretty(&json!({"findings": view, "containment": a.containment.iter().map(|c| json!({"user": c.user, "action": c.action, "time": c.time, "by": c.by, "automated": c.automated})).collect::<Vec<_>>(), "risk_password_changed_after": a.risk[0].password_changed_after})).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/analysis_attack_chain.json");
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1")
+        || !path.exists() && std::env::var("CI").is_err()
+    {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 to create)");
+    assert_eq!(
+        got,
+        want,
+        "findings differ from {}; UPDATE_GOLDEN=1 to accept",
+        path.display()
+    );
 }

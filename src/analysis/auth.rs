@@ -277,16 +277,15 @@ fn mfa_fatigue(ctx: &Ctx, user: &str, idx: &[usize]) -> Vec<Draft> {
                 .copied()
                 .unwrap_or(relevant[end]);
             let after_end = ctx.ev(last_prompt).time + span;
-            let success = idx.iter().copied().find(|&i| {
-                let s = ctx.ev(i);
-                ok(s)
-                    && s.time >= ctx.ev(relevant[lo]).time
-                    && s.time <= after_end
-                    && burst
-                        .iter()
-                        .any(|&b| !ok(ctx.ev(b)) && ctx.ev(b).time <= s.time)
-                    && s.time >= ctx.ev(relevant[hi]).time
-            });
+            // The first success from the moment the burst crossed the threshold until one span
+            // after its last prompt (binary search: bursts can be many).
+            let trigger = ctx.ev(relevant[hi]).time;
+            let from = idx.partition_point(|&i| ctx.ev(i).time < trigger);
+            let success = idx[from..]
+                .iter()
+                .copied()
+                .take_while(|&i| ctx.ev(i).time <= after_end)
+                .find(|&i| ok(ctx.ev(i)));
             let n_den = burst.iter().filter(|&&i| is_mfa_denial(ctx.ev(i))).count();
             let n_int = burst
                 .iter()

@@ -133,7 +133,11 @@ fn vpn_line(e: &Event) -> String {
 }
 
 pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>) {
-    let from = ctx.win.start - Duration::hours(SESSION_LOOKBACK_HOURS);
+    let from = ctx
+        .win
+        .start
+        .checked_sub_signed(Duration::hours(SESSION_LOOKBACK_HOURS))
+        .unwrap_or(ctx.win.start);
     let span: Vec<usize> = (0..ctx.events.len())
         .filter(|&i| {
             let e = ctx.ev(i);
@@ -186,25 +190,37 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
         }
     }
 
+    // Indexes by address so each candidate costs only its own records.
+    let mut sess_by_ip: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, s) in sess.iter().enumerate() {
+        let (cs, fr) = (s.s.calling_station.as_deref(), s.s.framed_ip.as_deref());
+        for a in [cs, fr.filter(|f| Some(*f) != cs)].into_iter().flatten() {
+            sess_by_ip.entry(a).or_default().push(k);
+        }
+    }
+    let assigned: Vec<Option<String>> = vpn
+        .iter()
+        .map(|&i| extra_str(ctx.ev(i), &["assigned_ip"]))
+        .collect();
+    let mut vpn_by_ip: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, &i) in vpn.iter().enumerate() {
+        if let Some(ip) = ip_of(ctx.ev(i)) {
+            vpn_by_ip.entry(ip).or_default().push(i);
+        }
+        if let Some(a) = assigned[k].as_deref() {
+            vpn_by_ip.entry(a).or_default().push(i);
+        }
+    }
     let mut views = Vec::new();
     let mut drafts = Vec::new();
     for (ip, suspicious) in candidates {
-        let my_sess: Vec<&Session> = sess
-            .iter()
-            .filter(|s| {
-                s.s.calling_station.as_deref() == Some(ip.as_str())
-                    || s.s.framed_ip.as_deref() == Some(ip.as_str())
-            })
-            .collect();
-        let my_vpn: Vec<usize> = vpn
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let e = ctx.ev(i);
-                ip_of(e) == Some(ip.as_str())
-                    || extra_str(e, &["assigned_ip"]).as_deref() == Some(ip.as_str())
-            })
-            .collect();
+        let my_sess: Vec<&Session> = sess_by_ip
+            .get(ip.as_str())
+            .map(|v| v.iter().map(|&k| &sess[k]).collect())
+            .unwrap_or_default();
+        let mut my_vpn: Vec<usize> = vpn_by_ip.get(ip.as_str()).cloned().unwrap_or_default();
+        my_vpn.sort_unstable();
+        my_vpn.dedup();
         let mut inner: BTreeSet<String> = [ip.clone()].into();
         inner.extend(my_sess.iter().filter_map(|s| s.s.framed_ip.clone()));
         inner.extend(
@@ -223,8 +239,21 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
             continue;
         }
         let mut users: BTreeSet<String> = sus.ips.get(&ip).cloned().unwrap_or_default();
-        users.extend(my_sess.iter().filter_map(|s| s.s.user.clone()));
-        users.extend(my_vpn.iter().filter_map(|&i| user_of(ctx.ev(i))));
+        // Network names (`CORP\\alice`, `alice`) are reported as the suspect's UPN they match.
+        let as_upn = |u: String| {
+            sus.users
+                .iter()
+                .find(|s| same_user(s, &u))
+                .cloned()
+                .unwrap_or(u)
+        };
+        users.extend(my_sess.iter().filter_map(|s| s.s.user.clone()).map(as_upn));
+        users.extend(
+            my_vpn
+                .iter()
+                .filter_map(|&i| user_of(ctx.ev(i)))
+                .map(as_upn),
+        );
         let allowed = flows
             .iter()
             .filter(|&&i| ctx.ev(i).action == actions::FLOW_ALLOWED)
@@ -323,7 +352,7 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
             if sess_text.is_empty() { String::new() } else { format!(" ({})", sess_text.join("; ")) },
             my_vpn.len(),
             if vpn_ok { ", including a successful login or tunnel" } else { "" },
-            inner.iter().filter(|a| **a != ip).cloned().collect::<Vec<_>>().join(", ").chars().collect::<String>().as_str().to_owned() + if inner.len() == 1 { "(none)" } else { "" },
+            if inner.len() == 1 { "(none)".to_string() } else { inner.iter().filter(|a| **a != ip).cloned().collect::<Vec<_>>().join(", ") },
             if active > 0 { format!(" {active} session(s) have no stop record: disconnect them (CoA) when containing.") } else { String::new() }
         ));
         views.push(view);

@@ -146,7 +146,7 @@ fn shared_user_agent(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
     let mut out = Vec::new();
     for ua in uas {
         let users = &by_ua[ua];
-        if users.len() < min || users.len() > rare_limit {
+        if users.len() < min {
             continue;
         }
         let idx: Vec<usize> = users.values().flatten().copied().collect();
@@ -156,7 +156,15 @@ fn shared_user_agent(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
             .filter(|ip| s.ips.contains_key(*ip))
             .collect();
         let common = common_client(ua);
-        if common && from_suspect.is_empty() {
+        let rare = users.len() <= rare_limit;
+        // A tool string sent from a suspicious IP is notable however many accounts it touched;
+        // otherwise only rare strings are, and a common browser string needs the suspicious IP too.
+        let notable = if common {
+            rare && !from_suspect.is_empty()
+        } else {
+            rare || !from_suspect.is_empty()
+        };
+        if !notable {
             continue;
         }
         let all_known = idx
@@ -196,7 +204,7 @@ fn shared_user_agent(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
         d.users = users.keys().map(|u| u.to_string()).collect();
         d.suspect_ips = from_suspect.iter().map(|s| s.to_string()).collect();
         out.push(d.why(format!(
-            "The user agent \"{ua}\" was sent by {} accounts ({}) from {} on, and by no more than {rare_limit} of the {total_users} accounts signing in during the window, so it is rare here.{}{}",
+            "The user agent \"{ua}\" was sent by {} accounts ({}) from {} on, out of {total_users} accounts signing in during the window (rare here means at most {rare_limit}).{}{}",
             users.len(),
             users.keys().copied().collect::<Vec<_>>().join(", "),
             fmt_time(first),

@@ -13,6 +13,16 @@ use crate::case::CaseFile;
 use crate::event::Event;
 use chrono::{DateTime, Duration, Utc};
 
+/// `t ± days`, saturating at chrono's range instead of panicking.
+fn shift(t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    t.checked_add_signed(Duration::days(days))
+        .unwrap_or(if days < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
 /// Days either side of `alert.time` when the case gives no explicit window.
 pub const ALERT_SPAN_DAYS: i64 = 7;
 /// Length of the derived window when the case gives no alert time at all.
@@ -58,19 +68,19 @@ pub fn window(events: &[Event], case: &CaseFile) -> Option<Window> {
             "case file alert.window_start .. last event".to_string(),
         ),
         (None, Some(e), _) => (
-            e - Duration::days(DERIVED_WINDOW_DAYS),
+            shift(e, -DERIVED_WINDOW_DAYS),
             e,
             format!("{DERIVED_WINDOW_DAYS} days before case file alert.window_end"),
         ),
         (None, None, Some(t)) => (
-            t - Duration::days(ALERT_SPAN_DAYS),
-            t + Duration::days(ALERT_SPAN_DAYS),
+            shift(t, -ALERT_SPAN_DAYS),
+            shift(t, ALERT_SPAN_DAYS),
             format!("alert time ± {ALERT_SPAN_DAYS} days"),
         ),
         (None, None, None) => {
             let end = last?;
             (
-                end - Duration::days(DERIVED_WINDOW_DAYS),
+                shift(end, -DERIVED_WINDOW_DAYS),
                 end,
                 format!(
                     "no alert time in the case file: the last {DERIVED_WINDOW_DAYS} days of the evidence"
@@ -81,7 +91,7 @@ pub fn window(events: &[Event], case: &CaseFile) -> Option<Window> {
     Some(Window {
         start,
         end,
-        baseline_start: start - Duration::days(baseline_days),
+        baseline_start: shift(start, -baseline_days),
         rule,
     })
 }
