@@ -1515,6 +1515,16 @@ fn risk_detection_and_password_timeline() {
         Some(t("2024-05-23T08:00:00Z"))
     );
     assert_eq!(one(&a, rules::RISK_DETECTION).severity, Severity::Low);
+
+    // A user-risk state change is not a detection.
+    let mut ev2 = Vec::new();
+    history(&mut ev2, u, OFFICE);
+    let mut change = risk_event("2024-05-21T00:00:00Z", u, "2024-05-22T06:00:00Z");
+    change.action = actions::USER_RISK_CHANGED.into();
+    ev2.push(change);
+    let a = run(&ev2, &case());
+    assert!(a.risk.is_empty());
+    none(&a, rules::RISK_DETECTION);
 }
 
 #[test]

@@ -39,7 +39,10 @@ pub(crate) fn detect(ctx: &Ctx) -> (Vec<RiskAlert>, Vec<Draft>) {
     let mut alerts = Vec::new();
     let mut drafts = Vec::new();
     for (i, e) in ctx.events.iter().enumerate() {
-        if e.action != actions::RISK_DETECTED && e.class != EventClass::RiskDetection {
+        // Risk detections only; a user-risk state change is not a detection of its own.
+        let detection = e.action == actions::RISK_DETECTED
+            || (e.class == EventClass::RiskDetection && e.action != actions::USER_RISK_CHANGED);
+        if !detection {
             continue;
         }
         let Some(user) = user_of(e) else { continue };
