@@ -986,6 +986,29 @@ fn inbox_rules() {
 }
 
 #[test]
+fn rule_object_ids_resolve_to_the_mailbox_owner() {
+    let u = "hank@x.com";
+    let mut ev = Vec::new();
+    history(&mut ev, u, OFFICE);
+    let mut e = rule_event(
+        "2024-05-21T11:00:00Z",
+        "Delegate@X.com",
+        OFFICE,
+        json!({"Name": "x", "RedirectTo": "a@evil.example"}),
+    );
+    e.targets.push(Target {
+        kind: Some("InboxRule".into()),
+        id: Some("Hank@x.com\\x".into()),
+        ..Target::default()
+    });
+    ev.push(e);
+    let a = run(&ev, &case());
+    let f = one(&a, rules::INBOX_RULE);
+    assert_eq!(f.users, vec!["delegate@x.com", u]);
+    assert_eq!(f.facts["actor"], "delegate@x.com");
+}
+
+#[test]
 fn mailbox_forwarding() {
     let u = "ivy@x.com";
     let mut ev = Vec::new();

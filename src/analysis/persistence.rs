@@ -43,29 +43,37 @@ const RISKY_SCOPES: &[&str] = &[
 /// makes the registration anomalous even when the registration event has no IP.
 const ANOMALOUS_SIGNIN_LOOKBACK_HOURS: i64 = 24;
 
+/// A UPN inside an object id (`alice@corp.example`, `alice@corp.example\\Rule name`).
+fn upn_in(v: &str) -> Option<String> {
+    v.split(['\\', '/'])
+        .map(str::trim)
+        .find(|s| s.contains('@') && !s.contains(char::is_whitespace) && !s.starts_with('@'))
+        .map(str::to_ascii_lowercase)
+}
+
 /// The user an account change is about: a user target (by UPN when given), else the actor.
 pub(crate) fn target_user(e: &Event) -> Option<String> {
-    let users: Vec<&crate::event::Target> = e
-        .targets
-        .iter()
-        .filter(|t| {
-            t.kind
-                .as_deref()
-                .is_some_and(|k| k.to_ascii_lowercase().contains("user"))
-        })
-        .collect();
-    for t in users
-        .iter()
-        .chain(e.targets.iter().collect::<Vec<_>>().iter())
-    {
+    let is_user = |t: &&crate::event::Target| {
+        t.kind
+            .as_deref()
+            .is_some_and(|k| k.to_ascii_lowercase().contains("user"))
+    };
+    let users: Vec<&crate::event::Target> = e.targets.iter().filter(is_user).collect();
+    let others = e.targets.iter().filter(|t| !is_user(t));
+    for t in users.iter().copied().chain(others) {
         for v in [t.name.as_deref(), t.id.as_deref()].into_iter().flatten() {
-            if v.contains('@') {
-                return Some(v.trim().to_ascii_lowercase());
+            if let Some(u) = upn_in(v) {
+                return Some(u);
             }
         }
     }
     if let Some(t) = users.first() {
-        if let Some(v) = t.name.as_deref().or(t.id.as_deref()) {
+        if let Some(v) = t
+            .name
+            .as_deref()
+            .or(t.id.as_deref())
+            .filter(|v| !v.trim().is_empty())
+        {
             return Some(v.trim().to_ascii_lowercase());
         }
     }
