@@ -770,3 +770,74 @@ fn user_summaries(ctx: &Ctx, findings: &[Finding]) -> Vec<UserSummary> {
     }
     m.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventClass, Mfa, Provenance};
+
+    fn ev() -> Event {
+        Event::new(
+            Utc::now(),
+            "",
+            "UTC",
+            "entra_signin",
+            "t",
+            EventClass::Authentication,
+            actions::SIGN_IN,
+            "",
+            Outcome::Success,
+            Provenance::default(),
+        )
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(ip_prefix("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(ip_prefix(" 2001:db8:abcd:12::1 "), "2001:db8:abcd::/48");
+        assert_eq!(ip_prefix("not an ip"), "not an ip");
+    }
+
+    #[test]
+    fn browser_and_device_keys() {
+        assert_eq!(browser_family("Chrome 124.0.6367"), "Chrome");
+        assert_eq!(browser_family("Mobile Safari 17"), "Mobile Safari");
+        assert_eq!(browser_family("IE"), "IE");
+        let mut e = ev();
+        assert_eq!(device_key(&e), None);
+        e.device = Some(crate::event::Device {
+            os: Some("Ios 17.4.1".into()),
+            ..Default::default()
+        });
+        assert_eq!(device_key(&e).as_deref(), Some("Ios / ?"));
+    }
+
+    #[test]
+    fn error_codes_and_flags() {
+        let mut e = ev();
+        e.reason =
+            Some("500121: Authentication failed during strong authentication request.".into());
+        assert_eq!(error_code(&e), Some(500121));
+        e.reason = Some("Invalid password".into());
+        e.extra.insert("errorCode".into(), serde_json::json!(50126));
+        assert_eq!(error_code(&e), Some(50126));
+        assert_eq!(interactive(&e), None);
+        e.extra
+            .insert("is_interactive".into(), serde_json::json!("false"));
+        assert_eq!(interactive(&e), Some(false));
+        e.client_app = Some("IMAP4".into());
+        assert_eq!(legacy_client(&e), Some("IMAP4"));
+        e.client_app = Some("Browser".into());
+        assert_eq!(legacy_client(&e), None);
+        e.mfa = Some(Mfa {
+            requirement: Some("singleFactorAuthentication".into()),
+            ..Default::default()
+        });
+        assert!(single_factor(&e) && !mfa_done(&e));
+        e.mfa = Some(Mfa {
+            requirement: Some("multiFactorAuthentication".into()),
+            ..Default::default()
+        });
+        assert!(!single_factor(&e) && mfa_done(&e));
+    }
+}
