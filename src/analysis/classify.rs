@@ -648,6 +648,18 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
         } else if !failed.is_empty() || !f.testing.is_empty() {
             // Attempts failed on the password itself — but the password is still the leaked one.
             d.verdict = Verdict::CredentialExposed;
+        } else if !f.automated_revocations.is_empty() && anomalies_elsewhere.is_empty() {
+            // The SOC pattern: a service revoked the tokens on its own and the leak alert rode
+            // on that activity; no affected account shows any anomalous sign-in.
+            d.verdict = Verdict::FalsePositive;
+            d.met(crit(
+                "no_anomalous_sign_ins_all_users",
+                format!(
+                    "no anomalous sign-in for any of the {} affected account(s) in the sign-in logs; the leak alert coincides with automated credential revocation",
+                    all.len()
+                ),
+                vec![],
+            ));
         } else {
             d.verdict = Verdict::CredentialExposed;
         }
@@ -872,7 +884,38 @@ fn roll_up(ctx: &Context, users: Vec<UserClassification>, facts: &[UserFacts]) -
         .filter(|u| u.verdict != Verdict::Undetermined)
         .map(|u| u.verdict)
         .min_by_key(|v| severity_rank(*v));
-    let any_undetermined = users.iter().any(|u| u.verdict == Verdict::Undetermined);
+    // Accounts the alert names decide the incident; others found on the way are classified
+    // and escalated on their own, and only a confirmed compromise among them overrides.
+    let named: Vec<String> = ctx
+        .case
+        .alert
+        .as_ref()
+        .map(|a| {
+            a.users
+                .iter()
+                .map(|u| u.trim().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let deciding = |u: &UserClassification| {
+        named.is_empty() || named.contains(&u.user.trim().to_ascii_lowercase())
+    };
+    let any_undetermined = users
+        .iter()
+        .any(|u| u.verdict == Verdict::Undetermined && deciding(u));
+    let decided = if named.is_empty()
+        || users
+            .iter()
+            .any(|u| u.verdict == Verdict::ConfirmedCompromise)
+    {
+        decided
+    } else {
+        users
+            .iter()
+            .filter(|u| u.verdict != Verdict::Undetermined && deciding(u))
+            .map(|u| u.verdict)
+            .min_by_key(|v| severity_rank(*v))
+    };
     let verdict = match decided {
         Some(Verdict::ConfirmedCompromise) => Verdict::ConfirmedCompromise,
         _ if any_undetermined || users.is_empty() => Verdict::Undetermined,

@@ -377,6 +377,14 @@ impl<'a> Context<'a> {
                     facts.unresolved += f.evidence.len();
                 }
                 facts.anomalies.push(an);
+            } else if ANOMALY_RULES.contains(&r) {
+                // The detections already judged it explained (Info); keep it only when the
+                // case file's travel records or networks explain it here too, so "travel on
+                // record" / "corporate VPN egress" can decide a false positive.
+                let an = self.anomaly(user_key, f);
+                if an.explained.is_some() {
+                    facts.anomalies.push(an);
+                }
             } else if TESTING_RULES.contains(&r) {
                 facts.testing.push(f);
             } else if PERSISTENCE_RULES.contains(&r) {
