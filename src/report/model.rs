@@ -717,10 +717,16 @@ fn executive_summary(input: &ReportInput, users: &[String], activity: &[SourceAc
         c.verdict.label(),
         c.confidence
     );
-    if !c.summary.trim().is_empty() {
+    // The classification's summary opens with the verdict too; say it once.
+    let summary = c.summary.trim();
+    let summary = summary
+        .strip_prefix(&format!("Verdict: {}.", c.verdict.label()))
+        .unwrap_or(summary)
+        .trim();
+    if !summary.is_empty() {
         s.push(' ');
-        s.push_str(c.summary.trim());
-        if !c.summary.trim().ends_with('.') {
+        s.push_str(summary);
+        if !summary.ends_with('.') {
             s.push('.');
         }
     }
