@@ -989,7 +989,8 @@ mod tests {
         let na = generate(7, 20_000, &mut a).unwrap();
         let nb = generate(7, 20_000, &mut b).unwrap();
         assert_eq!(a, b);
-        assert_eq!((na, nb), (a.len() as u64, b.len() as u64));
+        assert_eq!(na, nb);
+        assert!(na > 10, "{na} records");
         assert!(a.len() >= 20_000);
         let mut c = Vec::new();
         generate(8, 20_000, &mut c).unwrap();
