@@ -274,6 +274,10 @@ pub mod actions {
     pub const INBOX_RULE_REMOVED: &str = "inbox_rule_removed";
     pub const CLIENT_RULES_UPDATED: &str = "client_inbox_rules_updated";
     pub const MAILBOX_FORWARDING_SET: &str = "mailbox_forwarding_set";
+    /// Set-Mailbox clearing the forwarding address (`-ForwardingSmtpAddress $null`).
+    pub const MAILBOX_FORWARDING_REMOVED: &str = "mailbox_forwarding_removed";
+    /// Set-Mailbox changing anything other than forwarding.
+    pub const MAILBOX_UPDATED: &str = "mailbox_updated";
     pub const MAIL_ITEMS_ACCESSED: &str = "mail_items_accessed";
     pub const MAIL_SENT: &str = "mail_sent";
     pub const FILE_ACCESSED: &str = "file_accessed";

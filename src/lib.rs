@@ -7,7 +7,10 @@ pub mod analysis;
 pub mod case;
 pub mod event;
 pub mod evidence;
+pub mod gen;
+pub mod package;
 pub mod pipeline;
+pub mod report;
 pub mod sources;
 pub mod timeline;
 

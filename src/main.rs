@@ -4,6 +4,8 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use irpack::case::CaseFile;
+use irpack::evidence::custody::Actor;
+use irpack::package::PackageOptions;
 use irpack::pipeline::{self, RunOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +15,8 @@ use std::process::ExitCode;
 #[command(
     name = "irpack",
     version,
-    about = "Identity-compromise log exports in, one verifiable evidence package out"
+    about = "Identity-compromise log exports in, one verifiable evidence package out",
+    after_help = "Exit codes: 0 success (verify: everything holds); 1 verify found a difference; 2 error (bad input, unreadable files)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,8 +27,192 @@ struct Cli {
 enum Command {
     /// The main job: collect, normalize, analyze, report and package.
     Run(RunArgs),
+    /// Stage 1 alone: collect and normalize into a case folder (no analysis, no package).
+    Collect(RunArgs),
+    /// Stage 2 alone: run the detections and classification again on a case folder.
+    Analyze(StageArgs),
+    /// Stage 3 alone: write the report and the package from a case folder's analysis.
+    Report(ReportArgs),
     /// Export a case's timeline (its hash chain is checked first).
     Timeline(TimelineArgs),
+    /// Write deterministic synthetic exports for benchmarks.
+    Gen(GenArgs),
+    /// Check a package (ZIP or bag folder): every hash, Payload-Oxum, the custody and
+    /// timeline chains, each event's raw record against the original, and the signature.
+    /// Exit 0 only when all hold; 1 lists exactly what differs.
+    Verify(VerifyArgs),
+    /// Chain-of-custody log of a case folder.
+    Custody(CustodyArgs),
+    /// Make an ed25519 key pair for signing packages (PATH and PATH.pub).
+    Keygen(KeygenArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// <case-id>.zip, or a folder holding the extracted bag.
+    package: PathBuf,
+    /// The signer's public key (from irpack keygen). Without it the embedded key is used,
+    /// which proves integrity only, not origin.
+    #[arg(long)]
+    pubkey: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct CustodyArgs {
+    /// The case folder (holds custody.jsonl).
+    case_dir: PathBuf,
+    #[command(subcommand)]
+    action: CustodyAction,
+}
+
+#[derive(Subcommand)]
+enum CustodyAction {
+    /// Record a hand-over of the evidence.
+    Transfer {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        purpose: String,
+        /// Who records it (default: $USER).
+        #[arg(long)]
+        examiner: Option<String>,
+        /// The clock (RFC 3339); defaults to SOURCE_DATE_EPOCH, then the system clock.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Check the chain and list the entries.
+    Show,
+}
+
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Secret key file to write; the public key goes to PATH.pub.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace existing key files.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct StageArgs {
+    /// Case folder written by `irpack collect` or `irpack run`.
+    case_dir: PathBuf,
+    /// Examiner name for the custody log.
+    #[arg(long)]
+    examiner: Option<String>,
+    /// The clock (RFC 3339); defaults to SOURCE_DATE_EPOCH, then the system clock.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    stage: StageArgs,
+    /// Replace an existing package.
+    #[arg(long)]
+    force: bool,
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
+    #[arg(long)]
+    redact: bool,
+    #[arg(long)]
+    redact_key: Option<PathBuf>,
+    #[arg(long)]
+    no_package: bool,
+}
+
+fn stage_opts(out: &pipeline::RunOutput, args: &StageArgs) -> Result<RunOptions> {
+    Ok(RunOptions {
+        out: args.case_dir.clone(),
+        case: out.collected.case.clone(),
+        now: clock(args.now.as_deref())?,
+        examiner: args.examiner.clone(),
+        quiet: true,
+        ..Default::default()
+    })
+}
+
+fn analyze(args: StageArgs) -> Result<ExitCode> {
+    let out = pipeline::load(&args.case_dir)?;
+    let opts = stage_opts(&out, &args)?;
+    let concl = pipeline::analyze(&out, &opts)?;
+    println!("verdict: {}", concl.classification.verdict.label());
+    for f in &concl.analysis.findings {
+        println!("  [{:?}] {} {}", f.severity, f.rule, f.title);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(args: ReportArgs) -> Result<ExitCode> {
+    let out = pipeline::load(&args.stage.case_dir)?;
+    let opts = stage_opts(&out, &args.stage)?;
+    let concl = match pipeline::load_conclusions(&args.stage.case_dir) {
+        Ok(c) => c,
+        Err(_) => pipeline::analyze(&out, &opts)?,
+    };
+    let pkg = PackageOptions {
+        force: args.force,
+        sign_key: args.sign_key,
+        redact: args.redact,
+        redact_key: args.redact_key,
+        no_package: args.no_package,
+    };
+    let info = pipeline::report_and_package(&out, &concl, &opts, &pkg)?;
+    for (name, sha) in &info.report_files {
+        println!("{name}  sha256 {sha}");
+    }
+    if let Some(p) = &info.package {
+        println!("package {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn collect(args: RunArgs) -> Result<ExitCode> {
+    let opts = run_options(&args)?;
+    let out = pipeline::collect(&opts)?;
+    println!(
+        "case {} → {}: {} files, {} events, {} rejected, timeline head {}",
+        out.collected.case.case_id,
+        out.case_dir.display(),
+        out.collected.files.len(),
+        out.events.len(),
+        out.collected.rejected.len(),
+        out.timeline_head
+    );
+    for r in out.collected.rejected.iter().take(50) {
+        println!("  rejected {r}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+struct GenArgs {
+    #[arg(long, value_enum)]
+    kind: irpack::gen::Kind,
+    /// Total size in MiB.
+    #[arg(long, default_value_t = 100)]
+    mib: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Folder to write into (created).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn gen(args: GenArgs) -> Result<ExitCode> {
+    let files = irpack::gen::write_set(args.kind, args.seed, args.mib << 20, &args.out)
+        .with_context(|| format!("{}", args.out.display()))?;
+    for (p, records) in files {
+        println!("{}\t{records} records", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -86,9 +273,26 @@ struct RunArgs {
     /// Replace an earlier irpack case folder at --out.
     #[arg(long)]
     force: bool,
+    /// No progress bars (they are hidden anyway when stderr is not a terminal).
+    #[arg(long, short)]
+    quiet: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Sign the package's tag manifest with this ed25519 secret key (irpack keygen).
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
+    /// Also write <case-id>-redacted.zip: pseudonymized report, timeline and analysis for a
+    /// lessons-learned review, without the original evidence.
+    #[arg(long)]
+    redact: bool,
+    /// HMAC key for --redact pseudonyms (created when absent; default <out>/redaction.key).
+    /// Reuse one key to get the same pseudonyms across cases.
+    #[arg(long, requires = "redact")]
+    redact_key: Option<PathBuf>,
+    /// Write the report but not the package.
+    #[arg(long)]
+    no_package: bool,
 }
 
 fn clock(now: Option<&str>) -> Result<DateTime<Utc>> {
@@ -107,7 +311,7 @@ fn clock(now: Option<&str>) -> Result<DateTime<Utc>> {
     Ok(Utc::now())
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
+fn run_options(args: &RunArgs) -> Result<RunOptions> {
     let case = match &args.case {
         Some(p) => CaseFile::load(p)?,
         None => CaseFile::minimal(&args.case_id),
@@ -119,24 +323,38 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         };
         zones.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let opts = RunOptions {
-        inputs: args.inputs,
-        out: args.out,
+    Ok(RunOptions {
+        inputs: args.inputs.clone(),
+        out: args.out.clone(),
         case,
         case_path: args.case.clone(),
         now: clock(args.now.as_deref())?,
-        examiner: args.examiner,
+        examiner: args.examiner.clone(),
         zones,
         force: args.force,
+        quiet: args.quiet,
+    })
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let opts = run_options(&args)?;
+    let pkg = PackageOptions {
+        force: args.force,
+        sign_key: args.sign_key,
+        redact: args.redact,
+        redact_key: args.redact_key,
+        no_package: args.no_package,
     };
     let out = pipeline::collect(&opts)?;
     let concl = pipeline::analyze(&out, &opts)?;
+    let info = pipeline::report_and_package(&out, &concl, &opts, &pkg)?;
     let c = &out.collected;
     if args.json {
         let summary = serde_json::json!({
             "case_id": c.case.case_id, "case_dir": out.case_dir, "files": c.files, "events": out.events.len(),
             "rejected": c.rejected, "intake_problems": c.intake_problems, "zone_notes": c.zone_notes, "timeline_head": out.timeline_head,
             "verdict": concl.classification.verdict, "findings": concl.analysis.findings.len(),
+            "package": info,
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(ExitCode::SUCCESS);
@@ -184,6 +402,113 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     for f in concl.analysis.findings.iter().take(10) {
         println!("  [{:?}] {} {}", f.severity, f.rule, f.title);
     }
+    println!(
+        "report: {}",
+        out.case_dir.join("report").join("report.html").display()
+    );
+    if let (Some(p), Some(h)) = (&info.package, &info.package_sha256) {
+        println!(
+            "package: {}  sha256 {h}{}",
+            p.display(),
+            if info.signed { "  (signed)" } else { "" }
+        );
+    }
+    if let (Some(p), Some(h)) = (&info.redacted, &info.redacted_sha256) {
+        println!("redacted copy: {}  sha256 {h}", p.display());
+        if let Some(k) = &info.redaction_key {
+            println!(
+                "  pseudonym key: {} (keep it out of the review; the mapping is in the case folder)",
+                k.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let report = irpack::package::verify::verify(
+        &args.package,
+        &irpack::package::verify::VerifyOptions {
+            pubkey: args.pubkey,
+        },
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("bag: {}", report.bag);
+        for c in &report.checked {
+            println!("  ok: {c}");
+        }
+        for w in &report.warnings {
+            println!("  warning: {w}");
+        }
+        for p in &report.problems {
+            println!("  DIFFERS: {p}");
+        }
+        if report.ok() {
+            println!("verified: every hash, chain and signature holds");
+        } else {
+            println!("NOT verified: {} problem(s)", report.problems.len());
+        }
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn custody(args: CustodyArgs) -> Result<ExitCode> {
+    match args.action {
+        CustodyAction::Transfer {
+            from,
+            to,
+            purpose,
+            examiner,
+            now,
+        } => {
+            let actor = Actor::detect(examiner.as_deref());
+            let e = irpack::package::record_transfer(
+                &args.case_dir,
+                clock(now.as_deref())?,
+                &actor,
+                &from,
+                &to,
+                &purpose,
+            )?;
+            println!(
+                "custody entry {} recorded ({}), sha256 {}",
+                e.seq, e.time, e.sha256
+            );
+        }
+        CustodyAction::Show => {
+            let entries =
+                irpack::evidence::custody::read_and_verify(&args.case_dir.join("custody.jsonl"))?;
+            for e in &entries {
+                println!(
+                    "{:>4} {} {:<22} {} @ {}  {}",
+                    e.seq,
+                    e.time,
+                    e.action,
+                    e.actor,
+                    e.host,
+                    &e.sha256[..16]
+                );
+            }
+            println!("{} entries, chain intact", entries.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(args: KeygenArgs) -> Result<ExitCode> {
+    let vk = irpack::package::sign::keygen(&args.out, args.force)?;
+    println!(
+        "secret key: {} (keep it private)\npublic key: {} = {}",
+        args.out.display(),
+        irpack::package::sign::pub_path(&args.out).display(),
+        hex::encode(vk.to_bytes())
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -191,7 +516,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run(a),
+        Command::Collect(a) => collect(a),
+        Command::Analyze(a) => analyze(a),
+        Command::Report(a) => report(a),
         Command::Timeline(a) => timeline(a),
+        Command::Gen(a) => gen(a),
+        Command::Verify(a) => verify(a),
+        Command::Custody(a) => custody(a),
+        Command::Keygen(a) => keygen(a),
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,8 @@ pub enum PipelineError {
     },
     #[error("time zone {zone:?} for {source_id}: not an IANA zone name (e.g. Europe/Berlin)")]
     Zone { source_id: String, zone: String },
+    #[error(transparent)]
+    Package(#[from] crate::package::PackageError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
@@ -34,7 +36,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
@@ -48,6 +50,8 @@ pub struct RunOptions {
     pub zones: BTreeMap<String, String>,
     /// Replace an existing irpack case folder at `out`.
     pub force: bool,
+    /// No progress bars (they are also hidden when stderr is not a terminal).
+    pub quiet: bool,
 }
 
 /// Per evidence item: what it was and what came of it.
@@ -227,10 +231,18 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let intake_problems: Vec<String> = intake.problems.iter().map(|p| p.to_string()).collect();
 
     let registry = sources::registry();
+    let total_bytes: u64 = intake
+        .items
+        .iter()
+        .filter(|i| i.kind != ItemKind::Zip)
+        .map(|i| i.size)
+        .sum();
+    let bar = progress(opts.quiet, total_bytes, "parsing");
     let parsed: Vec<(FileReport, Vec<Event>, Vec<RecordError>)> = intake
         .items
         .par_iter()
         .filter(|i| i.kind != ItemKind::Zip)
+        .inspect(|i| bar.inc(i.size))
         .map(|item| {
             let mut report = FileReport {
                 stored_path: item.stored_path.clone(),
@@ -270,6 +282,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         })
         .collect();
 
+    bar.finish_and_clear();
     let mut files = Vec::new();
     let mut events = Vec::new();
     let mut rejected = Vec::new();
@@ -379,6 +392,24 @@ pub fn reject_unrepresentable_times(parsed: &mut sources::Parsed) {
     parsed.rejected.sort_by_key(|r| r.record_no);
 }
 
+/// A byte-count progress bar on stderr; hidden when quiet or when stderr is not a terminal.
+pub fn progress(quiet: bool, total: u64, what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    bar
+}
+
 fn zone_notes(events: &[Event]) -> Vec<ZoneNote> {
     let mut m: BTreeMap<(String, String), u64> = BTreeMap::new();
     for e in events.iter().filter(|e| e.time_zone.contains("assumed")) {
@@ -436,7 +467,7 @@ pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, Pipeli
     let analysis = detect::analyze(&out.events, case);
     let classification = classify::classify(&analysis, &out.events, case);
     let actions = recommend::recommend(&analysis, &classification, case);
-    let regulatory = regulatory::flags(&analysis, &classification, case);
+    let regulatory = regulatory::flags_with_events(&analysis, &classification, case, &out.events);
     let dir = out.case_dir.join("analysis");
     write_json(&dir.join("findings.json"), &analysis.findings)?;
     write_json(&dir.join("analysis.json"), &analysis)?;
@@ -485,5 +516,42 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         events: entries.into_iter().map(|e| e.event).collect(),
         timeline_head: head,
         case_dir: case_dir.to_path_buf(),
+    })
+}
+
+/// Report and package a collected, analyzed case: report/ in the case folder, then
+/// `<case-id>.zip` (BagIt, deterministic for the clock), optionally signed and with a
+/// pseudonymized copy; each step is a custody entry.
+pub fn report_and_package(
+    out: &RunOutput,
+    concl: &Conclusions,
+    opts: &RunOptions,
+    pkg: &crate::package::PackageOptions,
+) -> Result<crate::package::PackageInfo, PipelineError> {
+    Ok(crate::package::report_and_package(
+        out,
+        concl,
+        opts.now,
+        opts.examiner.as_deref(),
+        pkg,
+    )?)
+}
+
+/// Read back what [`analyze`] wrote to `analysis/`, so the report can be rebuilt alone.
+pub fn load_conclusions(case_dir: &Path) -> Result<Conclusions, PipelineError> {
+    fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T, PipelineError> {
+        let p = dir.join(name);
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        serde_json::from_str(&text).map_err(|e| PipelineError::Output {
+            path: p.display().to_string(),
+            message: format!("not what irpack analyze writes: {e}"),
+        })
+    }
+    let dir = case_dir.join("analysis");
+    Ok(Conclusions {
+        analysis: read(&dir, "analysis.json")?,
+        classification: read(&dir, "classification.json")?,
+        actions: read(&dir, "actions.json")?,
+        regulatory: read(&dir, "regulatory.json")?,
     })
 }

@@ -21,6 +21,7 @@ fn opts(inputs: Vec<PathBuf>, out: PathBuf) -> RunOptions {
         examiner: Some("tester".into()),
         zones: BTreeMap::new(),
         force: false,
+        ..Default::default()
     }
 }
 

@@ -17,9 +17,8 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
             let n = p.file_name().unwrap().to_string_lossy();
             // Documentation and answer keys beside the evidence are not evidence.
             !(n.ends_with(".truth.json")
-                || n == "RECIPE.md"
-                || n == "SOURCES.md"
-                || n == "README.md"
+                || n.ends_with(".md")
+                || n.ends_with(".py")
                 || n.ends_with(".toml"))
         })
         .collect();

@@ -3,10 +3,22 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod auth;
+pub mod baseline;
+pub mod bulk;
 pub mod classify;
+pub mod containment;
 pub mod detect;
+pub mod geo;
+pub mod ioc;
+pub mod network;
+pub mod persistence;
+pub mod pivot;
 pub mod recommend;
 pub mod regulatory;
+pub mod risk;
+pub mod travel;
+pub mod window;
 
 /// MITRE ATT&CK version the technique ids refer to.
 pub const ATTACK_VERSION: &str = "v16";

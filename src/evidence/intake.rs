@@ -37,14 +37,6 @@ pub struct EvidenceItem {
     /// For a zip member: the member name exactly as the archive spells it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_name: Option<String>,
-    /// For a zip member: its index in the archive. Names can repeat inside one archive, so
-    /// the name alone does not say which member's bytes were hashed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_index: Option<u64>,
-    /// For a zip member: the stored path of the archive holding it (a folder name may itself
-    /// contain `!/`-like text, so the member path is not split to find it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,8 +274,6 @@ fn take_file(
         host: opts.actor.host.clone(),
         tool: opts.actor.tool.clone(),
         member_name: None,
-        member_index: None,
-        container: None,
     };
     if item.kind == ItemKind::Zip {
         zip_members(&dest, &item, opts, out);
@@ -399,8 +389,6 @@ fn zip_members(zip_path: &Path, parent: &EvidenceItem, opts: &IntakeOptions, out
                     host: opts.actor.host.clone(),
                     tool: opts.actor.tool.clone(),
                     member_name: Some(name),
-                    member_index: Some(i as u64),
-                    container: Some(parent.stored_path.clone()),
                 });
             }
             Err(message) => out.problems.push(err(format!("member {i}: {message}"))),
@@ -488,35 +476,36 @@ pub fn read_member<R: Read + std::io::Seek>(
     Ok(Some((name, bytes)))
 }
 
+/// The archive part of a member's stored path (`evidence/x.zip!/member` → `evidence/x.zip`):
+/// the first `!/` that ends at an archive in the case folder, since a folder name may itself
+/// end in `!` (`evidence/exports!/x.zip!/member`).
+pub fn container_of<'a>(case_dir: &Path, stored_path: &'a str) -> Option<&'a str> {
+    stored_path
+        .match_indices("!/")
+        .map(|(i, _)| &stored_path[..i])
+        .find(|p| case_dir.join(p).is_file())
+}
+
 /// The bytes of an item, read from the case folder (zip members from their archive).
 pub fn read_item(case_dir: &Path, item: &EvidenceItem) -> Result<Vec<u8>, String> {
     match item.kind {
         ItemKind::File | ItemKind::Zip => std::fs::read(case_dir.join(&item.stored_path))
             .map_err(|e| format!("{}: {e}", item.stored_path)),
         ItemKind::ZipMember => {
-            let zip_rel = match &item.container {
-                Some(c) => c.as_str(),
-                None => {
-                    item.stored_path
-                        .split_once("!/")
-                        .ok_or_else(|| format!("{}: not a member path", item.stored_path))?
-                        .0
-                }
-            };
+            let zip_rel = container_of(case_dir, &item.stored_path)
+                .ok_or_else(|| format!("{}: not a member path", item.stored_path))?;
             let f = File::open(case_dir.join(zip_rel)).map_err(|e| format!("{zip_rel}: {e}"))?;
             let mut a = zip::ZipArchive::new(f).map_err(|e| format!("{zip_rel}: {e}"))?;
+            // The zip reader keeps one member per name (see `zip_members`), so the name
+            // finds the very member that was hashed.
             let name = item.member_name.clone().unwrap_or_default();
-            let named = |a: &mut zip::ZipArchive<File>, i: usize| {
-                a.by_index(i)
-                    .map(|m| String::from_utf8_lossy(m.name_raw()) == name)
-                    .unwrap_or(false)
-            };
-            let idx = match item.member_index {
-                Some(i) if (i as usize) < a.len() && named(&mut a, i as usize) => i as usize,
-                _ => (0..a.len())
-                    .find(|&i| named(&mut a, i))
-                    .ok_or_else(|| format!("{zip_rel}: member {name:?} missing"))?,
-            };
+            let idx = (0..a.len())
+                .find(|&i| {
+                    a.by_index(i)
+                        .map(|m| String::from_utf8_lossy(m.name_raw()) == name)
+                        .unwrap_or(false)
+                })
+                .ok_or_else(|| format!("{zip_rel}: member {name:?} missing"))?;
             let mut total = 0;
             read_member(&mut a, idx, &ZipLimits::default(), &mut total)?
                 .map(|(_, b)| b)

@@ -6,7 +6,19 @@ pub mod jsonscan;
 pub mod text;
 pub mod timefmt;
 
+pub mod cef;
 pub mod entra_signin;
+pub mod fortigate;
+pub mod nps;
+pub mod panos;
+pub mod radius_detail;
+pub mod radius_sessions;
+pub mod syslog;
+
+pub mod entra_audit;
+pub mod entra_risk;
+pub mod m365_ops;
+pub mod m365_ual;
 
 use crate::event::{Event, Provenance};
 use chrono_tz::Tz;
@@ -139,7 +151,17 @@ pub trait Source: Send + Sync {
 
 /// Every format irpack reads, in the order sniffing asks them.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![Box::new(entra_signin::EntraSignin)]
+    vec![
+        Box::new(entra_signin::EntraSignin),
+        Box::new(entra_audit::EntraAudit),
+        Box::new(entra_risk::EntraRisk),
+        Box::new(m365_ual::M365Ual),
+        Box::new(fortigate::FortiGate),
+        Box::new(panos::PanOs),
+        Box::new(cef::CefSource),
+        Box::new(radius_detail::RadiusDetail),
+        Box::new(nps::Nps),
+    ]
 }
 
 /// How much of the start of a file sniffers see.

@@ -1,0 +1,1036 @@
+//! The report's view model: every fact the templates print, computed once from the run's
+//! plain outputs. Templates only lay it out; all strings are escaped when printed.
+//! The model is plain serializable data so a redacted copy can be made by rewriting strings.
+
+use super::{inventory, keytimeline, lessons, notify, runbook, svg, ReportInput};
+use crate::analysis::{rules, Finding, FlagStatus, Severity};
+use crate::event::Event;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Rows of the rejected-record list printed in the report; the rest is in collected.json.
+pub const REJECTED_CAP: usize = 50;
+/// References printed per finding; the rest are in findings.json.
+pub const REFS_PER_FINDING: usize = 8;
+
+pub fn t(dt: DateTime<Utc>) -> String {
+    crate::pipeline::rfc3339(dt)
+}
+
+pub fn topt(dt: Option<DateTime<Utc>>) -> Option<String> {
+    dt.map(t)
+}
+
+/// The 12-hex-digit prefix of an event hash, used as a reference and an anchor.
+pub fn short(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+pub fn is_event_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A duration in words: `3 d 4 h`, `2 h 5 min`, `40 s`, negative as `-…`.
+pub fn human_duration(d: Duration) -> String {
+    let neg = d < Duration::zero();
+    let s = d.num_seconds().unsigned_abs();
+    let (days, hours, mins, secs) = (s / 86400, (s / 3600) % 24, (s / 60) % 60, s % 60);
+    let body = if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {mins} min")
+    } else if mins > 0 {
+        format!("{mins} min {secs} s")
+    } else {
+        format!("{secs} s")
+    };
+    if neg {
+        format!("-{body}")
+    } else {
+        body
+    }
+}
+
+pub fn severity_label(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+/// A reference to an event: its short hash, and whether the key timeline has a row for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ref {
+    pub short: String,
+    pub linked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Model {
+    pub meta: Meta,
+    pub summary: String,
+    pub scope: Scope,
+    pub classification: ClassView,
+    pub findings: Vec<FindingView>,
+    pub users: Vec<UserSection>,
+    pub key_timeline: keytimeline::KeyTimeline,
+    pub activity: Vec<SourceActivity>,
+    pub chart: svg::Chart,
+    pub network: Vec<NetView>,
+    pub containment: Vec<ContView>,
+    pub risk: Vec<RiskView>,
+    pub actions: Vec<ActionView>,
+    pub regulatory: Vec<RegView>,
+    pub iocs: IocView,
+    pub inventory: inventory::Inventory,
+    pub zones: inventory::ZoneView,
+    pub custody: inventory::CustodyView,
+    pub lessons: lessons::Lessons,
+    pub runbook: Vec<runbook::Row>,
+    pub notification: notify::NotificationView,
+    pub handoff: notify::HandoffView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Meta {
+    pub case_id: String,
+    pub organisation: Option<String>,
+    pub examiner: Option<String>,
+    pub alert_type: Option<String>,
+    pub alert_title: Option<String>,
+    pub alert_ids: Vec<String>,
+    pub alert_time: Option<String>,
+    pub alert_users: Vec<String>,
+    pub aware_at: Option<String>,
+    pub tool: String,
+    pub generated_at: String,
+    pub timeline_head: String,
+    pub events: usize,
+    pub evidence_items: usize,
+    pub package_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Scope {
+    pub users: Vec<String>,
+    pub ips: Vec<String>,
+    pub window_start: Option<String>,
+    pub window_end: Option<String>,
+    /// Where the window came from: `case file`, `analysis` or `evidence`.
+    pub window_source: String,
+    pub first_event: Option<String>,
+    pub last_event: Option<String>,
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct CritView {
+    pub id: String,
+    pub description: String,
+    pub refs: Vec<Ref>,
+    /// Non-hash evidence (finding rule ids, notes).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ClassView {
+    pub verdict: String,
+    pub verdict_id: String,
+    pub summary: String,
+    pub escalate: bool,
+    pub confidence: String,
+    pub confidence_reason: String,
+    pub met: Vec<CritView>,
+    pub not_met: Vec<CritView>,
+    pub missing: Vec<String>,
+    pub users: Vec<UserClassRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct UserClassRow {
+    pub user: String,
+    pub verdict: String,
+    pub confidence: String,
+    pub privileged: bool,
+    pub escalate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct FindingView {
+    pub n: usize,
+    pub severity: String,
+    pub rule: String,
+    pub title: String,
+    pub techniques: Vec<String>,
+    pub users: Vec<String>,
+    pub ips: Vec<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub refs: Vec<Ref>,
+    pub more_refs: usize,
+    pub rationale: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct UserSection {
+    pub user: String,
+    pub verdict: Option<String>,
+    pub confidence: Option<String>,
+    pub confidence_reason: Option<String>,
+    pub privileged: bool,
+    pub escalate: bool,
+    pub criteria_met: Vec<String>,
+    pub missing: Vec<String>,
+    pub activity: Option<UserActivity>,
+    pub baseline: Option<String>,
+    pub findings: Vec<String>,
+    pub containment: Vec<String>,
+    pub risk: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct UserActivity {
+    pub sign_ins_ok: u64,
+    pub sign_ins_failed: u64,
+    pub sign_ins_interrupted: u64,
+    pub single_factor_ok: u64,
+    pub mfa_ok: u64,
+    pub legacy_auth: u64,
+    pub mfa_in_use: String,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub countries: Vec<String>,
+    pub ips: Vec<String>,
+    pub password_changes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct SourceActivity {
+    pub source: String,
+    pub events: u64,
+    pub first: Option<String>,
+    pub last: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct NetView {
+    pub ip: String,
+    pub users: Vec<String>,
+    pub sessions: Vec<SessionRow>,
+    pub vpn_events: Vec<String>,
+    pub flows_allowed: u64,
+    pub flows_denied: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub refs: Vec<Ref>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct SessionRow {
+    pub source: String,
+    pub user: Option<String>,
+    pub session_id: Option<String>,
+    pub nas: Option<String>,
+    pub calling_station: Option<String>,
+    pub framed_ip: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub still_active: bool,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub terminate_cause: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ContView {
+    pub time: String,
+    pub user: String,
+    pub action: String,
+    pub by: Option<String>,
+    pub automated: bool,
+    pub refs: Vec<Ref>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RiskView {
+    pub user: String,
+    pub risk_event_type: String,
+    pub activity_time: Option<String>,
+    pub detected_time: Option<String>,
+    pub latency: Option<String>,
+    pub detection_timing: Option<String>,
+    pub risk_state: Option<String>,
+    pub risk_level: Option<String>,
+    pub ip: Option<String>,
+    pub password_changed_after: Option<String>,
+    pub refs: Vec<Ref>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ActionView {
+    pub order: u32,
+    pub id: String,
+    pub description: String,
+    pub users: Vec<String>,
+    pub done: bool,
+    pub done_at: Option<String>,
+    pub refs: Vec<Ref>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RegView {
+    pub regime: String,
+    pub status: String,
+    pub clock: String,
+    pub deadlines: Vec<DeadlineView>,
+    pub reference: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct DeadlineView {
+    pub what: String,
+    pub due: Option<String>,
+    pub note: Option<String>,
+    /// Time left from the report's clock, when `due` is known (`overdue` when past).
+    pub left: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct IocView {
+    pub ips: Vec<IocRow>,
+    pub user_agents: Vec<IocRow>,
+    pub apps: Vec<IocRow>,
+    pub hits: Vec<String>,
+    pub hit_refs: Vec<Ref>,
+    /// What the case file's IOC lists held, as counts.
+    pub case_lists: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct IocRow {
+    pub value: String,
+    pub seen_in: String,
+    pub listed: bool,
+}
+
+/// Lookup from event hash to the event, built once.
+pub struct EventIndex<'a> {
+    pub events: &'a [Event],
+    pub hashes: Vec<String>,
+    pub by_hash: HashMap<String, usize>,
+}
+
+impl<'a> EventIndex<'a> {
+    pub fn new(events: &'a [Event]) -> Self {
+        use rayon::prelude::*;
+        let hashes: Vec<String> = events.par_iter().map(Event::hash).collect();
+        let by_hash = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.clone(), i))
+            .collect();
+        EventIndex {
+            events,
+            hashes,
+            by_hash,
+        }
+    }
+
+    pub fn get(&self, hash: &str) -> Option<&'a Event> {
+        self.by_hash.get(hash).map(|&i| &self.events[i])
+    }
+}
+
+/// Findings that show attacker activity, as opposed to the alert itself or the response.
+pub fn is_malicious(f: &Finding) -> bool {
+    f.severity >= Severity::Medium
+        && ![
+            rules::CONTAINMENT,
+            rules::RISK_DETECTION,
+            rules::NO_BASELINE,
+            rules::NETWORK_CORRELATION,
+        ]
+        .contains(&f.rule.as_str())
+}
+
+fn dedup_ci(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    items
+        .into_iter()
+        .filter(|s| !s.trim().is_empty() && seen.insert(s.trim().to_ascii_lowercase()))
+        .collect()
+}
+
+pub fn build(input: &ReportInput) -> Model {
+    let idx = EventIndex::new(input.events);
+    let concl = input.concl;
+    let case = &input.collected.case;
+    let analysis = &concl.analysis;
+
+    let key_timeline = keytimeline::build(&idx, concl);
+    let linked: BTreeSet<String> = key_timeline.rows.iter().map(|r| r.short.clone()).collect();
+    let refs = |hashes: &mut dyn Iterator<Item = &String>| -> Vec<Ref> {
+        let mut seen = BTreeSet::new();
+        hashes
+            .filter(|h| is_event_hash(h))
+            .map(|h| short(h))
+            .filter(|s| seen.insert(s.clone()))
+            .map(|s| Ref {
+                linked: linked.contains(&s),
+                short: s,
+            })
+            .collect()
+    };
+
+    let first_event = input.events.first().map(|e| e.time);
+    let last_event = input.events.last().map(|e| e.time);
+    let activity = source_activity(input.events);
+
+    let meta = Meta {
+        case_id: case.case_id.clone(),
+        organisation: case.organisation.clone(),
+        examiner: case.examiner.clone(),
+        alert_type: case.alert.as_ref().and_then(|a| a.kind.clone()),
+        alert_title: case.alert.as_ref().and_then(|a| a.title.clone()),
+        alert_ids: case
+            .alert
+            .as_ref()
+            .map(|a| a.ids.clone())
+            .unwrap_or_default(),
+        alert_time: topt(case.alert.as_ref().and_then(|a| a.time)),
+        alert_users: case
+            .alert
+            .as_ref()
+            .map(|a| a.users.clone())
+            .unwrap_or_default(),
+        aware_at: topt(case.aware_at),
+        tool: input.tool.clone(),
+        generated_at: t(input.now),
+        timeline_head: input.timeline_head.to_string(),
+        events: input.events.len(),
+        evidence_items: input.collected.files.len(),
+        package_name: format!("{}.zip", case.case_id),
+    };
+
+    // Scope: who and what the investigation covers, and over which window.
+    let alert = case.alert.as_ref();
+    let (ws, we, wsrc) = match (
+        alert.and_then(|a| a.window_start),
+        alert.and_then(|a| a.window_end),
+    ) {
+        (Some(s), e) => (Some(s), e, "case file"),
+        _ if analysis.window_start.is_some() => {
+            (analysis.window_start, analysis.window_end, "analysis")
+        }
+        _ => (first_event, last_event, "evidence"),
+    };
+    let scope_users = dedup_ci(
+        concl
+            .classification
+            .users
+            .iter()
+            .map(|u| u.user.clone())
+            .chain(
+                analysis
+                    .findings
+                    .iter()
+                    .filter(|f| is_malicious(f))
+                    .flat_map(|f| f.users.clone()),
+            )
+            .chain(meta.alert_users.iter().cloned()),
+    );
+    let scope_ips = suspicious_ips(analysis);
+    let scope = Scope {
+        users: scope_users.clone(),
+        ips: scope_ips.clone(),
+        window_start: topt(ws),
+        window_end: topt(we),
+        window_source: wsrc.to_string(),
+        first_event: topt(first_event),
+        last_event: topt(last_event),
+        sources: activity.iter().map(|a| a.source.clone()).collect(),
+    };
+
+    let cls = &concl.classification;
+    let crit = |c: &crate::analysis::Criterion| CritView {
+        id: c.id.clone(),
+        description: c.description.clone(),
+        refs: refs(&mut c.evidence.iter()),
+        notes: c
+            .evidence
+            .iter()
+            .filter(|e| !is_event_hash(e))
+            .cloned()
+            .collect(),
+    };
+    let classification = ClassView {
+        verdict: cls.verdict.label().to_string(),
+        verdict_id: serde_json::to_value(cls.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        summary: cls.summary.clone(),
+        escalate: cls.escalate,
+        confidence: cls.confidence.clone(),
+        confidence_reason: cls.confidence_reason.clone(),
+        met: cls.criteria_met.iter().map(crit).collect(),
+        not_met: cls.criteria_not_met.iter().map(crit).collect(),
+        missing: cls.missing_evidence.clone(),
+        users: cls
+            .users
+            .iter()
+            .map(|u| UserClassRow {
+                user: u.user.clone(),
+                verdict: u.verdict.label().to_string(),
+                confidence: u.confidence.clone(),
+                privileged: u.privileged,
+                escalate: u.escalate,
+            })
+            .collect(),
+    };
+
+    let mut sorted_findings: Vec<&Finding> = analysis.findings.iter().collect();
+    sorted_findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.rule.cmp(&b.rule))
+    });
+    let findings: Vec<FindingView> = sorted_findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let all = refs(&mut f.evidence.iter());
+            let more = all.len().saturating_sub(REFS_PER_FINDING);
+            FindingView {
+                n: i + 1,
+                severity: severity_label(f.severity).to_string(),
+                rule: f.rule.clone(),
+                title: f.title.clone(),
+                techniques: f
+                    .techniques
+                    .iter()
+                    .map(|t| format!("{} {}", t.id, t.name))
+                    .collect(),
+                users: f.users.clone(),
+                ips: f.ips.clone(),
+                first_seen: t(f.first_seen),
+                last_seen: t(f.last_seen),
+                refs: all.into_iter().take(REFS_PER_FINDING).collect(),
+                more_refs: more,
+                rationale: f.rationale.clone(),
+            }
+        })
+        .collect();
+
+    let containment: Vec<ContView> = {
+        let mut c: Vec<_> = analysis.containment.iter().collect();
+        c.sort_by_key(|c| c.time);
+        c.into_iter()
+            .map(|c| ContView {
+                time: t(c.time),
+                user: c.user.clone(),
+                action: c.action.clone(),
+                by: c.by.clone(),
+                automated: c.automated,
+                refs: refs(&mut std::iter::once(&c.evidence)),
+            })
+            .collect()
+    };
+
+    let risk: Vec<RiskView> = analysis
+        .risk
+        .iter()
+        .map(|r| RiskView {
+            user: r.user.clone(),
+            risk_event_type: r.risk_event_type.clone(),
+            activity_time: topt(r.activity_time),
+            detected_time: topt(r.detected_time),
+            latency: match (r.activity_time, r.detected_time) {
+                (Some(a), Some(d)) => Some(human_duration(d - a)),
+                _ => None,
+            },
+            detection_timing: r.detection_timing.clone(),
+            risk_state: r.risk_state.clone(),
+            risk_level: r.risk_level.clone(),
+            ip: r.ip.clone(),
+            password_changed_after: topt(r.password_changed_after),
+            refs: refs(&mut std::iter::once(&r.evidence)),
+        })
+        .collect();
+
+    let network: Vec<NetView> = analysis
+        .network
+        .iter()
+        .map(|n| NetView {
+            ip: n.ip.clone(),
+            users: n.users.clone(),
+            sessions: n
+                .radius_sessions
+                .iter()
+                .map(|s| SessionRow {
+                    source: s.source.clone(),
+                    user: s.user.clone(),
+                    session_id: s.session_id.clone(),
+                    nas: s.nas.clone(),
+                    calling_station: s.calling_station.clone(),
+                    framed_ip: s.framed_ip.clone(),
+                    start: topt(s.start),
+                    end: topt(s.end),
+                    still_active: s.still_active,
+                    bytes_in: s.bytes_in,
+                    bytes_out: s.bytes_out,
+                    terminate_cause: s.terminate_cause.clone(),
+                })
+                .collect(),
+            vpn_events: n.vpn_events.clone(),
+            flows_allowed: n.flows_allowed,
+            flows_denied: n.flows_denied,
+            bytes_in: n.bytes_in,
+            bytes_out: n.bytes_out,
+            refs: refs(&mut n.evidence.iter()),
+        })
+        .collect();
+
+    let mut actions_sorted: Vec<_> = concl.actions.iter().collect();
+    actions_sorted.sort_by_key(|a| a.order);
+    let actions: Vec<ActionView> = actions_sorted
+        .into_iter()
+        .map(|a| ActionView {
+            order: a.order,
+            id: a.id.clone(),
+            description: a.description.clone(),
+            users: a.users.clone(),
+            done: a.done,
+            done_at: topt(a.done_at),
+            refs: refs(&mut a.evidence.iter()),
+        })
+        .collect();
+
+    let regulatory: Vec<RegView> = concl
+        .regulatory
+        .iter()
+        .map(|r| RegView {
+            regime: r.regime.clone(),
+            status: match r.status {
+                FlagStatus::Applies => "applies",
+                FlagStatus::CannotDetermine => "cannot determine",
+                FlagStatus::DoesNotApply => "does not apply",
+            }
+            .to_string(),
+            clock: r.clock.clone(),
+            deadlines: r
+                .deadlines
+                .iter()
+                .map(|d| DeadlineView {
+                    what: d.what.clone(),
+                    due: topt(d.due),
+                    note: d.note.clone(),
+                    left: d.due.map(|due| {
+                        if due <= input.now {
+                            format!("overdue by {}", human_duration(input.now - due))
+                        } else {
+                            format!("{} left", human_duration(due - input.now))
+                        }
+                    }),
+                })
+                .collect(),
+            reference: r.reference.clone(),
+            why: r.why.clone(),
+        })
+        .collect();
+
+    let users = user_sections(input, &scope_users);
+    let iocs = iocs(input, &idx, &refs);
+    let inventory = inventory::inventory(input);
+    let zones = inventory::zones(input);
+    let custody = inventory::custody(input);
+    let lessons = lessons::derive(input, &activity);
+    let runbook = runbook::rows(input, &refs);
+    let chart = svg::Chart::build(input.events, &analysis.findings);
+    let summary = executive_summary(input, &scope_users, &activity);
+    let notification =
+        notify::notification(input, &scope_users, &containment, &actions, &regulatory);
+    let handoff = notify::handoff(input, &classification, &actions, &regulatory, &runbook);
+
+    Model {
+        meta,
+        summary,
+        scope,
+        classification,
+        findings,
+        users,
+        key_timeline,
+        activity,
+        chart,
+        network,
+        containment,
+        risk,
+        actions,
+        regulatory,
+        iocs,
+        inventory,
+        zones,
+        custody,
+        lessons,
+        runbook,
+        notification,
+        handoff,
+    }
+}
+
+pub fn source_activity(events: &[Event]) -> Vec<SourceActivity> {
+    let mut m: BTreeMap<&str, (u64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for e in events {
+        let s = m.entry(&e.source).or_insert((0, e.time, e.time));
+        s.0 += 1;
+        s.1 = s.1.min(e.time);
+        s.2 = s.2.max(e.time);
+    }
+    m.into_iter()
+        .map(|(source, (n, f, l))| SourceActivity {
+            source: source.to_string(),
+            events: n,
+            first: Some(t(f)),
+            last: Some(t(l)),
+        })
+        .collect()
+}
+
+pub fn first_malicious(findings: &[Finding]) -> Option<&Finding> {
+    findings
+        .iter()
+        .filter(|f| is_malicious(f))
+        .min_by_key(|f| f.first_seen)
+}
+
+fn executive_summary(input: &ReportInput, users: &[String], activity: &[SourceActivity]) -> String {
+    let c = &input.concl.classification;
+    let a = &input.concl.analysis;
+    let mut s = format!(
+        "Verdict: {} ({} confidence).",
+        c.verdict.label(),
+        c.confidence
+    );
+    // The classification's summary opens with the verdict too; say it once.
+    let summary = c.summary.trim();
+    let summary = summary
+        .strip_prefix(&format!("Verdict: {}.", c.verdict.label()))
+        .unwrap_or(summary)
+        .trim();
+    if !summary.is_empty() {
+        s.push(' ');
+        s.push_str(summary);
+        if !summary.ends_with('.') {
+            s.push('.');
+        }
+    }
+    let sources: Vec<&str> = activity.iter().map(|a| a.source.as_str()).collect();
+    s.push_str(&format!(
+        " The evidence is {} item(s) yielding {} event(s){}.",
+        input.collected.files.len(),
+        input.events.len(),
+        if sources.is_empty() {
+            " (no source format was recognized)".to_string()
+        } else {
+            format!(" from {}", sources.join(", "))
+        }
+    ));
+    let high = a
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::High)
+        .count();
+    s.push_str(&format!(
+        " {} finding(s), {} of them high or critical",
+        a.findings.len(),
+        high
+    ));
+    if users.is_empty() {
+        s.push('.');
+    } else {
+        s.push_str(&format!(", concern {}.", list_words(users, 5)));
+    }
+    match first_malicious(&a.findings) {
+        Some(f) => s.push_str(&format!(
+            " The first attacker activity in the logs is at {} ({}: {}).",
+            t(f.first_seen),
+            f.rule,
+            f.title
+        )),
+        None => s.push_str(" No finding shows attacker activity."),
+    }
+    match a.containment.iter().min_by_key(|c| c.time) {
+        Some(c) => s.push_str(&format!(
+            " The first containment action in the logs is {} for {} at {}{}.",
+            c.action.replace('_', " "),
+            c.user,
+            t(c.time),
+            if c.automated {
+                " (automated by the platform)"
+            } else {
+                ""
+            }
+        )),
+        None => s.push_str(" No containment action appears in the logs."),
+    }
+    if c.escalate {
+        s.push_str(" Escalation is required.");
+    }
+    let applies: Vec<&str> = input
+        .concl
+        .regulatory
+        .iter()
+        .filter(|r| r.status == FlagStatus::Applies)
+        .map(|r| r.regime.as_str())
+        .collect();
+    if !applies.is_empty() {
+        s.push_str(&format!(
+            " Notification duties apply under {}.",
+            applies.join(", ")
+        ));
+    }
+    s
+}
+
+pub fn list_words(items: &[String], max: usize) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        out.push_str(&format!(" and {} more", items.len() - max));
+    }
+    out
+}
+
+fn user_sections(input: &ReportInput, scope_users: &[String]) -> Vec<UserSection> {
+    let a = &input.concl.analysis;
+    let cls = &input.concl.classification;
+    let all = dedup_ci(
+        scope_users
+            .iter()
+            .cloned()
+            .chain(a.users.iter().map(|u| u.user.clone())),
+    );
+    let eq = |x: &str, y: &str| x.trim().eq_ignore_ascii_case(y.trim());
+    all.into_iter()
+        .map(|user| {
+            let uc = cls.users.iter().find(|u| eq(&u.user, &user));
+            let us = a.users.iter().find(|u| eq(&u.user, &user));
+            let bl = a.baselines.iter().find(|b| eq(&b.user, &user));
+            UserSection {
+                verdict: uc.map(|u| u.verdict.label().to_string()),
+                confidence: uc.map(|u| u.confidence.clone()),
+                confidence_reason: uc.map(|u| u.confidence_reason.clone()),
+                privileged: uc.map(|u| u.privileged).unwrap_or(false)
+                    || us.map(|u| u.privileged).unwrap_or(false),
+                escalate: uc.map(|u| u.escalate).unwrap_or(false),
+                criteria_met: uc
+                    .map(|u| {
+                        u.criteria_met
+                            .iter()
+                            .map(|c| format!("{}: {}", c.id, c.description))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                missing: uc.map(|u| u.missing_evidence.clone()).unwrap_or_default(),
+                activity: us.map(|u| UserActivity {
+                    sign_ins_ok: u.sign_ins_ok,
+                    sign_ins_failed: u.sign_ins_failed,
+                    sign_ins_interrupted: u.sign_ins_interrupted,
+                    single_factor_ok: u.single_factor_ok,
+                    mfa_ok: u.mfa_ok,
+                    legacy_auth: u.legacy_auth,
+                    mfa_in_use: match u.mfa_in_use {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "unknown",
+                    }
+                    .to_string(),
+                    first_seen: topt(u.first_seen),
+                    last_seen: topt(u.last_seen),
+                    countries: u.countries.clone(),
+                    ips: u.ips.clone(),
+                    password_changes: u.password_changes.iter().map(|d| t(*d)).collect(),
+                }),
+                baseline: bl.map(|b| {
+                    if b.has_baseline {
+                        format!(
+                            "{} day(s) of history ({} sign-ins) before the window: countries {}; {} IP prefix(es), {} device(s), {} browser(s), {} app(s)",
+                            b.days_of_history,
+                            b.sign_ins,
+                            if b.countries.is_empty() { "none".to_string() } else { b.countries.join(", ") },
+                            b.ip_prefixes.len(),
+                            b.devices.len(),
+                            b.browsers.len(),
+                            b.apps.len()
+                        )
+                    } else {
+                        format!(
+                            "no usable baseline: {} day(s) of history, under the minimum; every sign-in counts as new",
+                            b.days_of_history
+                        )
+                    }
+                }),
+                findings: a
+                    .findings
+                    .iter()
+                    .filter(|f| f.users.iter().any(|u| eq(u, &user)))
+                    .map(|f| format!("{} ({}) {}", f.rule, severity_label(f.severity), f.title))
+                    .collect(),
+                containment: a
+                    .containment
+                    .iter()
+                    .filter(|c| eq(&c.user, &user))
+                    .map(|c| {
+                        format!(
+                            "{} at {}{}{}",
+                            c.action.replace('_', " "),
+                            t(c.time),
+                            c.by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default(),
+                            if c.automated { " (automated)" } else { "" }
+                        )
+                    })
+                    .collect(),
+                risk: a
+                    .risk
+                    .iter()
+                    .filter(|r| eq(&r.user, &user))
+                    .map(|r| {
+                        format!(
+                            "{} ({}), activity {}, detected {}",
+                            r.risk_event_type,
+                            r.risk_state.as_deref().unwrap_or("state unknown"),
+                            topt(r.activity_time).unwrap_or_else(|| "unknown".into()),
+                            topt(r.detected_time).unwrap_or_else(|| "unknown".into())
+                        )
+                    })
+                    .collect(),
+                user,
+            }
+        })
+        .collect()
+}
+
+fn iocs(
+    input: &ReportInput,
+    idx: &EventIndex,
+    refs: &dyn Fn(&mut dyn Iterator<Item = &String>) -> Vec<Ref>,
+) -> IocView {
+    let a = &input.concl.analysis;
+    let ioc = &input.collected.case.ioc;
+    let listed_ip = |ip: &str| ioc_listed_ip(ioc, ip);
+    let mut ips: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in a.findings.iter().filter(|f| is_malicious(f)) {
+        for ip in &f.ips {
+            ips.entry(ip.clone()).or_default().insert(f.rule.clone());
+        }
+    }
+    for n in &a.network {
+        ips.entry(n.ip.clone())
+            .or_default()
+            .insert("network view".into());
+    }
+    let mut uas: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut apps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in a.findings.iter().filter(|f| is_malicious(f)) {
+        let consent = f.rule == rules::OAUTH_CONSENT;
+        for e in f.evidence.iter().filter_map(|h| idx.get(h)) {
+            if let Some(ua) = &e.user_agent {
+                uas.entry(ua.clone()).or_default().insert(f.rule.clone());
+            }
+            if consent {
+                for t in &e.targets {
+                    if let Some(n) = t.name.as_ref().or(t.id.as_ref()) {
+                        apps.entry(n.clone())
+                            .or_default()
+                            .insert(format!("{} (consented)", f.rule));
+                    }
+                }
+            }
+            if let Some(app) = e.app.as_ref().or(e.app_id.as_ref()) {
+                apps.entry(app.clone()).or_default().insert(f.rule.clone());
+            }
+        }
+    }
+    let ua_listed = |ua: &str| {
+        ioc.user_agents
+            .iter()
+            .any(|l| !l.is_empty() && ua.to_lowercase().contains(&l.to_lowercase()))
+    };
+    let hits: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| f.rule == rules::IOC_HIT)
+        .collect();
+    IocView {
+        ips: ips
+            .into_iter()
+            .map(|(v, r)| IocRow {
+                listed: listed_ip(&v),
+                seen_in: r.into_iter().collect::<Vec<_>>().join(", "),
+                value: v,
+            })
+            .collect(),
+        user_agents: uas
+            .into_iter()
+            .map(|(v, r)| IocRow {
+                listed: ua_listed(&v),
+                seen_in: r.into_iter().collect::<Vec<_>>().join(", "),
+                value: v,
+            })
+            .collect(),
+        apps: apps
+            .into_iter()
+            .map(|(v, r)| IocRow {
+                listed: ioc.app_ids.iter().any(|i| i.eq_ignore_ascii_case(&v)),
+                seen_in: r.into_iter().collect::<Vec<_>>().join(", "),
+                value: v,
+            })
+            .collect(),
+        hits: hits.iter().map(|f| f.title.clone()).collect(),
+        hit_refs: refs(&mut hits.iter().flat_map(|f| f.evidence.iter())),
+        case_lists: format!(
+            "{} IP(s), {} CIDR(s), {} user agent(s), {} app id(s), {} domain(s)",
+            ioc.ips.len(),
+            ioc.cidrs.len(),
+            ioc.user_agents.len(),
+            ioc.app_ids.len(),
+            ioc.domains.len()
+        ),
+    }
+}
+
+/// Whether the case file's IOC lists (IPs or CIDRs) hold `ip`.
+pub fn ioc_listed_ip(ioc: &crate::case::Iocs, ip: &str) -> bool {
+    let Ok(addr) = ip.trim().parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    ioc.ips
+        .iter()
+        .any(|i| i.trim().parse::<std::net::IpAddr>() == Ok(addr))
+        || ioc
+            .cidrs
+            .iter()
+            .filter_map(|c| crate::case::parse_net(c))
+            .any(|n| n.contains(&addr))
+}
+
+/// IPs the findings tie to attacker activity, plus the network views' IPs.
+pub fn suspicious_ips(a: &crate::analysis::Analysis) -> Vec<String> {
+    dedup_ci(
+        a.findings
+            .iter()
+            .filter(|f| is_malicious(f))
+            .flat_map(|f| f.ips.clone())
+            .chain(a.network.iter().map(|n| n.ip.clone())),
+    )
+}
