@@ -289,7 +289,13 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     for (report, ev, rej) in parsed {
         custody.append(&now, &actor, "parsed", serde_json::json!({ "evidence": report.stored_path, "sha256": report.sha256, "format": report.format, "records": report.records, "events": report.events, "rejected": report.rejected, "error": report.error }))?;
         files.push(report);
-        events.extend(ev);
+        // Move, not copy, the first file's events: with one big file, `extend` would hold
+        // two full copies of a million events at once.
+        if events.is_empty() {
+            events = ev;
+        } else {
+            events.extend(ev);
+        }
         rejected.extend(rej);
     }
     // Zip containers appear in the inventory too, with their members listed after them.

@@ -354,7 +354,7 @@ fn zip_members(zip_path: &Path, parent: &EvidenceItem, opts: &IntakeOptions, out
     };
     // The zip reader keeps one member per name: a repeated name hides the other copies.
     // They stay inside the archive (kept whole and hashed) but are not parsed; say so.
-    let start = archive.offset() + archive.central_directory_start();
+    let start = archive.central_directory_start();
     if let Ok(names) = File::open(zip_path).and_then(|mut f| central_names(&mut f, start)) {
         if names.len() > archive.len() {
             let mut counts: std::collections::BTreeMap<&[u8], usize> = Default::default();
