@@ -65,7 +65,7 @@ pub fn write_jsonl_canonical<W: Write>(canonical: &[String], mut w: W) -> std::i
     for (i, json) in canonical.iter().enumerate() {
         let event_sha256 = hash_canonical(json);
         let chain = link(&prev, &event_sha256);
-        write!(w, "{{\"seq\":{},\"event_sha256\":\"{event_sha256}\",\"prev\":\"{prev}\",\"chain\":\"{chain}\",\"event\":{json}}}\n", i + 1)?;
+        writeln!(w, "{{\"seq\":{},\"event_sha256\":\"{event_sha256}\",\"prev\":\"{prev}\",\"chain\":\"{chain}\",\"event\":{json}}}", i + 1)?;
         prev = chain;
     }
     w.flush()?;
