@@ -263,13 +263,14 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
                     (report, Vec::new(), Vec::new())
                 }
                 Ok(bytes) => {
-                    let p = sources::parse_bytes(
+                    let mut p = sources::parse_bytes(
                         &registry,
                         &bytes,
                         &item.stored_path,
                         &item.sha256,
                         &ctx,
                     );
+                    reject_unrepresentable_times(&mut p);
                     report.format = p.format.map(str::to_string);
                     report.decoded_from = p.decoded_from.map(str::to_string);
                     report.records = p.records();
@@ -288,7 +289,13 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     for (report, ev, rej) in parsed {
         custody.append(&now, &actor, "parsed", serde_json::json!({ "evidence": report.stored_path, "sha256": report.sha256, "format": report.format, "records": report.records, "events": report.events, "rejected": report.rejected, "error": report.error }))?;
         files.push(report);
-        events.extend(ev);
+        // Move, not copy, the first file's events: with one big file, `extend` would hold
+        // two full copies of a million events at once.
+        if events.is_empty() {
+            events = ev;
+        } else {
+            events.extend(ev);
+        }
         rejected.extend(rej);
     }
     // Zip containers appear in the inventory too, with their members listed after them.
@@ -365,6 +372,39 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         timeline_head: head,
         case_dir,
     })
+}
+
+/// Events whose time the timeline could not write and read back become rejected records
+/// (nothing is lost, and the timeline stays verifiable). RFC 3339 holds years 0000-9999 only,
+/// while a garbled epoch (`1000000000000000000000` read as nanoseconds) lands in year 33658.
+pub fn reject_unrepresentable_times(parsed: &mut sources::Parsed) {
+    use chrono::Datelike;
+    let ok = |e: &Event| (0..=9999).contains(&e.time.year());
+    if parsed.events.iter().all(ok) {
+        return;
+    }
+    let (keep, bad): (Vec<Event>, Vec<Event>) =
+        std::mem::take(&mut parsed.events).into_iter().partition(ok);
+    parsed.events = keep;
+    for e in bad {
+        let p = e.provenance;
+        parsed.rejected.push(RecordError {
+            evidence_path: p.evidence_path,
+            evidence_sha256: p.evidence_sha256,
+            record_no: p.record_no,
+            line: p.line,
+            byte_offset: p.byte_offset,
+            byte_len: p.byte_len,
+            raw_sha256: p.raw_sha256,
+            reason: format!(
+                "timestamp {:?} reads as year {}, outside the years 0000-9999 a timeline can hold",
+                e.time_original,
+                e.time.year()
+            ),
+            excerpt: sources::text::excerpt(&e.time_original, 160),
+        });
+    }
+    parsed.rejected.sort_by_key(|r| r.record_no);
 }
 
 /// A byte-count progress bar on stderr; hidden when quiet or when stderr is not a terminal.

@@ -90,7 +90,12 @@ pub struct Intake {
 pub fn intake(opts: &IntakeOptions) -> Intake {
     let mut out = Intake::default();
     let evidence_dir = opts.case_dir.join("evidence");
-    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    // Each input gets its own root under evidence/: two inputs with one name (`logs` the file
+    // and `logs` the folder, or two `export.zip` from different places) must not collide.
+    let mut roots: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    // Canonical paths already taken, so a file reached twice (the same input given twice, or
+    // a file given alongside its folder) is kept once instead of doubling its events.
+    let mut seen: std::collections::BTreeMap<PathBuf, String> = std::collections::BTreeMap::new();
     for input in opts.inputs {
         let meta = match std::fs::symlink_metadata(input) {
             Ok(m) => m,
@@ -106,6 +111,7 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "input".into());
+        let root_name = unique(&mut roots, root_name);
         if meta.is_dir() {
             let walker = walkdir::WalkDir::new(input)
                 .follow_links(false)
@@ -134,7 +140,15 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
                     });
                     continue;
                 }
+                if ft.is_dir() {
+                    continue;
+                }
                 if !ft.is_file() {
+                    // FIFOs, sockets and devices: opening one could block or read forever.
+                    out.problems.push(IntakeError::Input {
+                        path: entry.path().display().to_string(),
+                        message: "not a regular file; not taken".into(),
+                    });
                     continue;
                 }
                 if is_excluded(entry.path(), opts.exclude) {
@@ -146,12 +160,16 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect::<Vec<_>>()
                     .join("/");
-                let stored = unique(&mut taken, format!("evidence/{root_name}/{rel}"));
-                take_file(entry.path(), &stored, &evidence_dir, opts, &mut out);
+                let stored = format!("evidence/{root_name}/{rel}");
+                if first_time(entry.path(), &stored, &mut seen, &mut out) {
+                    take_file(entry.path(), &stored, &evidence_dir, opts, &mut out);
+                }
             }
         } else if meta.is_file() {
-            let stored = unique(&mut taken, format!("evidence/{root_name}"));
-            take_file(input, &stored, &evidence_dir, opts, &mut out);
+            let stored = format!("evidence/{root_name}");
+            if first_time(input, &stored, &mut seen, &mut out) {
+                take_file(input, &stored, &evidence_dir, opts, &mut out);
+            }
         } else {
             out.problems.push(IntakeError::Input {
                 path: input.display().to_string(),
@@ -161,6 +179,31 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
     }
     out.items.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
     out
+}
+
+/// True the first time a file is reached; later times are noted as problems.
+fn first_time(
+    p: &Path,
+    stored: &str,
+    seen: &mut std::collections::BTreeMap<PathBuf, String>,
+    out: &mut Intake,
+) -> bool {
+    let Ok(c) = std::fs::canonicalize(p) else {
+        return true;
+    };
+    match seen.get(&c) {
+        Some(first) => {
+            out.problems.push(IntakeError::Input {
+                path: p.display().to_string(),
+                message: format!("same file as {first}, already taken; kept once"),
+            });
+            false
+        }
+        None => {
+            seen.insert(c, stored.to_string());
+            true
+        }
+    }
 }
 
 fn is_excluded(p: &Path, exclude: &[PathBuf]) -> bool {
@@ -177,7 +220,9 @@ fn unique(taken: &mut std::collections::BTreeSet<String>, want: String) -> Strin
         return want;
     }
     let (stem, ext) = match want.rsplit_once('.') {
-        Some((s, e)) if !s.ends_with('/') && !e.contains('/') => (s.to_string(), format!(".{e}")),
+        Some((s, e)) if !s.is_empty() && !s.ends_with('/') && !e.contains('/') => {
+            (s.to_string(), format!(".{e}"))
+        }
         _ => (want.clone(), String::new()),
     };
     (2..)
@@ -307,6 +352,24 @@ fn zip_members(zip_path: &Path, parent: &EvidenceItem, opts: &IntakeOptions, out
                 .push(err(format!("not a readable zip archive: {e}")))
         }
     };
+    // The zip reader keeps one member per name: a repeated name hides the other copies.
+    // They stay inside the archive (kept whole and hashed) but are not parsed; say so.
+    let start = archive.central_directory_start();
+    if let Ok(names) = File::open(zip_path).and_then(|mut f| central_names(&mut f, start)) {
+        if names.len() > archive.len() {
+            let mut counts: std::collections::BTreeMap<&[u8], usize> = Default::default();
+            for n in &names {
+                *counts.entry(n.as_slice()).or_default() += 1;
+            }
+            for (name, n) in counts.into_iter().filter(|(_, n)| *n > 1) {
+                out.problems.push(err(format!(
+                    "member name {:?} appears {n} times; only one copy can be read, {} not taken (extract the archive and give the copies separately)",
+                    String::from_utf8_lossy(name),
+                    n - 1
+                )));
+            }
+        }
+    }
     let mut total = 0u64;
     let mut labels = std::collections::BTreeSet::new();
     for i in 0..archive.len() {
@@ -331,6 +394,25 @@ fn zip_members(zip_path: &Path, parent: &EvidenceItem, opts: &IntakeOptions, out
             Err(message) => out.problems.push(err(format!("member {i}: {message}"))),
         }
     }
+}
+
+/// Raw member names as the central directory lists them, repeats included.
+fn central_names(f: &mut File, start: u64) -> std::io::Result<Vec<Vec<u8>>> {
+    use std::io::{BufReader, Seek, SeekFrom};
+    f.seek(SeekFrom::Start(start))?;
+    let mut r = BufReader::new(f);
+    let mut names = Vec::new();
+    let mut head = [0u8; 46];
+    // Bounded by the file: every entry is at least 46 bytes.
+    while r.read_exact(&mut head).is_ok() && &head[..4] == b"PK\x01\x02" {
+        let le = |i: usize| u16::from_le_bytes([head[i], head[i + 1]]) as usize;
+        let mut name = vec![0u8; le(28)];
+        r.read_exact(&mut name)?;
+        let skip = (le(30) + le(32)) as i64;
+        r.seek_relative(skip)?;
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// Read member `i` within the limits; `Ok(None)` for directories.
@@ -362,22 +444,46 @@ pub fn read_member<R: Read + std::io::Seek>(
             limits.max_ratio
         ));
     }
-    // Never trust the declared size: read at most the cap plus one byte.
+    // Never trust the declared sizes: read at most the cap plus one byte, checking the real
+    // expansion as it happens (a member may declare 1 KiB and inflate to gigabytes), and
+    // reserve no more than a modest amount up front.
     let cap = limits
         .max_member_bytes
         .min(limits.max_total_bytes.saturating_sub(*total));
-    let mut bytes = Vec::with_capacity(declared.min(cap) as usize);
-    (&mut m)
-        .take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{name:?}: {e}"))?;
-    if bytes.len() as u64 > cap {
-        return Err(format!(
-            "{name:?} is larger than it declares or than the remaining {cap} byte budget"
-        ));
+    let mut bytes = Vec::with_capacity(declared.min(cap).min(16 << 20) as usize);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = m.read(&mut chunk).map_err(|e| format!("{name:?}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        let got = bytes.len() as u64;
+        if got > cap {
+            return Err(format!(
+                "{name:?} is larger than it declares or than the remaining {cap} byte budget"
+            ));
+        }
+        if got > (1 << 20) && got / compressed > limits.max_ratio {
+            return Err(format!(
+                "{name:?} expands over {}:1 while declaring {declared} bytes, over the {}:1 cap (zip bomb?)",
+                got / compressed,
+                limits.max_ratio
+            ));
+        }
     }
     *total += bytes.len() as u64;
     Ok(Some((name, bytes)))
+}
+
+/// The archive part of a member's stored path (`evidence/x.zip!/member` → `evidence/x.zip`):
+/// the first `!/` that ends at an archive in the case folder, since a folder name may itself
+/// end in `!` (`evidence/exports!/x.zip!/member`).
+pub fn container_of<'a>(case_dir: &Path, stored_path: &'a str) -> Option<&'a str> {
+    stored_path
+        .match_indices("!/")
+        .map(|(i, _)| &stored_path[..i])
+        .find(|p| case_dir.join(p).is_file())
 }
 
 /// The bytes of an item, read from the case folder (zip members from their archive).
@@ -386,12 +492,12 @@ pub fn read_item(case_dir: &Path, item: &EvidenceItem) -> Result<Vec<u8>, String
         ItemKind::File | ItemKind::Zip => std::fs::read(case_dir.join(&item.stored_path))
             .map_err(|e| format!("{}: {e}", item.stored_path)),
         ItemKind::ZipMember => {
-            let (zip_rel, _) = item
-                .stored_path
-                .split_once("!/")
+            let zip_rel = container_of(case_dir, &item.stored_path)
                 .ok_or_else(|| format!("{}: not a member path", item.stored_path))?;
             let f = File::open(case_dir.join(zip_rel)).map_err(|e| format!("{zip_rel}: {e}"))?;
             let mut a = zip::ZipArchive::new(f).map_err(|e| format!("{zip_rel}: {e}"))?;
+            // The zip reader keeps one member per name (see `zip_members`), so the name
+            // finds the very member that was hashed.
             let name = item.member_name.clone().unwrap_or_default();
             let idx = (0..a.len())
                 .find(|&i| {
@@ -406,6 +512,18 @@ pub fn read_item(case_dir: &Path, item: &EvidenceItem) -> Result<Vec<u8>, String
                 .ok_or_else(|| format!("{name:?} is a directory"))
         }
     }
+    .and_then(|bytes| {
+        // Parse exactly the bytes that were hashed at intake, or say why not.
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if sha == item.sha256 {
+            Ok(bytes)
+        } else {
+            Err(format!(
+                "{}: reads as sha256 {sha}, but {} was recorded at intake",
+                item.stored_path, item.sha256
+            ))
+        }
+    })
 }
 
 #[cfg(test)]

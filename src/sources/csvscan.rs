@@ -53,6 +53,16 @@ impl Iterator for Rows<'_> {
                     start += 1;
                 }
                 let mut end = (self.rdr.position().byte() as usize).min(self.text.len());
+                // The csv crate reads an unclosed quote to the end of the file without error,
+                // hiding every later line inside one cell; say so instead of passing it on.
+                if end == self.text.len() && ends_inside_quotes(&b[start..end], self.delimiter) {
+                    return Some(Err((
+                        start,
+                        end,
+                        "quoted field not closed before end of file: every later line is inside it"
+                            .into(),
+                    )));
+                }
                 while end > start && matches!(b[end - 1], b'\n' | b'\r') {
                     end -= 1;
                 }
@@ -69,6 +79,32 @@ impl Iterator for Rows<'_> {
             }
         }
     }
+}
+
+/// Whether a raw row ends inside a quoted field (RFC 4180 quoting, `""` as escape), as the
+/// csv crate's default reader sees it: a quote opens a quoted field only at a field's start.
+fn ends_inside_quotes(raw: &[u8], delimiter: u8) -> bool {
+    let (mut quoted, mut field_start) = (false, true);
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if quoted {
+            if c == b'"' {
+                if raw.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            }
+        } else if c == b'"' && field_start {
+            quoted = true;
+            field_start = false;
+        } else {
+            field_start = c == delimiter || c == b'\n' || c == b'\r';
+        }
+        i += 1;
+    }
+    quoted
 }
 
 /// Column lookup by header name, ignoring case, surrounding spaces and a `[UTC]` suffix.
@@ -136,6 +172,9 @@ mod tests {
         assert_eq!(&t[rows[1].start..rows[1].end], "1,\"x\r\ny\"");
         assert_eq!(&rows[2].record[1], "{\"k\":1}");
         let h = Header::new(&rows[0].record);
+        assert!(!ends_inside_quotes(b"a,\"b\"\"c\",5\" d", b','));
+        assert!(ends_inside_quotes(b"a,\"b\nc", b','));
+        assert!(ends_inside_quotes(b"a;\"b\"\";", b';'));
         assert_eq!(h.get(&rows[1].record, " A "), Some("1"));
     }
 }

@@ -55,14 +55,18 @@ pub fn split_with(text: &str, wrappers: &[&str]) -> Vec<Piece> {
 }
 
 fn skip_ws(b: &[u8], mut pos: usize) -> usize {
-    while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\r' | b'\n' | 0) {
-        pos += 1;
+    // A loop, not recursion: a file of a million BOMs must not overflow the stack.
+    loop {
+        while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\r' | b'\n' | 0) {
+            pos += 1;
+        }
+        // A BOM in the middle (pages concatenated by `cat`) is whitespace to us.
+        if b[pos..].starts_with("\u{FEFF}".as_bytes()) {
+            pos += 3;
+        } else {
+            return pos;
+        }
     }
-    // A BOM in the middle (pages concatenated by `cat`) is whitespace to us.
-    if b[pos..].starts_with("\u{FEFF}".as_bytes()) {
-        return skip_ws(b, pos + 3);
-    }
-    pos
 }
 
 /// End (exclusive) of the JSON value starting at `pos`, or `Err(len)` when the text ends first.
@@ -202,6 +206,11 @@ fn object_or_wrapper(text: &str, pos: usize, wrappers: &[&str], out: &mut Vec<Pi
             Ok(e) => e,
             Err(_) => break,
         };
+        // JSON strings cannot hold a raw newline: one that seems to is a garbled line whose
+        // quote would otherwise swallow the next line's record.
+        if memchr::memchr(b'\n', &b[i..kend]).is_some() {
+            break;
+        }
         let key = &text[i + 1..kend - 1];
         i = skip_ws(b, kend);
         if i >= b.len() || b[i] != b':' {
@@ -213,7 +222,9 @@ fn object_or_wrapper(text: &str, pos: usize, wrappers: &[&str], out: &mut Vec<Pi
             i = array_elements(b, i, out);
         } else {
             match skip_value(b, i) {
-                Ok(e) if e > i => i = e,
+                Ok(e) if e > i && !(b[i] == b'"' && memchr::memchr(b'\n', &b[i..e]).is_some()) => {
+                    i = e
+                }
                 _ => break,
             }
         }
@@ -303,6 +314,25 @@ mod tests {
         let p = split("{\"a\":1}\nhello world\n{\"a\":2}");
         assert_eq!(p.len(), 3);
         assert!(matches!(p[1], Piece::Bad { .. }));
+    }
+
+    #[test]
+    fn garbled_line_does_not_swallow_the_next() {
+        for t in [
+            "{\"a\":1}\n{\"garbled\n{\"a\":2}\n",
+            "{\"a\":1}\n{\"k\":\"open\n{\"a\":2}\n",
+        ] {
+            let p = split(t);
+            assert_eq!(p.len(), 3, "{t:?}: {p:?}");
+            assert!(matches!(p[1], Piece::Bad { .. }));
+            assert_eq!(recs(t), vec!["{\"a\":1}", "{\"a\":2}"]);
+        }
+    }
+
+    #[test]
+    fn bom_run_no_overflow() {
+        let t = format!("{}{{\"a\":1}}", "\u{FEFF}".repeat(1_000_000));
+        assert_eq!(recs(&t), vec!["{\"a\":1}"]);
     }
 
     #[test]

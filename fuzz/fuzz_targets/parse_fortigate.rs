@@ -1,0 +1,3 @@
+//! Forces the `fortigate` parser on arbitrary bytes, whether or not detection would pick it.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| irpack_fuzz::parse_forced("fortigate", data));

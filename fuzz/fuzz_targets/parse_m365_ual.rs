@@ -1,0 +1,3 @@
+//! Forces the `m365_ual` parser on arbitrary bytes, whether or not detection would pick it.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| irpack_fuzz::parse_forced("m365_ual", data));
