@@ -387,7 +387,8 @@ mod check {
     }
 
     pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Time::deserialize(d).map(|t| Some(t.0))
+        // TOML has no null, but a case file read back from JSON (collected.json) does.
+        Option::<Time>::deserialize(d).map(|t| t.map(|t| t.0))
     }
 
     /// Deserialize a list whose items are each checked by `T` (so errors point at the item).
@@ -837,6 +838,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn json_round_trip_keeps_absent_times_absent() {
+        let c = CaseFile::minimal("IR-1");
+        let back: CaseFile = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let full = CaseFile::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/samples/case.example.toml"
+        )))
+        .unwrap();
+        let back: CaseFile = serde_json::from_str(&serde_json::to_string(&full).unwrap()).unwrap();
+        assert_eq!(back, full);
     }
 
     #[test]

@@ -322,9 +322,18 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     std::fs::create_dir_all(&tl_dir).map_err(io_err(&tl_dir))?;
     let tl_path = tl_dir.join("timeline.jsonl");
     let f = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
-    let head = crate::timeline::write_jsonl(&events, std::io::BufWriter::new(f))
-        .map_err(io_err(&tl_path))?;
-    let hashes: Vec<String> = events.par_iter().map(Event::hash).collect();
+    // Serialize and hash each event once, in parallel; every writer below reuses them.
+    let canonical: Vec<String> = events.par_iter().map(Event::canonical_json).collect();
+    let hashes: Vec<String> = canonical
+        .par_iter()
+        .map(|j| crate::timeline::hash_canonical(j))
+        .collect();
+    let head = crate::timeline::write_jsonl_canonical(
+        &canonical,
+        std::io::BufWriter::with_capacity(1 << 20, f),
+    )
+    .map_err(io_err(&tl_path))?;
+    drop(canonical);
     let mut written = serde_json::Map::new();
     written.insert(
         "timeline/timeline.jsonl".into(),

@@ -54,6 +54,21 @@ fn verify_ok(p: &Path) {
     assert!(r.ok(), "{}: {:?}", p.display(), r.problems);
 }
 
+/// The custody log records where the run happened (host, input paths), so its head differs
+/// between machines; everything else in the report must not.
+fn machine_neutral(report: &str) -> String {
+    let host = irpack::evidence::custody::hostname();
+    let mut out = report.replace(&format!("| {host} |"), "| <host> |");
+    let marker = "the chain head is `";
+    if let Some(i) = out.find(marker) {
+        let start = i + marker.len();
+        if out.len() >= start + 64 {
+            out.replace_range(start..start + 64, "<custody-head>");
+        }
+    }
+    out
+}
+
 fn rules(d: &Done) -> Vec<&str> {
     d.concl
         .analysis
@@ -113,7 +128,8 @@ fn bec_is_a_confirmed_compromise_with_gdpr_and_pci_clocks() {
         .any(|c| c.action == "password_reset" && !c.automated));
     verify_ok(&d.package);
 
-    let report = std::fs::read_to_string(d.case_dir.join("report/report.md")).unwrap();
+    let report =
+        machine_neutral(&std::fs::read_to_string(d.case_dir.join("report/report.md")).unwrap());
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/scenario-bec.report.md");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden, &report).unwrap();

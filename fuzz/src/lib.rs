@@ -165,3 +165,14 @@ pub fn zip_intake(data: &[u8]) {
         "members over the total cap"
     );
 }
+
+/// Arbitrary bytes as a package ZIP through `irpack verify`: it must answer (ok, problems or
+/// an error naming the file), never panic, whatever the archive holds.
+pub fn verify(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let p = dir.path().join("package.zip");
+    if std::fs::write(&p, data).is_err() {
+        return;
+    }
+    let _ = irpack::package::verify::verify(&p, &Default::default());
+}

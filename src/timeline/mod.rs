@@ -47,20 +47,25 @@ pub fn link(prev: &str, event_sha256: &str) -> String {
 }
 
 /// Write sorted events as chained JSON lines; returns the chain head.
-pub fn write_jsonl<W: Write>(events: &[Event], mut w: W) -> std::io::Result<String> {
+pub fn write_jsonl<W: Write>(events: &[Event], w: W) -> std::io::Result<String> {
+    let canonical: Vec<String> = events.iter().map(Event::canonical_json).collect();
+    write_jsonl_canonical(&canonical, w)
+}
+
+/// SHA-256 of canonical event JSON, as `Event::hash` computes it.
+pub fn hash_canonical(json: &str) -> String {
+    hex::encode(Sha256::digest(json.as_bytes()))
+}
+
+/// The same as [`write_jsonl`] from events already in canonical JSON, so a large timeline is
+/// serialized once (the line is built by hand in `TimelineEntry`'s field order; a test
+/// checks it parses back into the same entry).
+pub fn write_jsonl_canonical<W: Write>(canonical: &[String], mut w: W) -> std::io::Result<String> {
     let mut prev = GENESIS.to_string();
-    for (i, ev) in events.iter().enumerate() {
-        let event_sha256 = ev.hash();
+    for (i, json) in canonical.iter().enumerate() {
+        let event_sha256 = hash_canonical(json);
         let chain = link(&prev, &event_sha256);
-        let entry = TimelineEntry {
-            seq: i as u64 + 1,
-            event_sha256,
-            prev: prev.clone(),
-            chain: chain.clone(),
-            event: ev.clone(),
-        };
-        serde_json::to_writer(&mut w, &entry)?;
-        w.write_all(b"\n")?;
+        writeln!(w, "{{\"seq\":{},\"event_sha256\":\"{event_sha256}\",\"prev\":\"{prev}\",\"chain\":\"{chain}\",\"event\":{json}}}", i + 1)?;
         prev = chain;
     }
     w.flush()?;
@@ -114,4 +119,45 @@ pub fn verify_text(text: &str) -> Result<(Vec<TimelineEntry>, String), (usize, S
         out.push(e);
     }
     Ok((out, prev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventClass, Outcome, Provenance};
+    use chrono::TimeZone;
+
+    #[test]
+    fn hand_built_lines_are_timeline_entries() {
+        let mut e = Event::new(
+            chrono::Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap(),
+            "x \"q\"",
+            "UTC",
+            "entra_signin",
+            "v",
+            EventClass::Authentication,
+            "sign_in",
+            "op",
+            Outcome::Success,
+            Provenance::default(),
+        );
+        e.user = Some("a\\b".into());
+        let mut out = Vec::new();
+        let head = write_jsonl(&[e.clone(), e.clone()], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let (entries, h) = verify_text(&text).unwrap();
+        assert_eq!(h, head);
+        assert_eq!(entries[1].event, e);
+        let expected = TimelineEntry {
+            seq: 1,
+            event_sha256: e.hash(),
+            prev: GENESIS.into(),
+            chain: link(GENESIS, &e.hash()),
+            event: e,
+        };
+        assert_eq!(
+            text.lines().next().unwrap(),
+            serde_json::to_string(&expected).unwrap()
+        );
+    }
 }
