@@ -196,6 +196,11 @@ pub fn parse_offset(o: &str) -> Option<FixedOffset> {
         _ => return None,
     };
     let body = &o[1..];
+    // Only digits and one colon can form an offset; checking first also keeps the byte
+    // slicing below on character boundaries whatever a hostile log puts here.
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+        return None;
+    }
     let (h, m) = if let Some((h, m)) = body.split_once(':') {
         (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?)
     } else if body.len() == 4 {
