@@ -3,7 +3,10 @@
 
 mod common;
 
-use irpack::event::{actions, Event, EventClass, Outcome};
+use common::check_accounting;
+use common::{extra_str as x, parse_raw};
+
+use irpack::event::{actions, EventClass, Outcome};
 use irpack::sources::{self, ParseContext, Parsed, Source};
 use proptest::prelude::*;
 
@@ -11,41 +14,10 @@ fn ctx() -> ParseContext {
     ParseContext::default()
 }
 
-fn parse_raw(bytes: &[u8]) -> Parsed {
-    let reg = sources::registry();
-    sources::parse_bytes(&reg, bytes, "mem", &sources::sha256_hex(bytes), &ctx())
-}
-
 fn sample(name: &str) -> (Vec<u8>, Parsed) {
     let p = common::samples_dir().join("entra_risk").join(name);
     let bytes = std::fs::read(&p).unwrap();
     (bytes, common::parse_path(&p, &ctx()))
-}
-
-fn check_accounting(bytes: &[u8], p: &Parsed) {
-    let mut nos: Vec<u64> = p
-        .events
-        .iter()
-        .map(|e| e.provenance.record_no)
-        .chain(p.rejected.iter().map(|r| r.record_no))
-        .collect();
-    nos.sort_unstable();
-    assert_eq!(
-        nos,
-        (1..=nos.len() as u64).collect::<Vec<_>>(),
-        "record numbers must be 1..=N, each once"
-    );
-    for e in &p.events {
-        assert!(
-            common::raw_matches(bytes, &e.provenance),
-            "provenance of record {} does not re-hash",
-            e.provenance.record_no
-        );
-    }
-}
-
-fn x<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
-    e.extra.get(k).and_then(|v| v.as_str())
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::check_accounting;
+
 use irpack::event::{actions, Event, EventClass, Outcome};
 use irpack::sources::{self, ParseContext, Parsed};
 use proptest::prelude::*;
@@ -25,27 +27,6 @@ fn sample(name: &str) -> (Vec<u8>, Parsed) {
     let p = common::samples_dir().join("m365_ual").join(name);
     let bytes = std::fs::read(&p).unwrap();
     (bytes, common::parse_path(&p, &ctx()))
-}
-
-/// Every record number from 1 to N appears exactly once across events and rejections, and
-/// every event's provenance re-hashes against the bytes.
-fn check_accounting(bytes: &[u8], p: &Parsed) {
-    let mut nos: Vec<u64> = p
-        .events
-        .iter()
-        .map(|e| e.provenance.record_no)
-        .chain(p.rejected.iter().map(|r| r.record_no))
-        .collect();
-    nos.sort_unstable();
-    let expect: Vec<u64> = (1..=nos.len() as u64).collect();
-    assert_eq!(nos, expect, "record numbers must be 1..=N, each once");
-    for e in &p.events {
-        assert!(
-            common::raw_matches(bytes, &e.provenance),
-            "provenance of record {} does not re-hash",
-            e.provenance.record_no
-        );
-    }
 }
 
 fn extra_str<'a>(e: &'a Event, k: &str) -> Option<&'a str> {

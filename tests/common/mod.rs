@@ -48,3 +48,40 @@ pub fn raw_matches(bytes: &[u8], p: &irpack::event::Provenance) -> bool {
     );
     e <= hay.len() && sources::sha256_hex(&hay[s..e]) == p.raw_sha256
 }
+
+/// Parse bytes held in memory through detection, with no time zones given.
+pub fn parse_raw(bytes: &[u8]) -> Parsed {
+    let reg = sources::registry();
+    sources::parse_bytes(
+        &reg,
+        bytes,
+        "mem",
+        &sources::sha256_hex(bytes),
+        &ParseContext::default(),
+    )
+}
+
+/// Every record seen is numbered 1..=N exactly once, and every event's provenance re-hashes.
+pub fn check_accounting(bytes: &[u8], p: &Parsed) {
+    let mut nos: Vec<u64> = p
+        .events
+        .iter()
+        .map(|e| e.provenance.record_no)
+        .chain(p.rejected.iter().map(|r| r.record_no))
+        .collect();
+    nos.sort_unstable();
+    let expect: Vec<u64> = (1..=nos.len() as u64).collect();
+    assert_eq!(nos, expect, "record numbers must be 1..=N, each once");
+    for e in &p.events {
+        assert!(
+            raw_matches(bytes, &e.provenance),
+            "provenance of record {} does not re-hash",
+            e.provenance.record_no
+        );
+    }
+}
+
+/// A string kept in an event's `extra`.
+pub fn extra_str<'a>(e: &'a irpack::event::Event, k: &str) -> Option<&'a str> {
+    e.extra.get(k).and_then(|v| v.as_str())
+}
