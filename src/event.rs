@@ -194,6 +194,21 @@ pub struct Event {
     /// portal CSV): kept so every copy stays traceable after de-duplication.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_seen_in: Vec<Provenance>,
+    /// The hash the timeline recorded for this event, set only by the timeline readers so
+    /// the analysis and the report need not serialize a million events again. Never
+    /// serialized and never compared.
+    #[serde(skip)]
+    pub timeline_sha256: HashMemo,
+}
+
+/// A remembered event hash that takes no part in equality (see `Event::timeline_sha256`).
+#[derive(Debug, Clone, Default)]
+pub struct HashMemo(pub Option<String>);
+
+impl PartialEq for HashMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Event {
@@ -245,6 +260,7 @@ impl Event {
             extra: BTreeMap::new(),
             provenance,
             also_seen_in: Vec::new(),
+            timeline_sha256: HashMemo::default(),
         }
     }
 
@@ -255,6 +271,9 @@ impl Event {
 
     /// The event's identity: SHA-256 of its canonical JSON. Findings cite this.
     pub fn hash(&self) -> String {
+        if let Some(h) = &self.timeline_sha256.0 {
+            return h.clone();
+        }
         hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
     }
 

@@ -228,23 +228,19 @@ struct TimelineArgs {
 
 fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     let path = args.case.join("timeline/timeline.jsonl");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
-    let (entries, _) = irpack::timeline::verify_text(&text)
-        .map_err(|(line, msg)| anyhow::anyhow!("{}:{line}: {msg}", path.display()))?;
-    let hashes: Vec<String> = entries.iter().map(|e| e.event_sha256.clone()).collect();
-    let events: Vec<irpack::event::Event> = entries.into_iter().map(|e| e.event).collect();
-    match args.output {
-        Some(p) => {
-            let f = std::fs::File::create(&p).with_context(|| format!("{}", p.display()))?;
-            irpack::timeline::export::write(args.format, &events, &hashes, f)?;
-        }
-        None => irpack::timeline::export::write(
-            args.format,
-            &events,
-            &hashes,
-            std::io::stdout().lock(),
-        )?,
-    }
+    let out: Box<dyn std::io::Write> = match &args.output {
+        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("{}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    // Streamed: each line is checked against the chain, then written, so a timeline of any
+    // size exports in constant memory.
+    let mut x = irpack::timeline::export::Exporter::new(args.format, out)?;
+    irpack::timeline::for_each_entry(&path, true, |e| {
+        x.push(&e.event, &e.event_sha256)
+            .map_err(|err| err.to_string())
+    })
+    .map_err(|(line, msg)| anyhow::anyhow!("{}:{line}: {msg}", path.display()))?;
+    x.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -293,6 +289,10 @@ struct RunArgs {
     /// Write the report but not the package.
     #[arg(long)]
     no_package: bool,
+    /// MiB of parsed events held in memory, all threads together, before they wait in sorted
+    /// runs on disk (the rest of a run's memory is one input file per thread).
+    #[arg(long, value_name = "MIB", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=65536), |v| v as usize))]
+    run_budget_mib: Option<usize>,
 }
 
 fn clock(now: Option<&str>) -> Result<DateTime<Utc>> {
@@ -333,6 +333,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         zones,
         force: args.force,
         quiet: args.quiet,
+        run_budget_mib: args.run_budget_mib,
     })
 }
 

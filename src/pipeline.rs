@@ -5,7 +5,7 @@ use crate::event::Event;
 use crate::evidence::custody::{Actor, CustodyError, CustodyLog};
 use crate::evidence::intake::{self, EvidenceItem, ItemKind, ZipLimits};
 use crate::sources::{self, ParseContext, RecordError};
-use crate::timeline::export::{self, Format};
+use crate::timeline::spill;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub force: bool,
     /// No progress bars (they are also hidden when stderr is not a terminal).
     pub quiet: bool,
+    /// Memory for sorted runs, all parsing threads together (default
+    /// [`DEFAULT_RUN_BUDGET_MIB`]); beyond it events wait on disk.
+    pub run_budget_mib: Option<usize>,
 }
 
 /// Per evidence item: what it was and what came of it.
@@ -237,66 +240,57 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         .filter(|i| i.kind != ItemKind::Zip)
         .map(|i| i.size)
         .sum();
+    let spill_dir = case_dir.join(SPILL_DIR);
+    std::fs::create_dir_all(&spill_dir).map_err(io_err(&spill_dir))?;
     let bar = progress(opts.quiet, total_bytes, "parsing");
-    let parsed: Vec<(FileReport, Vec<Event>, Vec<RecordError>)> = intake
+    let items: Vec<(usize, &EvidenceItem)> = intake
         .items
-        .par_iter()
+        .iter()
         .filter(|i| i.kind != ItemKind::Zip)
-        .inspect(|i| bar.inc(i.size))
-        .map(|item| {
-            let mut report = FileReport {
-                stored_path: item.stored_path.clone(),
-                original_path: item.original_path.clone(),
-                sha256: item.sha256.clone(),
-                size: item.size,
-                kind: item.kind.clone(),
-                format: None,
-                decoded_from: None,
-                records: 0,
-                events: 0,
-                rejected: 0,
-                error: None,
-            };
-            match intake::read_item(&case_dir, item) {
-                Err(e) => {
-                    report.error = Some(e);
-                    (report, Vec::new(), Vec::new())
-                }
-                Ok(bytes) => {
-                    let mut p = sources::parse_bytes(
-                        &registry,
-                        &bytes,
-                        &item.stored_path,
-                        &item.sha256,
-                        &ctx,
-                    );
-                    reject_unrepresentable_times(&mut p);
-                    report.format = p.format.map(str::to_string);
-                    report.decoded_from = p.decoded_from.map(str::to_string);
-                    report.records = p.records();
-                    report.events = p.events.len() as u64;
-                    report.rejected = p.rejected.len() as u64;
-                    (report, p.events, p.rejected)
-                }
-            }
-        })
+        .enumerate()
         .collect();
-
+    let budget = opts.memory_budget().run_bytes;
+    let parsed: Vec<ParsedItem> = items
+        .par_iter()
+        .map(|&(n, item)| {
+            let p = parse_item(&registry, &ctx, &case_dir, &spill_dir, n, item, budget);
+            bar.inc(item.size);
+            p
+        })
+        .collect::<Result<_, _>>()?;
     bar.finish_and_clear();
+
     let mut files = Vec::new();
-    let mut events = Vec::new();
     let mut rejected = Vec::new();
-    for (report, ev, rej) in parsed {
+    let mut zones: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut runs = Vec::new();
+    // A run's rank puts equal times in (source, evidence path) order, as `timeline::sort` does.
+    let mut order: Vec<usize> = (0..parsed.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |p: &ParsedItem| {
+            (
+                p.report.format.clone().unwrap_or_default(),
+                p.report.stored_path.clone(),
+            )
+        };
+        key(&parsed[a]).cmp(&key(&parsed[b]))
+    });
+    let mut rank = vec![0; parsed.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    for (i, p) in parsed.into_iter().enumerate() {
+        let report = p.report;
         custody.append(&now, &actor, "parsed", serde_json::json!({ "evidence": report.stored_path, "sha256": report.sha256, "format": report.format, "records": report.records, "events": report.events, "rejected": report.rejected, "error": report.error }))?;
         files.push(report);
-        // Move, not copy, the first file's events: with one big file, `extend` would hold
-        // two full copies of a million events at once.
-        if events.is_empty() {
-            events = ev;
-        } else {
-            events.extend(ev);
+        rejected.extend(p.rejected);
+        for (k, v) in p.zones {
+            *zones.entry(k).or_default() += v;
         }
-        rejected.extend(rej);
+        runs.extend(p.runs.into_iter().map(|path| spill::Run {
+            path,
+            rank: rank[i],
+        }));
     }
     // Zip containers appear in the inventory too, with their members listed after them.
     for item in intake.items.iter().filter(|i| i.kind == ItemKind::Zip) {
@@ -316,46 +310,49 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     }
     files.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
 
-    crate::timeline::sort(&mut events);
-    let duplicates_merged = crate::timeline::dedup::dedup(&mut events);
     let tl_dir = case_dir.join("timeline");
     std::fs::create_dir_all(&tl_dir).map_err(io_err(&tl_dir))?;
     let tl_path = tl_dir.join("timeline.jsonl");
-    let f = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
-    // Serialize and hash each event once, in parallel; every writer below reuses them.
-    let canonical: Vec<String> = events.par_iter().map(Event::canonical_json).collect();
-    let hashes: Vec<String> = canonical
-        .par_iter()
-        .map(|j| crate::timeline::hash_canonical(j))
-        .collect();
-    let head = crate::timeline::write_jsonl_canonical(
-        &canonical,
-        std::io::BufWriter::with_capacity(1 << 20, f),
-    )
-    .map_err(io_err(&tl_path))?;
-    drop(canonical);
+    let csv_path = tl_dir.join("timeline.csv");
+    let jf = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
+    let cf = std::fs::File::create(&csv_path).map_err(io_err(&csv_path))?;
+    let merged = spill::merge(&runs, jf, cf).map_err(|e| PipelineError::Output {
+        path: tl_path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    std::fs::remove_dir_all(&spill_dir).map_err(io_err(&spill_dir))?;
+    for (k, n) in &merged.folded_assumed_zones {
+        if let Some(z) = zones.get_mut(k) {
+            *z = z.saturating_sub(*n);
+        }
+    }
+    let head = merged.head.clone();
+    let duplicates_merged = merged.duplicates_merged as usize;
     let mut written = serde_json::Map::new();
     written.insert(
         "timeline/timeline.jsonl".into(),
         file_sha256(&tl_path)?.into(),
     );
-    for (name, format) in [
-        ("timeline.csv", Format::Csv),
-        ("timesketch.jsonl", Format::Timesketch),
-    ] {
-        let p = tl_dir.join(name);
-        let f = std::fs::File::create(&p).map_err(io_err(&p))?;
-        export::write(format, &events, &hashes, f).map_err(io_err(&p))?;
-        written.insert(format!("timeline/{name}"), file_sha256(&p)?.into());
-    }
+    written.insert(
+        "timeline/timeline.csv".into(),
+        file_sha256(&csv_path)?.into(),
+    );
     custody.append(
         &now,
         &actor,
         "timeline_written",
-        serde_json::json!({ "events": events.len(), "duplicates_merged": duplicates_merged, "chain_head": head, "files": written }),
+        serde_json::json!({ "events": merged.events, "duplicates_merged": duplicates_merged, "chain_head": head, "files": written }),
     )?;
 
-    let zone_notes = zone_notes(&events);
+    let zone_notes = zones
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|((source, zone), events)| ZoneNote {
+            source,
+            zone,
+            events,
+        })
+        .collect();
     let collected = Collected {
         case: opts.case.clone(),
         items: intake.items,
@@ -366,6 +363,12 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         duplicates_merged,
     };
     write_json(&case_dir.join("collected.json"), &collected)?;
+    let (events, _) = crate::timeline::read_file(&tl_path, false).map_err(|(line, message)| {
+        PipelineError::Output {
+            path: format!("{}:{line}", tl_path.display()),
+            message,
+        }
+    })?;
     Ok(RunOutput {
         collected,
         events,
@@ -374,35 +377,160 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     })
 }
 
+/// Where sorted runs wait for the merge, inside the case folder (removed after it).
+const SPILL_DIR: &str = "tmp-runs";
+
+/// How much memory the run may use, split between the stages that hold data.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryBudget {
+    /// Serialized events a parsing thread holds before it writes a sorted run.
+    pub run_bytes: usize,
+}
+
+impl RunOptions {
+    pub fn memory_budget(&self) -> MemoryBudget {
+        let threads = rayon::current_num_threads().max(1);
+        MemoryBudget {
+            run_bytes: (self.run_budget_mib.unwrap_or(DEFAULT_RUN_BUDGET_MIB) << 20) / threads,
+        }
+    }
+}
+
+/// Default for all parsing threads together; each file's bytes are held besides.
+pub const DEFAULT_RUN_BUDGET_MIB: usize = 48;
+
+struct ParsedItem {
+    report: FileReport,
+    rejected: Vec<RecordError>,
+    zones: BTreeMap<(String, String), u64>,
+    runs: Vec<PathBuf>,
+}
+
+/// Parse one evidence item straight into sorted runs: its events are never all in memory.
+fn parse_item(
+    registry: &[Box<dyn sources::Source>],
+    ctx: &ParseContext,
+    case_dir: &Path,
+    spill_dir: &Path,
+    n: usize,
+    item: &EvidenceItem,
+    budget: usize,
+) -> Result<ParsedItem, PipelineError> {
+    let mut report = FileReport {
+        stored_path: item.stored_path.clone(),
+        original_path: item.original_path.clone(),
+        sha256: item.sha256.clone(),
+        size: item.size,
+        kind: item.kind.clone(),
+        format: None,
+        decoded_from: None,
+        records: 0,
+        events: 0,
+        rejected: 0,
+        error: None,
+    };
+    let mut out = ParsedItem {
+        report: report.clone(),
+        rejected: Vec::new(),
+        zones: BTreeMap::new(),
+        runs: Vec::new(),
+    };
+    let bytes = match intake::read_item(case_dir, item) {
+        Ok(b) => b,
+        Err(e) => {
+            report.error = Some(e);
+            out.report = report;
+            return Ok(out);
+        }
+    };
+    let mut sink = spill::RunSink::new(spill_dir, n, budget);
+    let mut spill_error = None;
+    let mut events = 0u64;
+    let (format, decoded_from) = sources::parse_bytes_with(
+        registry,
+        &bytes,
+        &item.stored_path,
+        &item.sha256,
+        ctx,
+        &mut |it| match it {
+            Ok(ev) => match unrepresentable(&ev) {
+                Some(r) => out.rejected.push(r),
+                None => {
+                    if ev.time_zone.contains("assumed") {
+                        *out.zones
+                            .entry((ev.source.clone(), ev.time_zone.clone()))
+                            .or_default() += 1;
+                    }
+                    events += 1;
+                    if spill_error.is_none() {
+                        spill_error = sink.push(&ev).err();
+                    }
+                }
+            },
+            Err(e) => out.rejected.push(e),
+        },
+    );
+    drop(bytes);
+    let runs = sink.finish();
+    if let Some(e) = spill_error {
+        return Err(PipelineError::Output {
+            path: item.stored_path.clone(),
+            message: e.to_string(),
+        });
+    }
+    out.runs = runs.map_err(|e| PipelineError::Output {
+        path: item.stored_path.clone(),
+        message: e.to_string(),
+    })?;
+    report.format = format.map(str::to_string);
+    report.decoded_from = decoded_from.map(str::to_string);
+    report.events = events;
+    report.rejected = out.rejected.len() as u64;
+    report.records = report.events + report.rejected;
+    out.report = report;
+    Ok(out)
+}
+
+/// An event whose time the timeline could not write and read back becomes a rejected record
+/// (nothing is lost, and the timeline stays verifiable). RFC 3339 holds years 0000-9999
+/// only, while a garbled epoch (`1000000000000000000000` read as nanoseconds) lands in year
+/// 33658.
+fn unrepresentable(e: &Event) -> Option<RecordError> {
+    use chrono::Datelike;
+    if (0..=9999).contains(&e.time.year()) {
+        return None;
+    }
+    let p = &e.provenance;
+    Some(RecordError {
+        evidence_path: p.evidence_path.clone(),
+        evidence_sha256: p.evidence_sha256.clone(),
+        record_no: p.record_no,
+        line: p.line,
+        byte_offset: p.byte_offset,
+        byte_len: p.byte_len,
+        raw_sha256: p.raw_sha256.clone(),
+        reason: format!(
+            "timestamp {:?} reads as year {}, outside the years 0000-9999 a timeline can hold",
+            e.time_original,
+            e.time.year()
+        ),
+        excerpt: sources::text::excerpt(&e.time_original, 160),
+    })
+}
+
 /// Events whose time the timeline could not write and read back become rejected records
 /// (nothing is lost, and the timeline stays verifiable). RFC 3339 holds years 0000-9999 only,
 /// while a garbled epoch (`1000000000000000000000` read as nanoseconds) lands in year 33658.
 pub fn reject_unrepresentable_times(parsed: &mut sources::Parsed) {
-    use chrono::Datelike;
-    let ok = |e: &Event| (0..=9999).contains(&e.time.year());
-    if parsed.events.iter().all(ok) {
+    if parsed.events.iter().all(|e| unrepresentable(e).is_none()) {
         return;
     }
-    let (keep, bad): (Vec<Event>, Vec<Event>) =
-        std::mem::take(&mut parsed.events).into_iter().partition(ok);
-    parsed.events = keep;
-    for e in bad {
-        let p = e.provenance;
-        parsed.rejected.push(RecordError {
-            evidence_path: p.evidence_path,
-            evidence_sha256: p.evidence_sha256,
-            record_no: p.record_no,
-            line: p.line,
-            byte_offset: p.byte_offset,
-            byte_len: p.byte_len,
-            raw_sha256: p.raw_sha256,
-            reason: format!(
-                "timestamp {:?} reads as year {}, outside the years 0000-9999 a timeline can hold",
-                e.time_original,
-                e.time.year()
-            ),
-            excerpt: sources::text::excerpt(&e.time_original, 160),
-        });
+    let events = std::mem::take(&mut parsed.events);
+    for e in events {
+        match unrepresentable(&e) {
+            Some(r) => parsed.rejected.push(r),
+            None => parsed.events.push(e),
+        }
     }
     parsed.rejected.sort_by_key(|r| r.record_no);
 }
@@ -423,21 +551,6 @@ pub fn progress(quiet: bool, total: u64, what: &'static str) -> indicatif::Progr
     );
     bar.set_message(what);
     bar
-}
-
-fn zone_notes(events: &[Event]) -> Vec<ZoneNote> {
-    let mut m: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.time_zone.contains("assumed")) {
-        *m.entry((e.source.clone(), e.time_zone.clone()))
-            .or_default() += 1;
-    }
-    m.into_iter()
-        .map(|((source, zone), events)| ZoneNote {
-            source,
-            zone,
-            events,
-        })
-        .collect()
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), PipelineError> {
@@ -520,15 +633,15 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         message: format!("not an irpack collection record: {e}"),
     })?;
     let tpath = case_dir.join("timeline/timeline.jsonl");
-    let text = std::fs::read_to_string(&tpath).map_err(io_err(&tpath))?;
-    let (entries, head) =
-        crate::timeline::verify_text(&text).map_err(|(line, message)| PipelineError::Output {
+    let (events, head) = crate::timeline::read_file(&tpath, true).map_err(|(line, message)| {
+        PipelineError::Output {
             path: format!("{}:{line}", tpath.display()),
             message,
-        })?;
+        }
+    })?;
     Ok(RunOutput {
         collected,
-        events: entries.into_iter().map(|e| e.event).collect(),
+        events,
         timeline_head: head,
         case_dir: case_dir.to_path_buf(),
     })

@@ -1012,3 +1012,50 @@ fn cli_run_signs_redacts_and_verifies() {
     assert!(run.status.success());
     assert!(!out2.join("IR-CLI.zip").exists() && out2.join("report/report.html").is_file());
 }
+
+/// A folder whose name ends in `!` puts `!/` into plain file paths and into zip member
+/// paths (`e!/x.zip!/m.json`); verify must split a member path where the archive is, as
+/// intake does, and read a plain file as itself.
+#[test]
+fn folder_named_with_bang_verifies() {
+    let inputs = tempfile::tempdir().unwrap();
+    let in_dir = inputs.path().join("e!");
+    std::fs::create_dir_all(in_dir.join("x!")).unwrap();
+    std::fs::write(in_dir.join("x!/plain.txt"), "not a log\n").unwrap();
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zw.start_file("m!/inner.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zw, b"member bytes\n").unwrap();
+    let zip_bytes = zw.finish().unwrap().into_inner();
+    std::fs::write(in_dir.join("x!/a.zip"), zip_bytes).unwrap();
+    let out_parent = tempfile::tempdir().unwrap();
+    let opts = irpack::pipeline::RunOptions {
+        inputs: vec![in_dir.clone()],
+        out: out_parent.path().join("case"),
+        case: irpack::case::CaseFile::minimal("IR-BANG"),
+        now: fx::clock(),
+        examiner: Some("Dana Examiner".into()),
+        ..Default::default()
+    };
+    let out = irpack::pipeline::collect(&opts).unwrap();
+    let stored: Vec<&str> = out
+        .collected
+        .items
+        .iter()
+        .map(|i| i.stored_path.as_str())
+        .collect();
+    assert!(
+        stored.iter().any(|p| p.ends_with("a.zip!/m!/inner.txt")),
+        "{stored:?}"
+    );
+    assert!(
+        stored.iter().any(|p| p.ends_with("x!/plain.txt")),
+        "{stored:?}"
+    );
+    let concl = irpack::pipeline::analyze(&out, &opts).unwrap();
+    let info =
+        irpack::pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default())
+            .unwrap();
+    let r = check(&zip_path(&info));
+    assert!(r.ok(), "{}", listing(&r));
+}

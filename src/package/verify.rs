@@ -693,12 +693,18 @@ fn item_bytes(
     item: &str,
     members: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, String> {
-    let Some((zip_rel, label)) = item.split_once("!/") else {
-        let p = bag_path(item);
-        if !bag.list().contains_key(&p) {
-            return Err(format!("{p} is not in the bag"));
-        }
-        return bag.read(&p).map_err(|e| format!("{p}: {e}"));
+    // A file in a folder named `x!` has `!/` in its path too: an item is a member only when
+    // the part before some `!/` is itself a file in the bag (as `intake::container_of`).
+    let whole = bag_path(item);
+    if !members.contains_key(item) && bag.list().contains_key(&whole) {
+        return bag.read(&whole).map_err(|e| format!("{whole}: {e}"));
+    }
+    let Some((zip_rel, label)) = item
+        .match_indices("!/")
+        .map(|(i, _)| (&item[..i], &item[i + 2..]))
+        .find(|(z, _)| bag.list().contains_key(&bag_path(z)))
+    else {
+        return Err(format!("{whole} is not in the bag"));
     };
     let p = bag_path(zip_rel);
     if !bag.list().contains_key(&p) {

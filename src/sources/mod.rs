@@ -212,15 +212,42 @@ pub fn parse_bytes(
     evidence_sha256: &str,
     ctx: &ParseContext,
 ) -> Parsed {
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    let (format, decoded_from) = parse_bytes_with(
+        registry,
+        bytes,
+        evidence_path,
+        evidence_sha256,
+        ctx,
+        &mut |item| match item {
+            Ok(ev) => events.push(ev),
+            Err(e) => rejected.push(e),
+        },
+    );
+    Parsed {
+        format,
+        events,
+        rejected,
+        decoded_from,
+    }
+}
+
+/// [`parse_bytes`] handing each record to `on_item` in file order instead of collecting them,
+/// so a caller can spill events as they come. Returns the detected format and the encoding
+/// the text was decoded from.
+pub fn parse_bytes_with(
+    registry: &[Box<dyn Source>],
+    bytes: &[u8],
+    evidence_path: &str,
+    evidence_sha256: &str,
+    ctx: &ParseContext,
+    on_item: &mut dyn FnMut(Item),
+) -> (Option<&'static str>, Option<&'static str>) {
     let decoded = text::decode(bytes);
-    let mut parsed = Parsed {
-        decoded_from: decoded.decoded_from,
-        ..Parsed::default()
-    };
     let Some(src) = detect(registry, &decoded.text) else {
-        return parsed;
+        return (None, decoded.decoded_from);
     };
-    parsed.format = Some(src.id());
     let input = Input::new(
         &decoded.text,
         evidence_sha256,
@@ -228,11 +255,8 @@ pub fn parse_bytes(
         decoded.base_offset,
         decoded.decoded_from,
     );
-    src.parse(&input, ctx, &mut |item| match item {
-        Ok(ev) => parsed.events.push(ev),
-        Err(e) => parsed.rejected.push(e),
-    });
-    parsed
+    src.parse(&input, ctx, on_item);
+    (Some(src.id()), decoded.decoded_from)
 }
 
 /// SHA-256 of bytes as lowercase hex.

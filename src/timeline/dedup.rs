@@ -27,6 +27,16 @@ fn key(e: &Event) -> Option<Key> {
     ))
 }
 
+/// The same identity as one string, for the streaming merge (`timeline::spill`).
+pub fn key_string(e: &Event) -> Option<String> {
+    let (source, id, secs, user, action, outcome) = key(e)?;
+    Some(format!(
+        "{source}\u{1f}{id}\u{1f}{secs}\u{1f}{}\u{1f}{action}\u{1f}{outcome:?}",
+        // A user of "" and no user at all are different identities.
+        user.map_or_else(|| "0".to_string(), |u| format!("1{u}"))
+    ))
+}
+
 /// Merge duplicates in a sorted timeline; returns how many copies were folded in.
 /// The first copy in timeline order is kept; later copies become `also_seen_in` entries.
 pub fn dedup(events: &mut Vec<Event>) -> usize {

@@ -421,36 +421,66 @@ pub fn write<W: Write>(
     hashes: &[String],
     w: W,
 ) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(w);
-    match format {
-        Format::Jsonl => {
-            for e in events {
-                serde_json::to_writer(&mut w, e)?;
-                w.write_all(b"\n")?;
-            }
-        }
-        Format::Csv => {
-            let mut c = csv::Writer::from_writer(&mut w);
-            csv_header(&mut c).map_err(std::io::Error::other)?;
-            for (e, h) in events.iter().zip(hashes) {
-                csv_row(&mut c, e, h).map_err(std::io::Error::other)?;
-            }
-            c.flush()?;
-        }
-        Format::Timesketch => {
-            for (e, h) in events.iter().zip(hashes) {
-                serde_json::to_writer(&mut w, &timesketch(e, h))?;
-                w.write_all(b"\n")?;
-            }
-        }
-        Format::Ocsf => {
-            for (e, h) in events.iter().zip(hashes) {
-                serde_json::to_writer(&mut w, &ocsf(e, h))?;
-                w.write_all(b"\n")?;
-            }
-        }
+    let mut x = Exporter::new(format, w)?;
+    for (e, h) in events.iter().zip(hashes) {
+        x.push(e, h)?;
     }
-    w.flush()
+    x.finish()
+}
+
+/// One export written event by event, so a timeline of any size streams through.
+pub struct Exporter<W: Write> {
+    format: Format,
+    w: std::io::BufWriter<W>,
+    csv: Option<csv::Writer<Vec<u8>>>,
+}
+
+impl<W: Write> Exporter<W> {
+    pub fn new(format: Format, w: W) -> std::io::Result<Self> {
+        let mut x = Exporter {
+            format,
+            w: std::io::BufWriter::with_capacity(1 << 20, w),
+            csv: None,
+        };
+        if format == Format::Csv {
+            let mut c = csv::Writer::from_writer(Vec::new());
+            csv_header(&mut c).map_err(std::io::Error::other)?;
+            x.csv = Some(c);
+            x.drain_csv()?;
+        }
+        Ok(x)
+    }
+
+    fn drain_csv(&mut self) -> std::io::Result<()> {
+        if let Some(c) = self.csv.as_mut() {
+            c.flush()?;
+            self.w.write_all(c.get_ref())?;
+            // csv::Writer lends no `&mut` to its buffer; a new one per row costs little.
+            *c = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::new());
+        }
+        Ok(())
+    }
+
+    pub fn push(&mut self, e: &Event, event_sha256: &str) -> std::io::Result<()> {
+        match self.format {
+            Format::Jsonl => serde_json::to_writer(&mut self.w, e)?,
+            Format::Csv => {
+                if let Some(c) = self.csv.as_mut() {
+                    csv_row(c, e, event_sha256).map_err(std::io::Error::other)?;
+                }
+                return self.drain_csv();
+            }
+            Format::Timesketch => serde_json::to_writer(&mut self.w, &timesketch(e, event_sha256))?,
+            Format::Ocsf => serde_json::to_writer(&mut self.w, &ocsf(e, event_sha256))?,
+        }
+        self.w.write_all(b"\n")
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod dedup;
 pub mod export;
+pub mod spill;
 
 use crate::event::Event;
 use serde::{Deserialize, Serialize};
@@ -85,40 +86,100 @@ pub fn verify_text(text: &str) -> Result<(Vec<TimelineEntry>, String), (usize, S
         let n = i + 1;
         let e: TimelineEntry = serde_json::from_str(line)
             .map_err(|err| (n, format!("not a timeline entry: {err}")))?;
-        if e.seq != out.len() as u64 + 1 {
-            return Err((
-                n,
-                format!("sequence {} where {} was expected", e.seq, out.len() + 1),
-            ));
-        }
-        let h = e.event.hash();
-        if h != e.event_sha256 {
-            return Err((
-                n,
-                format!("event altered: hashes to {h}, line says {}", e.event_sha256),
-            ));
-        }
-        if e.prev != prev {
-            return Err((
-                n,
-                "prev does not match the previous line's chain value".into(),
-            ));
-        }
-        if link(&prev, &h) != e.chain {
-            return Err((
-                n,
-                "chain value does not follow from prev and the event hash".into(),
-            ));
-        }
-        if let Some(last) = out.last() {
-            if last.event.time > e.event.time {
-                return Err((n, "events out of time order".into()));
-            }
-        }
+        check_entry(&e, out.len(), &prev, out.last().map(|l| l.event.time)).map_err(|m| (n, m))?;
         prev = e.chain.clone();
         out.push(e);
     }
     Ok((out, prev))
+}
+
+/// Walk a timeline file line by line (never the whole text at once), checking each line as
+/// [`verify_text`] does when `verify` is set; otherwise (a timeline this run just wrote) only
+/// parsing. Returns the chain head, or the 1-based line and what is wrong there.
+pub fn for_each_entry(
+    path: &std::path::Path,
+    verify: bool,
+    mut f: impl FnMut(TimelineEntry) -> Result<(), String>,
+) -> Result<String, (usize, String)> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| (0, e.to_string()))?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut prev = GENESIS.to_string();
+    let mut last_time = None;
+    let mut seen = 0usize;
+    let mut line = String::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        match r.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err((n + 1, e.to_string())),
+        }
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: TimelineEntry = serde_json::from_str(&line)
+            .map_err(|err| (n, format!("not a timeline entry: {err}")))?;
+        if verify {
+            check_entry(&e, seen, &prev, last_time).map_err(|m| (n, m))?;
+        }
+        seen += 1;
+        prev = e.chain.clone();
+        last_time = Some(e.event.time);
+        f(e).map_err(|m| (n, m))?;
+    }
+    Ok(prev)
+}
+
+/// Every event of a timeline file (see [`for_each_entry`]), each keeping the hash its line
+/// recorded. Returns the events and the head.
+pub fn read_file(
+    path: &std::path::Path,
+    verify: bool,
+) -> Result<(Vec<Event>, String), (usize, String)> {
+    let mut out = Vec::new();
+    let head = for_each_entry(path, verify, |e| {
+        let mut ev = e.event;
+        ev.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256));
+        out.push(ev);
+        Ok(())
+    })?;
+    Ok((out, head))
+}
+
+/// One line's checks: sequence, event hash, link to the previous line, time order.
+fn check_entry(
+    e: &TimelineEntry,
+    seen: usize,
+    prev: &str,
+    last_time: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), String> {
+    if e.seq != seen as u64 + 1 {
+        return Err(format!(
+            "sequence {} where {} was expected",
+            e.seq,
+            seen + 1
+        ));
+    }
+    let h = e.event.hash();
+    if h != e.event_sha256 {
+        return Err(format!(
+            "event altered: hashes to {h}, line says {}",
+            e.event_sha256
+        ));
+    }
+    if e.prev != prev {
+        return Err("prev does not match the previous line's chain value".into());
+    }
+    if link(prev, &h) != e.chain {
+        return Err("chain value does not follow from prev and the event hash".into());
+    }
+    if last_time.is_some_and(|t| t > e.event.time) {
+        return Err("events out of time order".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

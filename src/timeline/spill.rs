@@ -1,0 +1,442 @@
+//! The timeline in bounded memory: parsed events become sorted runs on disk, and one k-way
+//! merge writes the hash-chained `timeline.jsonl` and `timeline.csv` from them.
+//!
+//! Each event is serialized, hashed and rendered as a CSV row once, by the parsing thread,
+//! so the merge (one thread, because the chain is sequential) only copies bytes. A run holds
+//! the events of one evidence item: inside it the order is (time, record); across runs the
+//! merge adds the item's rank by (source, path), which gives the timeline order
+//! (time, source, evidence path, record) without knowing every file before spilling.
+//!
+//! De-duplication happens in the merge. Two copies of one event share their timestamp to the
+//! second (the key includes it), so only the events of the current second are held back;
+//! a second with more than [`GROUP_CAP_BYTES`] of events is flushed early, and copies beyond
+//! that point stay separate (a timeline never has that many same-second exports of one
+//! sign-in; the cap only keeps hostile input inside the memory bound).
+
+use super::{dedup, export, link, GENESIS};
+use crate::event::Event;
+use sha2::{Digest, Sha256};
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Events of one second held back for de-duplication before they are written anyway.
+pub const GROUP_CAP_BYTES: usize = 32 << 20;
+
+/// One event ready for the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rec {
+    pub time_us: i64,
+    pub record_no: u64,
+    /// Cross-export identity (see [`dedup`]); `None` never merges.
+    pub dedup: Option<String>,
+    pub sha256: [u8; 32],
+    /// Canonical event JSON.
+    pub json: String,
+    /// The event's `timeline.csv` row, newline included.
+    pub csv: Vec<u8>,
+}
+
+impl Rec {
+    fn heap_bytes(&self) -> usize {
+        self.json.len() + self.csv.len() + self.dedup.as_ref().map_or(0, String::len) + 96
+    }
+}
+
+/// Turns events into [`Rec`]s: one CSV writer reused for every row.
+pub struct Renderer {
+    csv: csv::Writer<Vec<u8>>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer {
+            csv: csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::with_capacity(1024)),
+        }
+    }
+}
+
+impl Renderer {
+    pub fn render(&mut self, e: &Event) -> Rec {
+        let json = e.canonical_json();
+        let sha256: [u8; 32] = Sha256::digest(json.as_bytes()).into();
+        let csv = self.csv_row(e, &hex::encode(sha256));
+        Rec {
+            time_us: e.time.timestamp_micros(),
+            record_no: e.provenance.record_no,
+            dedup: dedup::key_string(e),
+            sha256,
+            json,
+            csv,
+        }
+    }
+
+    fn csv_row(&mut self, e: &Event, sha: &str) -> Vec<u8> {
+        // Writing to a Vec cannot fail; a row that still did would only lose its CSV view,
+        // never the event (the JSON line is the evidence).
+        let start = self.csv.get_ref().len();
+        let _ = export::csv_row(&mut self.csv, e, sha);
+        let _ = self.csv.flush();
+        let row = self.csv.get_ref()[start..].to_vec();
+        // csv::Writer lends no `&mut` to its buffer: start a fresh one now and then.
+        if self.csv.get_ref().len() > 1 << 20 {
+            *self = Renderer::default();
+        }
+        row
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpillError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SpillError + '_ {
+    move |source| SpillError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Collects one evidence item's events and writes them out as sorted runs of at most
+/// `budget` bytes each.
+pub struct RunSink {
+    dir: PathBuf,
+    item: usize,
+    budget: usize,
+    held: usize,
+    buf: Vec<Rec>,
+    pub runs: Vec<PathBuf>,
+    renderer: Renderer,
+}
+
+impl RunSink {
+    pub fn new(dir: &Path, item: usize, budget: usize) -> Self {
+        RunSink {
+            dir: dir.to_path_buf(),
+            item,
+            budget: budget.max(1),
+            held: 0,
+            buf: Vec::new(),
+            runs: Vec::new(),
+            renderer: Renderer::default(),
+        }
+    }
+
+    pub fn push(&mut self, e: &Event) -> Result<(), SpillError> {
+        let r = self.renderer.render(e);
+        self.held += r.heap_bytes();
+        self.buf.push(r);
+        if self.held >= self.budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Write what is held as one sorted run.
+    pub fn spill(&mut self) -> Result<(), SpillError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        // Exports are often newest-first (Graph) or in order already; sort_by is adaptive.
+        self.buf.sort_by_key(|r| (r.time_us, r.record_no));
+        let path = self
+            .dir
+            .join(format!("run-{:06}-{:04}.bin", self.item, self.runs.len()));
+        let f = File::create(&path).map_err(io(&path))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        for r in self.buf.drain(..) {
+            write_rec(&mut w, &r).map_err(io(&path))?;
+        }
+        w.flush().map_err(io(&path))?;
+        self.runs.push(path);
+        self.held = 0;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Vec<PathBuf>, SpillError> {
+        self.spill()?;
+        Ok(self.runs)
+    }
+}
+
+fn put_bytes<W: Write>(w: &mut W, b: &[u8]) -> std::io::Result<()> {
+    w.write_all(&(b.len() as u64).to_le_bytes())?;
+    w.write_all(b)
+}
+
+fn write_rec<W: Write>(w: &mut W, r: &Rec) -> std::io::Result<()> {
+    w.write_all(&r.time_us.to_le_bytes())?;
+    w.write_all(&r.record_no.to_le_bytes())?;
+    match &r.dedup {
+        None => w.write_all(&[0])?,
+        Some(k) => {
+            w.write_all(&[1])?;
+            put_bytes(w, k.as_bytes())?;
+        }
+    }
+    w.write_all(&r.sha256)?;
+    put_bytes(w, r.json.as_bytes())?;
+    put_bytes(w, &r.csv)
+}
+
+fn get_u64<R: Read>(r: &mut R) -> std::io::Result<u64> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn get_bytes<R: Read>(r: &mut R) -> std::io::Result<Vec<u8>> {
+    let n = get_u64(r)? as usize;
+    let mut v = vec![0u8; n];
+    r.read_exact(&mut v)?;
+    Ok(v)
+}
+
+fn utf8(v: Vec<u8>) -> std::io::Result<String> {
+    String::from_utf8(v).map_err(std::io::Error::other)
+}
+
+/// The next record of a run, `None` at its end.
+fn read_rec<R: Read>(r: &mut R) -> std::io::Result<Option<Rec>> {
+    let mut b = [0u8; 8];
+    match r.read_exact(&mut b) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let time_us = i64::from_le_bytes(b);
+    let record_no = get_u64(r)?;
+    let mut flag = [0u8; 1];
+    r.read_exact(&mut flag)?;
+    let dedup = match flag[0] {
+        0 => None,
+        _ => Some(utf8(get_bytes(r)?)?),
+    };
+    let mut sha256 = [0u8; 32];
+    r.read_exact(&mut sha256)?;
+    let json = utf8(get_bytes(r)?)?;
+    let csv = get_bytes(r)?;
+    Ok(Some(Rec {
+        time_us,
+        record_no,
+        dedup,
+        sha256,
+        json,
+        csv,
+    }))
+}
+
+/// A run to merge: its file and the rank of its evidence item in (source, path) order.
+pub struct Run {
+    pub path: PathBuf,
+    pub rank: usize,
+}
+
+struct Head {
+    rec: Rec,
+    rank: usize,
+    run: usize,
+}
+
+impl Head {
+    fn key(&self) -> (i64, usize, u64) {
+        (self.rec.time_us, self.rank, self.rec.record_no)
+    }
+}
+
+impl PartialEq for Head {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Head {
+    // Reversed: BinaryHeap is a max-heap and the merge wants the smallest key first.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.key().cmp(&self.key())
+    }
+}
+
+/// What the merge wrote.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Merged {
+    pub events: u64,
+    pub duplicates_merged: u64,
+    pub head: String,
+    /// Events written, minus folded copies, that carried an assumed zone: (source, zone) → n.
+    pub folded_assumed_zones: HashMap<(String, String), u64>,
+}
+
+/// Merge sorted runs into the chained JSON lines and the CSV rows (header included).
+pub fn merge<J: Write, C: Write>(runs: &[Run], jsonl: J, csv: C) -> Result<Merged, SpillError> {
+    let mut readers = Vec::with_capacity(runs.len());
+    let mut heap = BinaryHeap::with_capacity(runs.len());
+    for (i, run) in runs.iter().enumerate() {
+        let f = File::open(&run.path).map_err(io(&run.path))?;
+        let mut r = BufReader::with_capacity(256 << 10, f);
+        if let Some(rec) = read_rec(&mut r).map_err(io(&run.path))? {
+            heap.push(Head {
+                rec,
+                rank: run.rank,
+                run: i,
+            });
+        }
+        readers.push(r);
+    }
+    let mut out = Writer::new(jsonl, csv).map_err(io(Path::new("timeline")))?;
+    let mut group: Vec<Rec> = Vec::new();
+    let mut group_second = i64::MIN;
+    let mut group_bytes = 0usize;
+    while let Some(Head { rec, rank: _, run }) = heap.pop() {
+        if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
+            heap.push(Head {
+                rec: next,
+                rank: runs[run].rank,
+                run,
+            });
+        }
+        let second = rec.time_us.div_euclid(1_000_000);
+        if second != group_second || group_bytes >= GROUP_CAP_BYTES {
+            out.group(std::mem::take(&mut group))
+                .map_err(io(Path::new("timeline")))?;
+            group_second = second;
+            group_bytes = 0;
+        }
+        group_bytes += rec.heap_bytes();
+        group.push(rec);
+    }
+    out.group(group).map_err(io(Path::new("timeline")))?;
+    out.finish().map_err(io(Path::new("timeline")))
+}
+
+/// Merge sorted in-memory runs (tests, small inputs): the same output as [`merge`].
+pub fn merge_recs<J: Write, C: Write>(
+    mut recs: Vec<(usize, Rec)>,
+    jsonl: J,
+    csv: C,
+) -> std::io::Result<Merged> {
+    recs.sort_by_key(|(rank, r)| (r.time_us, *rank, r.record_no));
+    let mut out = Writer::new(jsonl, csv)?;
+    let mut group: Vec<Rec> = Vec::new();
+    let mut group_second = i64::MIN;
+    for (_, rec) in recs {
+        let second = rec.time_us.div_euclid(1_000_000);
+        if second != group_second {
+            out.group(std::mem::take(&mut group))?;
+            group_second = second;
+        }
+        group.push(rec);
+    }
+    out.group(group)?;
+    out.finish()
+}
+
+struct Writer<J: Write, C: Write> {
+    jsonl: BufWriter<J>,
+    csv: BufWriter<C>,
+    prev: String,
+    merged: Merged,
+    renderer: Renderer,
+}
+
+impl<J: Write, C: Write> Writer<J, C> {
+    fn new(jsonl: J, csv: C) -> std::io::Result<Self> {
+        let mut csv = BufWriter::with_capacity(1 << 20, csv);
+        let mut header = csv::Writer::from_writer(Vec::new());
+        export::csv_header(&mut header).map_err(std::io::Error::other)?;
+        header.flush()?;
+        csv.write_all(header.get_ref())?;
+        Ok(Writer {
+            jsonl: BufWriter::with_capacity(1 << 20, jsonl),
+            csv,
+            prev: GENESIS.to_string(),
+            merged: Merged::default(),
+            renderer: Renderer::default(),
+        })
+    }
+
+    /// Write one second's events, folding later copies of an event into its first copy.
+    fn group(&mut self, mut recs: Vec<Rec>) -> std::io::Result<()> {
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        let mut folds: Vec<(usize, usize)> = Vec::new();
+        for (i, r) in recs.iter().enumerate() {
+            if let Some(k) = r.dedup.as_deref() {
+                match first.get(k) {
+                    Some(&j) => folds.push((j, i)),
+                    None => {
+                        first.insert(k, i);
+                    }
+                }
+            }
+        }
+        drop(first);
+        let mut dropped = vec![false; recs.len()];
+        if !folds.is_empty() {
+            // Rare: parse the copies, keep every provenance on the first, re-render it.
+            let mut kept: HashMap<usize, Event> = HashMap::new();
+            for &(j, i) in &folds {
+                let copy: Event = serde_json::from_str(&recs[i].json)?;
+                if copy.time_zone.contains("assumed") {
+                    *self
+                        .merged
+                        .folded_assumed_zones
+                        .entry((copy.source.clone(), copy.time_zone.clone()))
+                        .or_default() += 1;
+                }
+                let target = match kept.entry(j) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(serde_json::from_str(&recs[j].json)?)
+                    }
+                };
+                target.also_seen_in.push(copy.provenance);
+                target.also_seen_in.extend(copy.also_seen_in);
+                dropped[i] = true;
+            }
+            for (j, e) in kept {
+                recs[j] = self.renderer.render(&e);
+            }
+            self.merged.duplicates_merged += folds.len() as u64;
+        }
+        for (r, gone) in recs.iter().zip(dropped) {
+            if !gone {
+                self.write(r)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, r: &Rec) -> std::io::Result<()> {
+        let sha = hex::encode(r.sha256);
+        let chain = link(&self.prev, &sha);
+        self.merged.events += 1;
+        writeln!(
+            self.jsonl,
+            "{{\"seq\":{},\"event_sha256\":\"{sha}\",\"prev\":\"{}\",\"chain\":\"{chain}\",\"event\":{}}}",
+            self.merged.events, self.prev, r.json
+        )?;
+        self.csv.write_all(&r.csv)?;
+        self.prev = chain;
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<Merged> {
+        self.jsonl.flush()?;
+        self.csv.flush()?;
+        self.merged.head = self.prev;
+        Ok(self.merged)
+    }
+}
