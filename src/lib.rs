@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod gen;
 pub mod package;
 pub mod pipeline;
+pub mod profile;
 pub mod report;
 pub mod sources;
 pub mod timeline;

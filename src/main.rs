@@ -333,7 +333,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         zones,
         force: args.force,
         quiet: args.quiet,
-        run_budget_mib: args.run_budget_mib,
+        run_budget_bytes: args.run_budget_mib.map(|m| m << 20),
     })
 }
 

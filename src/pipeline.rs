@@ -52,9 +52,9 @@ pub struct RunOptions {
     pub force: bool,
     /// No progress bars (they are also hidden when stderr is not a terminal).
     pub quiet: bool,
-    /// Memory for sorted runs, all parsing threads together (default
-    /// [`DEFAULT_RUN_BUDGET_MIB`]); beyond it events wait on disk.
-    pub run_budget_mib: Option<usize>,
+    /// Bytes of rendered events held for sorting, all parsing threads together (default
+    /// [`DEFAULT_RUN_BUDGET_MIB`] MiB); beyond it events wait on disk in sorted runs.
+    pub run_budget_bytes: Option<usize>,
 }
 
 /// Per evidence item: what it was and what came of it.
@@ -201,6 +201,7 @@ pub fn absolute(p: &Path) -> PathBuf {
 /// Collect and normalize: intake every input, parse every item, write the hash-chained timeline.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     prepare_out(opts)?;
+    crate::profile::mark("start");
     let ctx = parse_context(&opts.case, &opts.zones)?;
     let case_dir = opts.out.clone();
     let now = rfc3339(opts.now);
@@ -232,6 +233,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         )?;
     }
     let intake_problems: Vec<String> = intake.problems.iter().map(|p| p.to_string()).collect();
+    crate::profile::mark("intake (copy + hash)");
 
     let registry = sources::registry();
     let total_bytes: u64 = intake
@@ -261,6 +263,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     bar.finish_and_clear();
 
     let mut files = Vec::new();
+    crate::profile::mark("parse + sorted runs");
     let mut rejected = Vec::new();
     let mut zones: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut runs = Vec::new();
@@ -321,6 +324,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         message: e.to_string(),
     })?;
     std::fs::remove_dir_all(&spill_dir).map_err(io_err(&spill_dir))?;
+    crate::profile::mark("merge (jsonl + csv)");
     for (k, n) in &merged.folded_assumed_zones {
         if let Some(z) = zones.get_mut(k) {
             *z = z.saturating_sub(*n);
@@ -363,12 +367,15 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         duplicates_merged,
     };
     write_json(&case_dir.join("collected.json"), &collected)?;
-    let (events, _) = crate::timeline::read_file(&tl_path, false).map_err(|(line, message)| {
-        PipelineError::Output {
-            path: format!("{}:{line}", tl_path.display()),
-            message,
-        }
-    })?;
+    crate::profile::mark("timeline hashes + custody");
+    let (events, _) =
+        crate::timeline::read_file(&tl_path, false, crate::analysis::trim_for_analysis).map_err(
+            |(line, message)| PipelineError::Output {
+                path: format!("{}:{line}", tl_path.display()),
+                message,
+            },
+        )?;
+    crate::profile::mark("read timeline for analysis");
     Ok(RunOutput {
         collected,
         events,
@@ -391,7 +398,10 @@ impl RunOptions {
     pub fn memory_budget(&self) -> MemoryBudget {
         let threads = rayon::current_num_threads().max(1);
         MemoryBudget {
-            run_bytes: (self.run_budget_mib.unwrap_or(DEFAULT_RUN_BUDGET_MIB) << 20) / threads,
+            run_bytes: self
+                .run_budget_bytes
+                .unwrap_or(DEFAULT_RUN_BUDGET_MIB << 20)
+                / threads,
         }
     }
 }
@@ -592,10 +602,13 @@ pub struct Conclusions {
 pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, PipelineError> {
     use crate::analysis::{classify, detect, recommend, regulatory};
     let case = &out.collected.case;
+    crate::profile::mark("analysis start");
     let analysis = detect::analyze(&out.events, case);
+    crate::profile::mark("detections");
     let classification = classify::classify(&analysis, &out.events, case);
     let actions = recommend::recommend(&analysis, &classification, case);
     let regulatory = regulatory::flags_with_events(&analysis, &classification, case, &out.events);
+    crate::profile::mark("classification + clocks");
     let dir = out.case_dir.join("analysis");
     write_json(&dir.join("findings.json"), &analysis.findings)?;
     write_json(&dir.join("analysis.json"), &analysis)?;
@@ -633,12 +646,14 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         message: format!("not an irpack collection record: {e}"),
     })?;
     let tpath = case_dir.join("timeline/timeline.jsonl");
-    let (events, head) = crate::timeline::read_file(&tpath, true).map_err(|(line, message)| {
-        PipelineError::Output {
-            path: format!("{}:{line}", tpath.display()),
-            message,
-        }
-    })?;
+    let (events, head) =
+        crate::timeline::read_file(&tpath, true, crate::analysis::trim_for_analysis).map_err(
+            |(line, message)| PipelineError::Output {
+                path: format!("{}:{line}", tpath.display()),
+                message,
+            },
+        )?;
+    crate::profile::mark("load + verify timeline");
     Ok(RunOutput {
         collected,
         events,

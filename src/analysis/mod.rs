@@ -316,3 +316,36 @@ pub struct NetworkSession {
     pub bytes_out: u64,
     pub terminate_cause: Option<String>,
 }
+
+/// Sources whose `extra` fields the analysis and the report read freely.
+const IDENTITY_SOURCES: &[&str] = &["entra_signin", "entra_audit", "entra_risk", "m365_ual"];
+
+/// The only `extra` keys read from network and accounting events (RADIUS sessions, VPN
+/// address assignments; see `network.rs`).
+pub const NETWORK_EXTRA_KEYS: &[&str] = &[
+    "nas_identifier",
+    "nas_ip",
+    "calling_station_id",
+    "framed_ip",
+    "terminate_cause",
+    "assigned_ip",
+];
+
+/// Drop what no rule and no report section reads from an event held in memory: the verbatim
+/// fields of firewall and RADIUS records, which are most events and most of their memory.
+/// The timeline on disk keeps every field, and the event keeps the hash of its full form
+/// (set by the timeline reader), so findings still cite the sealed event.
+pub fn trim_for_analysis(e: &mut crate::event::Event) {
+    if IDENTITY_SOURCES.contains(&e.source.as_str()) || e.extra.is_empty() {
+        return;
+    }
+    debug_assert!(
+        e.timeline_sha256.0.is_some(),
+        "trim only events whose full hash is remembered"
+    );
+    if e.timeline_sha256.0.is_none() {
+        return;
+    }
+    e.extra
+        .retain(|k, _| NETWORK_EXTRA_KEYS.contains(&k.as_str()));
+}

@@ -15,6 +15,7 @@ use crate::report::{self, ReportError, ReportInput};
 use bagit::{BagInfo, Entry, Payload};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Case-folder parts that go into the payload, as `data/<part>`.
@@ -126,6 +127,7 @@ pub fn report_and_package(
 
     let custody_path = case_dir.join(CUSTODY_FILE);
     let entries = custody::read_and_verify(&custody_path)?;
+    crate::profile::mark("report start");
     let input = ReportInput {
         collected: &out.collected,
         events: &out.events,
@@ -136,6 +138,7 @@ pub fn report_and_package(
         tool: crate::tool_version(),
     };
     let model = report::model::build(&input);
+    crate::profile::mark("report model");
     let model_value = serde_json::to_value(&model).map_err(|e| PackageError::Other {
         path: "report".into(),
         message: e.to_string(),
@@ -152,6 +155,7 @@ pub fn report_and_package(
             crate::sources::sha256_hex(text.as_bytes()),
         ));
     }
+    crate::profile::mark("report render + write");
     let mut log = CustodyLog::open(&custody_path)?;
     let files: serde_json::Map<String, serde_json::Value> = info
         .report_files
@@ -287,6 +291,7 @@ fn seal_evidence_package(
             path: p.display().to_string(),
             source: e,
         })?;
+    crate::profile::mark("package: hash payload");
     // The originals must still be what intake hashed: packaging is not the place to
     // discover (and silently seal) a changed file.
     for item in out
@@ -364,6 +369,7 @@ fn seal_evidence_package(
         .map(|e| e.sha256.clone())
         .unwrap_or_default();
     let (sha, bytes) = zipwrite::write_bag_zip(&bag, zip_path, now, force)?;
+    crate::profile::mark("package: zip + sha256");
     // Only here, outside the bag, can the log pin the tag manifest (which pins the bag's
     // custody copy) and the ZIP itself.
     log.append(
@@ -439,16 +445,31 @@ fn seal_redacted_copy(
 
     // Timeline: each event pseudonymized, keyed by its original hash so the report's
     // references still find it. Not a chain: this copy is for reading, not for evidence.
-    let mut tl = Vec::new();
-    for (i, e) in out.events.iter().enumerate() {
-        let mut v = serde_json::to_value(e).unwrap_or_default();
-        r.redact_json(&mut v);
-        let line =
-            serde_json::json!({ "seq": i + 1, "original_event_sha256": e.hash(), "event": v });
-        tl.extend_from_slice(line.to_string().as_bytes());
-        tl.push(b'\n');
+    // Streamed from the sealed timeline (the events in memory are trimmed for the analysis)
+    // into a scratch file, so a large timeline never sits in memory.
+    let scratch = out.case_dir.join("tmp-redact");
+    std::fs::create_dir_all(&scratch).map_err(io_err(&scratch))?;
+    let tl_path = scratch.join("timeline.redacted.jsonl");
+    {
+        let f = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let source = out.case_dir.join("timeline/timeline.jsonl");
+        crate::timeline::for_each_entry(&source, false, |e| {
+            let mut v = serde_json::to_value(&e.event).unwrap_or_default();
+            r.redact_json(&mut v);
+            let line = serde_json::json!({ "seq": e.seq, "original_event_sha256": e.event_sha256, "event": v });
+            writeln!(w, "{line}").map_err(|err| err.to_string())
+        })
+        .map_err(|(line, message)| PackageError::Other {
+            path: format!("{}:{line}", source.display()),
+            message,
+        })?;
+        w.flush().map_err(io_err(&tl_path))?;
     }
-    entries.push(Entry::bytes("data/timeline/timeline.redacted.jsonl", tl));
+    entries.push(
+        Entry::file("data/timeline/timeline.redacted.jsonl", tl_path.clone())
+            .map_err(io_err(&tl_path))?,
+    );
 
     for p in json_files(&out.case_dir.join("analysis"))? {
         let bytes = std::fs::read(&p).map_err(io_err(&p))?;
@@ -495,6 +516,7 @@ fn seal_redacted_copy(
     );
     let bag = bagit::assemble(&name, payload, info_text, Vec::new(), signer);
     let (sha, _) = zipwrite::write_bag_zip(&bag, dest, now, force)?;
+    std::fs::remove_dir_all(&scratch).map_err(io_err(&scratch))?;
     // The mapping stays in the case folder (never in a package) so the examiner can resolve
     // a pseudonym when the review asks.
     let map_path = out.case_dir.join(REDACTION_MAP_FILE);

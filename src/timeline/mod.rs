@@ -134,18 +134,21 @@ pub fn for_each_entry(
 }
 
 /// Every event of a timeline file (see [`for_each_entry`]), each keeping the hash its line
-/// recorded. Returns the events and the head.
+/// recorded and passed through `each` (e.g. `analysis::trim_for_analysis`). Returns the events and the head.
 pub fn read_file(
     path: &std::path::Path,
     verify: bool,
+    mut each: impl FnMut(&mut Event),
 ) -> Result<(Vec<Event>, String), (usize, String)> {
     let mut out = Vec::new();
     let head = for_each_entry(path, verify, |e| {
         let mut ev = e.event;
         ev.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256));
+        each(&mut ev);
         out.push(ev);
         Ok(())
     })?;
+    out.shrink_to_fit();
     Ok((out, head))
 }
 
