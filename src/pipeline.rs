@@ -27,6 +27,8 @@ pub enum PipelineError {
     Zone { source_id: String, zone: String },
     #[error(transparent)]
     Package(#[from] crate::package::PackageError),
+    #[error(transparent)]
+    GeoIp(#[from] crate::analysis::geoip::GeoIpError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
@@ -52,6 +54,9 @@ pub struct RunOptions {
     pub force: bool,
     /// No progress bars (they are also hidden when stderr is not a terminal).
     pub quiet: bool,
+    /// MaxMind databases already opened (the CLI opens them before collecting, so a bad path
+    /// fails early); when `None`, [`analyze`] opens those the case file's `[geo]` names.
+    pub geoip: Option<std::sync::Arc<crate::analysis::geoip::GeoIp>>,
 }
 
 /// Per evidence item: what it was and what came of it.
@@ -479,7 +484,11 @@ pub struct Conclusions {
 pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, PipelineError> {
     use crate::analysis::{classify, detect, recommend, regulatory};
     let case = &out.collected.case;
-    let analysis = detect::analyze(&out.events, case);
+    let geoip = match &opts.geoip {
+        Some(g) => Some(g.clone()),
+        None => crate::analysis::geoip::GeoIp::for_case(case, None, None)?.map(Into::into),
+    };
+    let analysis = detect::analyze_with(&out.events, case, geoip.as_deref());
     let classification = classify::classify(&analysis, &out.events, case);
     let actions = recommend::recommend(&analysis, &classification, case);
     let regulatory = regulatory::flags_with_events(&analysis, &classification, case, &out.events);
@@ -500,6 +509,11 @@ pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, Pipeli
         "regulatory.json",
     ] {
         hashes.insert(format!("analysis/{f}"), file_sha256(&dir.join(f))?.into());
+    }
+    // The databases changed conclusions: record exactly which files they were.
+    for db in geoip.iter().flat_map(|g| g.databases()) {
+        let details = serde_json::to_value(db).expect("database info serializes");
+        custody.append(&rfc3339(opts.now), &actor, "geo_database", details)?;
     }
     custody.append(&rfc3339(opts.now), &actor, "analyzed", serde_json::json!({ "findings": analysis.findings.len(), "verdict": classification.verdict, "files": hashes }))?;
     Ok(Conclusions {
