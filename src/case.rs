@@ -53,6 +53,39 @@ pub struct CaseFile {
     /// Who the notification draft is for and when the next update is promised.
     #[serde(default)]
     pub report: ReportPrefs,
+    /// Optional MaxMind-format databases for IP geolocation (absent: log locations and the
+    /// bundled gazetteer only).
+    #[serde(default, skip_serializing_if = "GeoDatabases::is_empty")]
+    pub geo: GeoDatabases,
+}
+
+/// `[geo]`: MaxMind-format (.mmdb) databases by path. [`CaseFile::load`] resolves relative
+/// paths against the case file's folder; `--geoip-db` / `--asn-db` win over these.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoDatabases {
+    /// GeoIP2/GeoLite2 City or Country database: positions (and countries) by IP.
+    #[serde(default, deserialize_with = "check::opt_db_path")]
+    pub city_db: Option<String>,
+    /// GeoLite2 ASN (or GeoIP2 ISP) database: autonomous-system numbers by IP.
+    #[serde(default, deserialize_with = "check::opt_db_path")]
+    pub asn_db: Option<String>,
+}
+
+impl GeoDatabases {
+    pub fn is_empty(&self) -> bool {
+        self.city_db.is_none() && self.asn_db.is_none()
+    }
+
+    /// Make relative paths absolute against `dir`, so they still hold when the case is
+    /// re-analysed later from its collection record and another working directory.
+    fn resolve_against(&mut self, dir: &Path) {
+        for p in [&mut self.city_db, &mut self.asn_db].into_iter().flatten() {
+            if Path::new(p.as_str()).is_relative() {
+                *p = dir.join(p.as_str()).display().to_string();
+            }
+        }
+    }
 }
 
 /// Report preferences; absent values fall back to "CISO" and 24 hours.
@@ -266,7 +299,14 @@ impl CaseFile {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut case = Self::parse(&text, &path.display().to_string())?;
+        // `absolute` does not touch the file system; the path was just read, so it has a parent.
+        let dir = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        case.geo.resolve_against(&dir);
+        Ok(case)
     }
 
     /// Parse and check; errors name the line, the key and what was expected.
@@ -457,6 +497,11 @@ mod check {
             "expected an IP address (e.g. 203.0.113.7), found {s:?}"
         )),
     });
+    checked_str!(DbPath, |s| if s.trim().is_empty() {
+        Err("expected the path of a MaxMind database file (.mmdb), found an empty string".into())
+    } else {
+        Ok(())
+    });
     checked_str!(Zone, |s| match s.parse::<chrono_tz::Tz>() {
         Ok(_) => Ok(()),
         Err(_) => Err(format!(
@@ -490,6 +535,10 @@ mod check {
 
     pub fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         list::<D, Net>(d, "IP addresses or CIDRs")
+    }
+    pub fn opt_db_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        // `null` comes only from a case read back from JSON (collected.json).
+        Option::<DbPath>::deserialize(d).map(|p| p.map(String::from))
     }
     pub fn ips<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         list::<D, Ip>(d, "IP addresses")

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use irpack::analysis::geoip::GeoIp;
 use irpack::case::CaseFile;
 use irpack::evidence::custody::Actor;
 use irpack::package::PackageOptions;
@@ -10,6 +11,7 @@ use irpack::pipeline::{self, RunOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +32,7 @@ enum Command {
     /// Stage 1 alone: collect and normalize into a case folder (no analysis, no package).
     Collect(RunArgs),
     /// Stage 2 alone: run the detections and classification again on a case folder.
-    Analyze(StageArgs),
+    Analyze(AnalyzeArgs),
     /// Stage 3 alone: write the report and the package from a case folder's analysis.
     Report(ReportArgs),
     /// Export a case's timeline (its hash chain is checked first).
@@ -111,6 +113,38 @@ struct StageArgs {
     now: Option<String>,
 }
 
+/// Optional MaxMind-format databases for offline IP geolocation; each wins over the case
+/// file's `[geo]` entry of the same kind.
+#[derive(clap::Args)]
+struct GeoArgs {
+    /// GeoIP2/GeoLite2 City or Country database (.mmdb): positions for events that carry only
+    /// an IP. The log's own coordinates and city still win.
+    #[arg(long, value_name = "PATH")]
+    geoip_db: Option<PathBuf>,
+    /// GeoLite2 ASN (or GeoIP2 ISP) database (.mmdb): ASNs for events without one.
+    #[arg(long, value_name = "PATH")]
+    asn_db: Option<PathBuf>,
+}
+
+impl GeoArgs {
+    fn given(&self) -> bool {
+        self.geoip_db.is_some() || self.asn_db.is_some()
+    }
+
+    /// Open the databases for a case (flags over `[geo]`); an error names the file.
+    fn open(&self, case: &CaseFile) -> Result<Option<Arc<GeoIp>>> {
+        Ok(GeoIp::for_case(case, self.geoip_db.as_deref(), self.asn_db.as_deref())?.map(Arc::new))
+    }
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    stage: StageArgs,
+    #[command(flatten)]
+    geo: GeoArgs,
+}
+
 #[derive(clap::Args)]
 struct ReportArgs {
     #[command(flatten)]
@@ -139,15 +173,34 @@ fn stage_opts(out: &pipeline::RunOutput, args: &StageArgs) -> Result<RunOptions>
     })
 }
 
-fn analyze(args: StageArgs) -> Result<ExitCode> {
-    let out = pipeline::load(&args.case_dir)?;
-    let opts = stage_opts(&out, &args)?;
+fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    let out = pipeline::load(&args.stage.case_dir)?;
+    let mut opts = stage_opts(&out, &args.stage)?;
+    opts.geoip = args.geo.open(&out.collected.case)?;
     let concl = pipeline::analyze(&out, &opts)?;
+    print_geo(&concl);
     println!("verdict: {}", concl.classification.verdict.label());
     for f in &concl.analysis.findings {
         println!("  [{:?}] {} {}", f.severity, f.rule, f.title);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which MaxMind databases the analysis used (they change its conclusions).
+fn print_geo(concl: &pipeline::Conclusions) {
+    for d in concl
+        .analysis
+        .geo_database
+        .iter()
+        .flat_map(|u| &u.databases)
+    {
+        println!(
+            "geolocation database: {} {} (sha256 {})",
+            d.database_type,
+            d.path,
+            d.sha256.get(..16).unwrap_or(&d.sha256)
+        );
+    }
 }
 
 fn report(args: ReportArgs) -> Result<ExitCode> {
@@ -175,6 +228,9 @@ fn report(args: ReportArgs) -> Result<ExitCode> {
 }
 
 fn collect(args: RunArgs) -> Result<ExitCode> {
+    if args.geo.given() {
+        bail!("--geoip-db and --asn-db are read by the analysis, which `irpack collect` does not run; pass them to `irpack analyze`");
+    }
     let opts = run_options(&args)?;
     let out = pipeline::collect(&opts)?;
     println!(
@@ -293,6 +349,8 @@ struct RunArgs {
     /// runs on disk (the rest of a run's memory is one input file per thread).
     #[arg(long, value_name = "MIB", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=65536), |v| v as usize))]
     run_budget_mib: Option<usize>,
+    #[command(flatten)]
+    geo: GeoArgs,
 }
 
 fn clock(now: Option<&str>) -> Result<DateTime<Utc>> {
@@ -334,11 +392,14 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         force: args.force,
         quiet: args.quiet,
         run_budget_bytes: args.run_budget_mib.map(|m| m << 20),
+        geoip: None,
     })
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
-    let opts = run_options(&args)?;
+    let mut opts = run_options(&args)?;
+    // Opened before collecting: a bad database path fails in a second, not after the parse.
+    opts.geoip = args.geo.open(&opts.case)?;
     let pkg = PackageOptions {
         force: args.force,
         sign_key: args.sign_key,
@@ -399,6 +460,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             z.events, z.source, z.zone
         );
     }
+    print_geo(&concl);
     println!("verdict: {}", concl.classification.verdict.label());
     for f in concl.analysis.findings.iter().take(10) {
         println!("  [{:?}] {} {}", f.severity, f.rule, f.title);

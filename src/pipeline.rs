@@ -27,6 +27,8 @@ pub enum PipelineError {
     Zone { source_id: String, zone: String },
     #[error(transparent)]
     Package(#[from] crate::package::PackageError),
+    #[error(transparent)]
+    GeoIp(#[from] crate::analysis::geoip::GeoIpError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
@@ -55,6 +57,9 @@ pub struct RunOptions {
     /// Bytes of rendered events held for sorting, all parsing threads together (default
     /// [`DEFAULT_RUN_BUDGET_MIB`] MiB); beyond it events wait on disk in sorted runs.
     pub run_budget_bytes: Option<usize>,
+    /// MaxMind databases already opened (the CLI opens them before collecting, so a bad path
+    /// fails early); when `None`, [`analyze`] opens those the case file's `[geo]` names.
+    pub geoip: Option<std::sync::Arc<crate::analysis::geoip::GeoIp>>,
 }
 
 /// Per evidence item: what it was and what came of it.
@@ -603,7 +608,11 @@ pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, Pipeli
     use crate::analysis::{classify, detect, recommend, regulatory};
     let case = &out.collected.case;
     crate::profile::mark("analysis start");
-    let analysis = detect::analyze(&out.events, case);
+    let geoip = match &opts.geoip {
+        Some(g) => Some(g.clone()),
+        None => crate::analysis::geoip::GeoIp::for_case(case, None, None)?.map(Into::into),
+    };
+    let analysis = detect::analyze_with(&out.events, case, geoip.as_deref());
     crate::profile::mark("detections");
     let classification = classify::classify(&analysis, &out.events, case);
     let actions = recommend::recommend(&analysis, &classification, case);
@@ -626,6 +635,11 @@ pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, Pipeli
         "regulatory.json",
     ] {
         hashes.insert(format!("analysis/{f}"), file_sha256(&dir.join(f))?.into());
+    }
+    // The databases changed conclusions: record exactly which files they were.
+    for db in geoip.iter().flat_map(|g| g.databases()) {
+        let details = serde_json::to_value(db).expect("database info serializes");
+        custody.append(&rfc3339(opts.now), &actor, "geo_database", details)?;
     }
     custody.append(&rfc3339(opts.now), &actor, "analyzed", serde_json::json!({ "findings": analysis.findings.len(), "verdict": classification.verdict, "files": hashes }))?;
     Ok(Conclusions {

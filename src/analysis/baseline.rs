@@ -5,12 +5,12 @@
 //! block is not "new".
 
 use super::detect::{
-    browser_family, country_in, country_of, device_key, fmt_time, interactive_label, ip_of,
-    ip_prefix, is_sign_in, ok, tech, user_of, Ctx, Draft,
+    browser_family, country_of, device_key, fmt_time, interactive_label, ip_of, ip_prefix,
+    is_sign_in, ok, tech, user_of, Ctx, Draft,
 };
-use super::geo::Gazetteer;
+use super::geo::Locator;
 use super::window::Window;
-use super::{rules, Severity, UserBaseline};
+use super::{rules, travel, Severity, UserBaseline};
 use crate::case::Thresholds;
 use crate::event::Event;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -42,7 +42,7 @@ pub fn build(
     events: &[Event],
     win: &Window,
     th: &Thresholds,
-    geo: &Gazetteer,
+    loc: &Locator,
 ) -> BTreeMap<String, Profile> {
     let mut m: BTreeMap<String, Profile> = BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
@@ -64,13 +64,13 @@ pub fn build(
         p.from = Some(p.from.map_or(e.time, |f| f.min(e.time)));
         p.to = Some(p.to.map_or(e.time, |t| t.max(e.time)));
         p.days.insert(e.time.date_naive());
-        if let Some(c) = country_in(geo, e) {
-            p.countries.insert(c);
+        if let Some(c) = loc.country(e) {
+            p.countries.insert(c.code);
         }
         if let Some(ip) = ip_of(e) {
             p.prefixes.insert(ip_prefix(ip));
         }
-        if let Some(a) = e.geo.as_ref().and_then(|g| g.asn) {
+        if let Some(a) = loc.asn(e) {
             p.asns.insert(a);
         }
         if let Some(d) = device_key(e) {
@@ -218,6 +218,11 @@ fn new_countries(ctx: &Ctx, user: &str, p: &Profile, succ: &[usize]) -> Vec<Draf
             .collect();
         let baseline_list = p.countries.iter().cloned().collect::<Vec<_>>().join(", ");
         let kinds: BTreeSet<&str> = ev.iter().map(|&i| interactive_label(ctx.ev(i))).collect();
+        // Sign-ins whose log gives no country: theirs is the MaxMind database's, by IP.
+        let from_db = ev
+            .iter()
+            .filter(|&&i| ctx.loc.country(ctx.ev(i)).is_some_and(|c| c.from_database))
+            .count();
         let mut d = Draft::new(
             rules::NEW_COUNTRY,
             Severity::High,
@@ -233,7 +238,7 @@ fn new_countries(ctx: &Ctx, user: &str, p: &Profile, succ: &[usize]) -> Vec<Draf
         .fact("sign_ins", ev.len())
         .fact("sign_in_kinds", kinds.iter().copied().collect::<Vec<_>>())
         .cite(ctx, ev.iter().copied());
-        let base = format!(
+        let mut base = format!(
             "{} successful sign-in(s) ({}) for {user} from {name} ({country}) between {} and {}; the {} baseline days before the window show only: {}.",
             ev.len(),
             kinds.iter().copied().collect::<Vec<_>>().join(", "),
@@ -242,6 +247,17 @@ fn new_countries(ctx: &Ctx, user: &str, p: &Profile, succ: &[usize]) -> Vec<Draf
             ctx.th.baseline_days,
             if baseline_list.is_empty() { "no country".into() } else { baseline_list }
         );
+        if from_db > 0 {
+            if let Some(db) = ctx.loc.city_database() {
+                d = d
+                    .fact("country_from_database", from_db)
+                    .fact("geo_database", travel::database_fact(db));
+                base.push_str(&format!(
+                    " {from_db} of them carry no country in the log: their country is the MaxMind database's for the source IP ({}).",
+                    travel::database_label(db)
+                ));
+            }
+        }
         if let Some(t) = travel {
             d.severity = Severity::Info;
             d = d.fact("explained_by", "travel record").why(format!(
@@ -287,10 +303,7 @@ fn new_ips(ctx: &Ctx, user: &str, p: &Profile, succ: &[usize]) -> Vec<Draft> {
     }
     let mut out = Vec::new();
     for (prefix, ev) in by {
-        let asns: BTreeSet<u32> = ev
-            .iter()
-            .filter_map(|&i| ctx.ev(i).geo.as_ref().and_then(|g| g.asn))
-            .collect();
+        let asns: BTreeSet<u32> = ev.iter().filter_map(|&i| ctx.loc.asn(ctx.ev(i))).collect();
         let same_isp = !asns.is_empty() && asns.iter().all(|a| p.asns.contains(a));
         let kinds: BTreeSet<&str> = ev.iter().map(|&i| interactive_label(ctx.ev(i))).collect();
         let mut d = Draft::new(

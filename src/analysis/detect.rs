@@ -6,6 +6,7 @@
 //!
 //! User names are compared and reported lower-cased (UPNs differ in case across sources).
 
+use super::geoip::GeoIp;
 use super::window::{self, Window};
 use super::{auth, geo};
 use super::{
@@ -136,11 +137,18 @@ pub(crate) struct Ctx<'a> {
     /// Earliest sign-in anywhere in the evidence (coverage of the baseline period).
     pub first_signin: Option<usize>,
     pub geo: &'static geo::Gazetteer,
+    /// Positions, countries and ASNs of events: the log, then the optional MaxMind database.
+    pub loc: geo::Locator<'a>,
     hashes: RefCell<HashMap<usize, String>>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(events: &'a [Event], case: &'a CaseFile, win: Window) -> Self {
+    pub fn new(
+        events: &'a [Event],
+        case: &'a CaseFile,
+        win: Window,
+        geoip: Option<&'a GeoIp>,
+    ) -> Self {
         let mut known = Vec::new();
         for (kind, list) in [
             ("corporate egress", &case.network.corporate_egress),
@@ -172,7 +180,8 @@ impl<'a> Ctx<'a> {
         let first_signin = (0..events.len())
             .filter(|&i| is_sign_in(&events[i]))
             .min_by_key(|&i| (events[i].time, i));
-        let profiles = baseline::build(events, &win, &case.thresholds, geo::gazetteer());
+        let loc = geo::Locator::new(geoip);
+        let profiles = baseline::build(events, &win, &case.thresholds, &loc);
         Ctx {
             events,
             case,
@@ -184,6 +193,7 @@ impl<'a> Ctx<'a> {
             profiles,
             first_signin,
             geo: geo::gazetteer(),
+            loc,
             hashes: RefCell::new(HashMap::new()),
         }
     }
@@ -387,17 +397,10 @@ pub(crate) fn ip_prefix(ip: &str) -> String {
     }
 }
 
-/// ISO country code of an event's geo, through the gazetteer for names.
+/// ISO country code of an event: the log's (through the gazetteer for names), else the
+/// MaxMind database's by source IP (see `geo.rs` for the precedence).
 pub(crate) fn country_of(ctx: &Ctx, e: &Event) -> Option<String> {
-    country_in(ctx.geo, e)
-}
-
-pub(crate) fn country_in(g: &geo::Gazetteer, e: &Event) -> Option<String> {
-    let c = e.geo.as_ref()?.country.as_deref()?;
-    g.country_code(c).or_else(|| {
-        let t = c.trim();
-        (!t.is_empty()).then(|| t.to_ascii_uppercase())
-    })
+    ctx.loc.country(e).map(|c| c.code)
 }
 
 /// Browser name without its version (`Chrome 120.0.6099` → `Chrome`).
@@ -477,16 +480,24 @@ impl Suspects {
     }
 }
 
-/// Run every detection family over the events.
+/// Run every detection family over the events (geolocation from the logs and the bundled
+/// gazetteer only).
 pub fn analyze(events: &[Event], case: &CaseFile) -> Analysis {
+    analyze_with(events, case, None)
+}
+
+/// [`analyze`], with an optional MaxMind database for events whose logs give no position,
+/// country or ASN of their own.
+pub fn analyze_with(events: &[Event], case: &CaseFile, geoip: Option<&GeoIp>) -> Analysis {
     let coverage = coverage(events);
     let Some(win) = window::window(events, case) else {
         return Analysis {
             coverage,
+            geo_database: geo::Locator::new(geoip).usage(),
             ..Analysis::default()
         };
     };
-    let ctx = Ctx::new(events, case, win);
+    let ctx = Ctx::new(events, case, win, geoip);
 
     let mut drafts: Vec<Draft> = Vec::new();
     drafts.extend(auth::detect(&ctx));
@@ -522,6 +533,7 @@ pub fn analyze(events: &[Event], case: &CaseFile) -> Analysis {
         risk,
         network,
         coverage,
+        geo_database: ctx.loc.usage(),
     }
 }
 

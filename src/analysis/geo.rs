@@ -1,13 +1,35 @@
 //! Offline geolocation: where a sign-in came from, with how sure we are.
 //!
-//! Order: coordinates from the log (Entra `geoCoordinates`) → the bundled gazetteer by city
-//! (+ state) and country → the country's position alone. No network, no API token. The
-//! gazetteer is GeoNames-derived (CC-BY 4.0, see `data/NOTICE.md`): 250 countries with a
+//! No network, no API token. Precedence, first that answers wins ([`Locator::place`]):
+//!
+//! 1. coordinates in the log (Entra `location.geoCoordinates`);
+//! 2. the log's city (+ state) in the bundled gazetteer, within the log's country;
+//! 3. the optional MaxMind database ([`super::geoip`]) by source IP: its coordinates, with
+//!    `location.accuracy_radius` as the position's uncertainty (a Country database, or a
+//!    record without coordinates, gives its country's centre and radius instead). Private and
+//!    reserved addresses are never looked up. When the log names a country, a database record
+//!    for another country is not used: the log's country stands;
+//! 4. the log's country: its centre, uncertain by the country's radius.
+//!
+//! Why the log's own city (step 2) outranks the database (step 3): Entra's location is
+//! Microsoft's geolocation of that address *at the time of the sign-in*, written into the
+//! evidence; a MaxMind file is a second opinion from one release, often months apart from the
+//! event (address blocks move between providers and places), and it is not part of the
+//! evidence. The database therefore fills gaps — events that carry only an IP (RADIUS
+//! Calling-Station-Id, FortiGate and GlobalProtect VPN logins, sign-ins without location) — and
+//! refines a country-only log position, but never overrides what the log says. Countries
+//! ([`Locator::country`]) and ASNs ([`Locator::asn`]) follow the same rule: the log's value,
+//! else the database's. The report states this, and every position says which step gave it
+//! ([`Precision`]).
+//!
+//! The gazetteer is GeoNames-derived (CC-BY 4.0, see `data/NOTICE.md`): 250 countries with a
 //! population-weighted centre and a radius, and the 34k cities of GeoNames cities15000.
-//! A MaxMind database is not read (not implemented).
 
-use crate::event::Geo;
+use super::geoip::{is_public, GeoDatabaseUse, GeoDbInfo, GeoIp, IpRecord};
+use crate::event::{Event, Geo};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 const COUNTRIES: &str = include_str!("data/countries.tsv");
@@ -26,6 +48,10 @@ pub enum Precision {
     City,
     /// Only the country is known: its centre, uncertain by the country's radius.
     Country,
+    /// Coordinates from the MaxMind database by IP, uncertain by its accuracy radius.
+    Database,
+    /// Only the MaxMind database's country is known: the country's centre and radius.
+    DatabaseCountry,
 }
 
 impl Precision {
@@ -34,7 +60,14 @@ impl Precision {
             Precision::Coordinates => "log coordinates",
             Precision::City => "gazetteer city",
             Precision::Country => "country centre",
+            Precision::Database => "MaxMind database",
+            Precision::DatabaseCountry => "country centre from MaxMind database",
         }
+    }
+
+    /// Whether the position came from the MaxMind database rather than the log.
+    pub fn from_database(self) -> bool {
+        matches!(self, Precision::Database | Precision::DatabaseCountry)
     }
 }
 
@@ -43,7 +76,8 @@ pub struct Place {
     pub lat: f64,
     pub lon: f64,
     /// Extra uncertainty beyond the usual IP-geolocation error (`geo_error_km`): the country's
-    /// radius when only the country is known, else 0.
+    /// radius when only the country is known, the database's accuracy radius for a database
+    /// position, else 0.
     pub uncertainty_km: f64,
     pub precision: Precision,
     /// `City, State, CC` as far as known.
@@ -207,6 +241,12 @@ impl Gazetteer {
 
     /// Where the event's geo says it was, or `None` when it says too little.
     pub fn locate(&self, geo: &Geo) -> Option<Place> {
+        self.locate_precise(geo)
+            .or_else(|| self.country_place(geo, None))
+    }
+
+    /// Steps 1 and 2: the log's coordinates, else its city in the gazetteer.
+    fn locate_precise(&self, geo: &Geo) -> Option<Place> {
         let cc = geo.country.as_deref().and_then(|c| self.country_code(c));
         let label = label(geo, cc.as_deref());
         if let (Some(lat), Some(lon)) = (geo.lat, geo.lon) {
@@ -228,28 +268,225 @@ impl Gazetteer {
             }
         }
         let cc = cc?;
-        if let Some(city) = geo.city.as_deref().filter(|c| !c.trim().is_empty()) {
-            if let Some(c) = self.city(city, geo.state.as_deref(), &cc) {
-                return Some(Place {
-                    lat: c.lat,
-                    lon: c.lon,
-                    uncertainty_km: 0.0,
-                    precision: Precision::City,
-                    label,
-                    country: Some(cc),
-                });
+        let city = geo.city.as_deref().filter(|c| !c.trim().is_empty())?;
+        let c = self.city(city, geo.state.as_deref(), &cc)?;
+        Some(Place {
+            lat: c.lat,
+            lon: c.lon,
+            uncertainty_km: 0.0,
+            precision: Precision::City,
+            label,
+            country: Some(cc),
+        })
+    }
+
+    /// Step 4: the centre of the log's country. With `db`, the database's country instead
+    /// (labelled from the database record).
+    fn country_place(&self, geo: &Geo, db: Option<&IpRecord>) -> Option<Place> {
+        let (cc, label, precision) = match db {
+            Some(r) => {
+                let cc = r.country.clone()?;
+                (cc.clone(), db_label(r, &cc), Precision::DatabaseCountry)
             }
-        }
+            None => {
+                let cc = geo.country.as_deref().and_then(|c| self.country_code(c))?;
+                (cc.clone(), label(geo, Some(&cc)), Precision::Country)
+            }
+        };
         let c = self.countries.get(&cc)?;
         Some(Place {
             lat: c.lat,
             lon: c.lon,
             uncertainty_km: c.radius_km,
-            precision: Precision::Country,
+            precision,
             label,
             country: Some(cc),
         })
     }
+
+    /// Radius of a country, km (0 when unknown).
+    fn country_radius(&self, cc: &str) -> f64 {
+        self.countries.get(cc).map_or(0.0, |c| c.radius_km)
+    }
+}
+
+/// The source of a country code: the log, or the MaxMind database by IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountryOf {
+    pub code: String,
+    pub from_database: bool,
+}
+
+/// The gazetteer plus, optionally, a MaxMind database: positions, countries and ASNs of
+/// events by the precedence in the module comment. Database answers are memoized per address
+/// (the baseline asks about the same few addresses thousands of times).
+pub struct Locator<'a> {
+    gaz: &'static Gazetteer,
+    db: Option<&'a GeoIp>,
+    places: RefCell<HashMap<IpAddr, Option<IpRecord>>>,
+    asns: RefCell<HashMap<IpAddr, Option<u32>>>,
+    errors: RefCell<(u64, Option<String>)>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(db: Option<&'a GeoIp>) -> Self {
+        Locator {
+            gaz: gazetteer(),
+            db,
+            places: RefCell::default(),
+            asns: RefCell::default(),
+            errors: RefCell::default(),
+        }
+    }
+
+    pub fn gazetteer(&self) -> &'static Gazetteer {
+        self.gaz
+    }
+
+    /// The City/Country database, when one is in use.
+    pub fn city_database(&self) -> Option<&GeoDbInfo> {
+        self.db.and_then(GeoIp::city_info)
+    }
+
+    /// The event's source IP when it is one the database may be asked about.
+    fn ip(e: &Event) -> Option<IpAddr> {
+        e.src_ip
+            .as_deref()?
+            .trim()
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| ip.to_canonical())
+            .filter(|ip| is_public(*ip))
+    }
+
+    fn note_error(&self, e: String) {
+        let mut err = self.errors.borrow_mut();
+        err.0 += 1;
+        err.1.get_or_insert(e);
+    }
+
+    /// The database's record for the event's source IP (memoized).
+    fn record(&self, e: &Event) -> Option<IpRecord> {
+        let db = self.db.filter(|d| d.has_city())?;
+        let ip = Self::ip(e)?;
+        if let Some(r) = self.places.borrow().get(&ip) {
+            return r.clone();
+        }
+        let r = db.place(ip).unwrap_or_else(|err| {
+            self.note_error(err);
+            None
+        });
+        self.places.borrow_mut().insert(ip, r.clone());
+        r
+    }
+
+    /// Where the event was, or `None` when neither the log nor the database can say.
+    pub fn place(&self, e: &Event) -> Option<Place> {
+        if let Some(p) = e.geo.as_ref().and_then(|g| self.gaz.locate_precise(g)) {
+            return Some(p);
+        }
+        let empty = Geo::default();
+        let geo = e.geo.as_ref().unwrap_or(&empty);
+        let log_cc = geo
+            .country
+            .as_deref()
+            .and_then(|c| self.gaz.country_code(c));
+        // The database fills in; it never moves the sign-in to another country than the log's.
+        if let Some(r) = self
+            .record(e)
+            .filter(|r| log_cc.is_none() || r.country == log_cc)
+        {
+            if let Some((lat, lon)) = r.lat_lon {
+                let cc = r.country.clone();
+                // A record without an accuracy radius is taken as uncertain as its country.
+                let radius = r
+                    .accuracy_km
+                    .unwrap_or_else(|| cc.as_deref().map_or(0.0, |c| self.gaz.country_radius(c)));
+                return Some(Place {
+                    lat,
+                    lon,
+                    uncertainty_km: radius.max(0.0),
+                    precision: Precision::Database,
+                    label: db_label(&r, cc.as_deref().unwrap_or("??")),
+                    country: cc,
+                });
+            }
+            if log_cc.is_none() {
+                if let Some(p) = self.gaz.country_place(geo, Some(&r)) {
+                    return Some(p);
+                }
+            }
+        }
+        self.gaz.country_place(geo, None)
+    }
+
+    /// ISO code of the event's country: the log's (through the gazetteer for names), else the
+    /// database's by IP.
+    pub fn country(&self, e: &Event) -> Option<CountryOf> {
+        if let Some(c) = e.geo.as_ref().and_then(|g| g.country.as_deref()) {
+            let t = c.trim();
+            if let Some(code) = self
+                .gaz
+                .country_code(t)
+                .or_else(|| (!t.is_empty()).then(|| t.to_ascii_uppercase()))
+            {
+                return Some(CountryOf {
+                    code,
+                    from_database: false,
+                });
+            }
+        }
+        self.record(e)?.country.map(|code| CountryOf {
+            code,
+            from_database: true,
+        })
+    }
+
+    /// The event's autonomous-system number: the log's, else the ASN database's by IP.
+    pub fn asn(&self, e: &Event) -> Option<u32> {
+        if let Some(a) = e.geo.as_ref().and_then(|g| g.asn) {
+            return Some(a);
+        }
+        let db = self.db.filter(|d| d.has_asn())?;
+        let ip = Self::ip(e)?;
+        if let Some(a) = self.asns.borrow().get(&ip) {
+            return *a;
+        }
+        let a = db.asn(ip).unwrap_or_else(|err| {
+            self.note_error(err);
+            None
+        });
+        self.asns.borrow_mut().insert(ip, a);
+        a
+    }
+
+    /// What the databases were and what they answered; `None` without a database.
+    pub fn usage(&self) -> Option<GeoDatabaseUse> {
+        let db = self.db?;
+        let places = self.places.borrow();
+        let asns = self.asns.borrow();
+        let errors = self.errors.borrow();
+        Some(GeoDatabaseUse {
+            databases: db.databases().into_iter().cloned().collect(),
+            city_lookups: places.len() as u64,
+            city_found: places.values().filter(|r| r.is_some()).count() as u64,
+            asn_lookups: asns.len() as u64,
+            asn_found: asns.values().filter(|a| a.is_some()).count() as u64,
+            lookup_errors: errors.0,
+            first_error: errors.1.clone(),
+        })
+    }
+}
+
+/// `City, Subdivision, CC` from a database record.
+fn db_label(r: &IpRecord, cc: &str) -> String {
+    [r.city.as_deref(), r.subdivision.as_deref(), Some(cc)]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn label(geo: &Geo, cc: Option<&str>) -> String {

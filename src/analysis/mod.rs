@@ -10,6 +10,7 @@ pub mod classify;
 pub mod containment;
 pub mod detect;
 pub mod geo;
+pub mod geoip;
 pub mod ioc;
 pub mod network;
 pub mod persistence;
@@ -212,6 +213,9 @@ pub struct Analysis {
     pub network: Vec<NetworkView>,
     /// Sources present, with their time coverage, so "no sign-in logs covering the window" can be said.
     pub coverage: Vec<SourceCoverage>,
+    /// The MaxMind databases the geolocation used and what they answered (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_database: Option<geoip::GeoDatabaseUse>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,8 @@
 //! geolocation flapping more often than a second party).
 
 use super::detect::{fmt_time, interactive_label, ip_of, ok, tech, Ctx, Draft};
-use super::geo::{distance_km, Place};
+use super::geo::{distance_km, Place, Precision};
+use super::geoip::GeoDbInfo;
 use super::{rules, Severity};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,13 +34,7 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
             .iter()
             .copied()
             .filter(|&i| ok(ctx.ev(i)))
-            .filter_map(|i| {
-                ctx.ev(i)
-                    .geo
-                    .as_ref()
-                    .and_then(|g| ctx.geo.locate(g))
-                    .map(|p| (i, p))
-            })
+            .filter_map(|i| ctx.loc.place(ctx.ev(i)).map(|p| (i, p)))
             .collect();
         let mut groups: BTreeMap<(String, String), Vec<Hop>> = BTreeMap::new();
         for w in located.windows(2) {
@@ -161,6 +156,13 @@ fn draft(ctx: &Ctx, user: &str, x: &str, y: &str, hops: &[Hop]) -> Draft {
                 "hours": (worst.hours * 100.0).round() / 100.0, "speed_kmh": worst.speed.round(),
             }),
         );
+    let db_used = hops
+        .iter()
+        .any(|h| h.pa.precision.from_database() || h.pb.precision.from_database());
+    let db = ctx.loc.city_database().filter(|_| db_used);
+    if let Some(db) = db {
+        d = d.fact("geo_database", database_fact(db));
+    }
     let explanations: BTreeSet<&str> = hops.iter().filter_map(|h| h.explained.as_deref()).collect();
     if !explanations.is_empty() {
         d = d.fact(
@@ -184,9 +186,16 @@ fn draft(ctx: &Ctx, user: &str, x: &str, y: &str, hops: &[Hop]) -> Draft {
         worst.pa.label, ip_of(ea).unwrap_or("no IP"), interactive_label(ea), worst.pa.precision.as_str(), fmt_time(ea.time),
         worst.pb.label, ip_of(eb).unwrap_or("no IP"), interactive_label(eb), worst.pb.precision.as_str(), fmt_time(eb.time),
         worst.km, worst.effective_km, ctx.th.geo_error_km,
-        if worst.pa.uncertainty_km + worst.pb.uncertainty_km > 0.0 { format!(" and {:.0} km for country-only positions", worst.pa.uncertainty_km + worst.pb.uncertainty_km) } else { String::new() },
+        uncertainty_text(&worst.pa, &worst.pb),
         worst.hours, worst.speed, ctx.th.travel_speed_kmh
     );
+    if let Some(db) = db {
+        why.push_str(&format!(
+            " Positions marked \"{}\" are the MaxMind database's for the source IP ({}), used because the log gave no coordinates or known city; where the log names a city or coordinates, the log wins.",
+            Precision::Database.as_str(),
+            database_label(db)
+        ));
+    }
     if hops.len() > 1 {
         why.push_str(&format!(
             " {} such hops between these places in the window ({} unexplained).",
@@ -200,4 +209,52 @@ fn draft(ctx: &Ctx, user: &str, x: &str, y: &str, hops: &[Hop]) -> Draft {
         _ => {}
     }
     d.why(why)
+}
+
+/// What the extra uncertainty subtracted from the distance was made of.
+fn uncertainty_text(pa: &Place, pb: &Place) -> String {
+    let total = pa.uncertainty_km + pb.uncertainty_km;
+    if total <= 0.0 {
+        return String::new();
+    }
+    if !pa.precision.from_database() && !pb.precision.from_database() {
+        // Wording kept from before database positions existed (golden reports hold it).
+        return format!(" and {total:.0} km for country-only positions");
+    }
+    let parts: Vec<String> = [pa, pb]
+        .into_iter()
+        .filter(|p| p.uncertainty_km > 0.0)
+        .map(|p| {
+            let what = match p.precision {
+                Precision::Database => "MaxMind accuracy radius",
+                _ => "country radius",
+            };
+            format!("{:.0} km {what} for {}", p.uncertainty_km, p.label)
+        })
+        .collect();
+    format!(
+        " and {total:.0} km position uncertainty: {}",
+        parts.join("; ")
+    )
+}
+
+/// The database as a finding fact: enough to obtain the same release again.
+pub(crate) fn database_fact(db: &GeoDbInfo) -> serde_json::Value {
+    json!({
+        "database_type": db.database_type,
+        "build_time": db.build_time,
+        "sha256": db.sha256,
+    })
+}
+
+/// `GeoLite2-City built 2024-05-01T00:00:00Z, sha256 0123456789ab…`
+pub(crate) fn database_label(db: &GeoDbInfo) -> String {
+    format!(
+        "{} built {}, sha256 {}",
+        db.database_type,
+        db.build_time
+            .clone()
+            .unwrap_or_else(|| format!("at epoch {}", db.build_epoch)),
+        db.sha256.get(..12).unwrap_or(&db.sha256)
+    )
 }

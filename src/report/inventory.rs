@@ -1,5 +1,5 @@
 //! The evidence appendix of the report: inventory with hashes and rejected records, the
-//! time-zone assumptions, and the chain-of-custody summary.
+//! time-zone and geolocation assumptions, and the chain-of-custody summary.
 
 use super::model::{short, REJECTED_CAP};
 use super::ReportInput;
@@ -50,6 +50,24 @@ pub struct ZoneRow {
     pub zones: Vec<String>,
     pub carries_zone: String,
     pub events: u64,
+}
+
+/// The MaxMind databases the analysis used, and how their answers ranked against the logs'.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct GeoView {
+    /// Empty when no database was used (the section is then left out).
+    pub databases: Vec<GeoDbRow>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct GeoDbRow {
+    pub role: String,
+    pub database_type: String,
+    pub built: String,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -164,6 +182,54 @@ pub fn zones(input: &ReportInput) -> ZoneView {
     }
 }
 
+pub fn geo(input: &ReportInput) -> GeoView {
+    use crate::analysis::geoip::DbRole;
+    let Some(u) = input.concl.analysis.geo_database.as_ref() else {
+        return GeoView::default();
+    };
+    let databases = u
+        .databases
+        .iter()
+        .map(|d| GeoDbRow {
+            role: match d.role {
+                DbRole::City => "positions and countries",
+                DbRole::Asn => "ASNs",
+            }
+            .to_string(),
+            database_type: d.database_type.clone(),
+            built: d
+                .build_time
+                .clone()
+                .unwrap_or_else(|| format!("epoch {}", d.build_epoch)),
+            path: d.path.clone(),
+            size: d.size,
+            sha256: d.sha256.clone(),
+        })
+        .collect();
+    let has = |r: DbRole| u.databases.iter().any(|d| d.role == r);
+    let mut notes = Vec::new();
+    if has(DbRole::City) {
+        notes.push(format!(
+            "{} public IP address(es) whose events carried no usable location were looked up; the database placed {}.",
+            u.city_lookups, u.city_found
+        ));
+    }
+    if has(DbRole::Asn) {
+        notes.push(format!(
+            "{} public IP address(es) whose events carried no ASN were looked up; the database had an ASN for {}.",
+            u.asn_lookups, u.asn_found
+        ));
+    }
+    if u.lookup_errors > 0 {
+        notes.push(format!(
+            "{} lookup(s) could not be decoded and were treated as not found (first: {}).",
+            u.lookup_errors,
+            u.first_error.as_deref().unwrap_or("no message")
+        ));
+    }
+    GeoView { databases, notes }
+}
+
 pub fn custody(input: &ReportInput) -> CustodyView {
     let mut groups: Vec<CustodyGroup> = Vec::new();
     let mut transfers = Vec::new();
@@ -182,6 +248,10 @@ pub fn custody(input: &ReportInput) -> CustodyView {
         match groups.last_mut() {
             Some(g) if g.action == e.action && g.actor == e.actor && g.host == e.host => {
                 g.count += 1;
+                // Each database is its own input: name them all, not only the first.
+                if g.action == "geo_database" {
+                    g.note = format!("{}; {}", g.note, custody_note(e));
+                }
                 let first = g.seqs.split('–').next().unwrap_or("").to_string();
                 g.seqs = format!("{first}–{}", e.seq);
             }
@@ -233,6 +303,12 @@ fn custody_note(e: &crate::evidence::custody::CustodyEntry) -> String {
         "analyzed" => format!(
             "{} finding(s)",
             d.get("findings").and_then(|v| v.as_u64()).unwrap_or(0)
+        ),
+        "geo_database" => format!(
+            "{} {} (sha256 {})",
+            s("database_type").unwrap_or_default(),
+            s("path").unwrap_or_default(),
+            short(&s("sha256").unwrap_or_default())
         ),
         "transfer" => format!(
             "from {} to {}",

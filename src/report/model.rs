@@ -88,6 +88,8 @@ pub struct Model {
     pub iocs: IocView,
     pub inventory: inventory::Inventory,
     pub zones: inventory::ZoneView,
+    /// Geolocation assumptions; rendered only when a MaxMind database was used.
+    pub geo: inventory::GeoView,
     pub custody: inventory::CustodyView,
     pub lessons: lessons::Lessons,
     pub runbook: Vec<runbook::Row>,
@@ -649,6 +651,7 @@ pub fn build(input: &ReportInput) -> Model {
     let iocs = iocs(input, &idx, &refs);
     let inventory = inventory::inventory(input);
     let zones = inventory::zones(input);
+    let geo = inventory::geo(input);
     let custody = inventory::custody(input);
     let lessons = lessons::derive(input, &activity);
     let runbook = runbook::rows(input, &refs);
@@ -676,6 +679,7 @@ pub fn build(input: &ReportInput) -> Model {
         iocs,
         inventory,
         zones,
+        geo,
         custody,
         lessons,
         runbook,

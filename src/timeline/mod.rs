@@ -86,7 +86,14 @@ pub fn verify_text(text: &str) -> Result<(Vec<TimelineEntry>, String), (usize, S
         let n = i + 1;
         let e: TimelineEntry = serde_json::from_str(line)
             .map_err(|err| (n, format!("not a timeline entry: {err}")))?;
-        check_entry(&e, out.len(), &prev, out.last().map(|l| l.event.time)).map_err(|m| (n, m))?;
+        check_entry(
+            &e,
+            &e.event.hash(),
+            out.len(),
+            &prev,
+            out.last().map(|l| l.event.time),
+        )
+        .map_err(|m| (n, m))?;
         prev = e.chain.clone();
         out.push(e);
     }
@@ -123,7 +130,7 @@ pub fn for_each_entry(
         let e: TimelineEntry = serde_json::from_str(&line)
             .map_err(|err| (n, format!("not a timeline entry: {err}")))?;
         if verify {
-            check_entry(&e, seen, &prev, last_time).map_err(|m| (n, m))?;
+            check_entry(&e, &e.event.hash(), seen, &prev, last_time).map_err(|m| (n, m))?;
         }
         seen += 1;
         prev = e.chain.clone();
@@ -138,23 +145,73 @@ pub fn for_each_entry(
 pub fn read_file(
     path: &std::path::Path,
     verify: bool,
-    mut each: impl FnMut(&mut Event),
+    each: impl Fn(&mut Event) + Sync,
 ) -> Result<(Vec<Event>, String), (usize, String)> {
-    let mut out = Vec::new();
-    let head = for_each_entry(path, verify, |e| {
-        let mut ev = e.event;
-        ev.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256));
-        each(&mut ev);
-        out.push(ev);
-        Ok(())
-    })?;
+    use rayon::prelude::*;
+    use std::io::BufRead;
+    // Lines are parsed (and re-hashed, when verifying) in parallel a batch at a time; the
+    // chain, which is sequential by nature, is then walked over the batch in order.
+    const BATCH_BYTES: usize = 8 << 20;
+    let file = std::fs::File::open(path).map_err(|e| (0, e.to_string()))?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut out: Vec<Event> = Vec::new();
+    let mut prev = GENESIS.to_string();
+    let mut last_time = None;
+    let mut n = 0usize;
+    let mut eof = false;
+    while !eof {
+        let mut batch: Vec<(usize, String)> = Vec::new();
+        let mut bytes = 0;
+        while bytes < BATCH_BYTES {
+            let mut line = String::new();
+            match r.read_line(&mut line) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(k) => bytes += k,
+                Err(e) => return Err((n + 1, e.to_string())),
+            }
+            n += 1;
+            if !line.trim().is_empty() {
+                batch.push((n, line));
+            }
+        }
+        type Parsed = Result<(usize, TimelineEntry, Option<String>), (usize, String)>;
+        let parsed: Vec<Parsed> = batch
+            .par_iter()
+            .map(|(n, line)| {
+                let e: TimelineEntry = serde_json::from_str(line)
+                    .map_err(|err| (*n, format!("not a timeline entry: {err}")))?;
+                let h = verify.then(|| e.event.hash());
+                Ok((*n, e, h))
+            })
+            .collect();
+        drop(batch);
+        let mut events: Vec<Event> = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            let (line_no, e, h) = p?;
+            if let Some(h) = h {
+                check_entry(&e, &h, out.len() + events.len(), &prev, last_time)
+                    .map_err(|m| (line_no, m))?;
+            }
+            prev = e.chain;
+            last_time = Some(e.event.time);
+            let mut ev = e.event;
+            ev.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256));
+            events.push(ev);
+        }
+        events.par_iter_mut().for_each(&each);
+        out.append(&mut events);
+    }
     out.shrink_to_fit();
-    Ok((out, head))
+    Ok((out, prev))
 }
 
 /// One line's checks: sequence, event hash, link to the previous line, time order.
 fn check_entry(
     e: &TimelineEntry,
+    h: &str,
     seen: usize,
     prev: &str,
     last_time: Option<chrono::DateTime<chrono::Utc>>,
@@ -166,7 +223,6 @@ fn check_entry(
             seen + 1
         ));
     }
-    let h = e.event.hash();
     if h != e.event_sha256 {
         return Err(format!(
             "event altered: hashes to {h}, line says {}",
@@ -176,7 +232,7 @@ fn check_entry(
     if e.prev != prev {
         return Err("prev does not match the previous line's chain value".into());
     }
-    if link(prev, &h) != e.chain {
+    if link(prev, h) != e.chain {
         return Err("chain value does not follow from prev and the event hash".into());
     }
     if last_time.is_some_and(|t| t > e.event.time) {

@@ -651,6 +651,7 @@ pub fn conclusions(h: &BTreeMap<&'static str, String>, rule_name: &str) -> Concl
             evidence: vec![g("e10"), g("e11")],
         }],
         coverage: vec![],
+        geo_database: None,
     };
     let crit = |id: &str, d: &str, ev: Vec<String>| Criterion {
         id: id.into(),
