@@ -177,32 +177,31 @@ pub fn read_file(
                 batch.push((n, line));
             }
         }
+        // Each line is parsed, checked against its own hash and trimmed on the worker, so
+        // only the small chain facts and the trimmed event come back.
         type Parsed = Result<(usize, TimelineEntry, Option<String>), (usize, String)>;
         let parsed: Vec<Parsed> = batch
             .par_iter()
             .map(|(n, line)| {
-                let e: TimelineEntry = serde_json::from_str(line)
+                let mut e: TimelineEntry = serde_json::from_str(line)
                     .map_err(|err| (*n, format!("not a timeline entry: {err}")))?;
                 let h = verify.then(|| e.event.hash());
+                e.event.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256.clone()));
+                each(&mut e.event);
                 Ok((*n, e, h))
             })
             .collect();
         drop(batch);
-        let mut events: Vec<Event> = Vec::with_capacity(parsed.len());
+        out.reserve(parsed.len());
         for p in parsed {
             let (line_no, e, h) = p?;
             if let Some(h) = h {
-                check_entry(&e, &h, out.len() + events.len(), &prev, last_time)
-                    .map_err(|m| (line_no, m))?;
+                check_entry(&e, &h, out.len(), &prev, last_time).map_err(|m| (line_no, m))?;
             }
             prev = e.chain;
             last_time = Some(e.event.time);
-            let mut ev = e.event;
-            ev.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256));
-            events.push(ev);
+            out.push(e.event);
         }
-        events.par_iter_mut().for_each(&each);
-        out.append(&mut events);
     }
     out.shrink_to_fit();
     Ok((out, prev))
