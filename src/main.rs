@@ -232,13 +232,14 @@ fn collect(args: RunArgs) -> Result<ExitCode> {
         bail!("--geoip-db and --asn-db are read by the analysis, which `irpack collect` does not run; pass them to `irpack analyze`");
     }
     let opts = run_options(&args)?;
-    let out = pipeline::collect(&opts)?;
+    // The timeline stays on disk: collecting alone never holds the events in memory.
+    let out = pipeline::collect_timeline(&opts)?;
     println!(
         "case {} → {}: {} files, {} events, {} rejected, timeline head {}",
         out.collected.case.case_id,
         out.case_dir.display(),
         out.collected.files.len(),
-        out.events.len(),
+        out.events,
         out.collected.rejected.len(),
         out.timeline_head
     );

@@ -203,8 +203,10 @@ pub fn absolute(p: &Path) -> PathBuf {
     })
 }
 
-/// Collect and normalize: intake every input, parse every item, write the hash-chained timeline.
-pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
+/// Collect and normalize: intake every input, parse every item, write the hash-chained
+/// timeline. Memory stays within the run budget plus one input file per parsing thread:
+/// no event outlives its sorted run.
+pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
     prepare_out(opts)?;
     crate::profile::mark("start");
     let ctx = parse_context(&opts.case, &opts.zones)?;
@@ -373,6 +375,28 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     };
     write_json(&case_dir.join("collected.json"), &collected)?;
     crate::profile::mark("timeline hashes + custody");
+    Ok(Sealed {
+        collected,
+        events: merged.events,
+        timeline_head: head,
+        case_dir,
+    })
+}
+
+/// What [`collect_timeline`] leaves: the collection record and the sealed timeline on disk.
+pub struct Sealed {
+    pub collected: Collected,
+    /// Events written to the timeline.
+    pub events: u64,
+    pub timeline_head: String,
+    pub case_dir: PathBuf,
+}
+
+/// Collect and normalize, then read the timeline back for the analysis (firewall and
+/// RADIUS events trimmed to what the rules read; see `analysis::trim_for_analysis`).
+pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
+    let sealed = collect_timeline(opts)?;
+    let tl_path = sealed.case_dir.join("timeline/timeline.jsonl");
     let (events, _) =
         crate::timeline::read_file(&tl_path, false, crate::analysis::trim_for_analysis).map_err(
             |(line, message)| PipelineError::Output {
@@ -382,10 +406,10 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         )?;
     crate::profile::mark("read timeline for analysis");
     Ok(RunOutput {
-        collected,
+        collected: sealed.collected,
         events,
-        timeline_head: head,
-        case_dir,
+        timeline_head: sealed.timeline_head,
+        case_dir: sealed.case_dir,
     })
 }
 

@@ -1223,3 +1223,48 @@ fn fuzz_crash_fortigate_tz_multibyte_cli() {
     assert!(run.ok(), "{}", run.stderr());
     accounting_holds(&collected(&case));
 }
+
+/// Collecting streams: events go to sorted runs on disk and one merge writes the timeline,
+/// so `irpack collect` stays under 256 MiB on an input whose events alone (held as before,
+/// about 9 KB each) would take over half a gigabyte.
+#[test]
+fn collect_stays_within_256_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let gen = cli::irpack(
+        &[
+            "gen",
+            "--kind",
+            "mixed",
+            "--mib",
+            "48",
+            "--out",
+            input.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(gen.ok(), "{}", gen.stderr());
+    let case = dir.path().join("case");
+    let run = cli::irpack(
+        &[
+            "collect",
+            input.to_str().unwrap(),
+            "--out",
+            case.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(run.ok(), "{}\n{}", run.stdout(), run.stderr());
+    let c = collected(&case);
+    accounting_holds(&c);
+    let events: u64 = c["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["events"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(events > 50_000, "{events} events");
+    let kib = run.peak_kib.expect("peak RSS measured");
+    eprintln!("peak RSS of `irpack collect` on 48 MiB mixed ({events} events): {kib} KiB");
+    assert!(kib < 256 * 1024, "peak RSS {kib} KiB over 256 MiB");
+}

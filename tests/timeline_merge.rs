@@ -21,7 +21,7 @@ fn event(
     let mut e = Event::new(
         t,
         t.to_rfc3339(),
-        if file % 3 == 0 {
+        if file.is_multiple_of(3) {
             "Europe/Berlin (assumed: case file)"
         } else {
             "UTC"
