@@ -207,6 +207,17 @@ pub fn absolute(p: &Path) -> PathBuf {
 /// timeline. Memory stays within the run budget plus one input file per parsing thread:
 /// no event outlives its sorted run.
 pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
+    Ok(collect_impl(opts, false)?.0)
+}
+
+/// The events of a collection, in parse order, before the merge's folds are applied, and
+/// beside them the rank of the item each came from.
+type Held = (Vec<usize>, Vec<Event>);
+
+fn collect_impl(
+    opts: &RunOptions,
+    keep: bool,
+) -> Result<(Sealed, Held, Vec<spill::Fold>), PipelineError> {
     prepare_out(opts)?;
     crate::profile::mark("start");
     let ctx = parse_context(&opts.case, &opts.zones)?;
@@ -259,10 +270,13 @@ pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
         .enumerate()
         .collect();
     let budget = opts.memory_budget().run_bytes;
+    let keep = keep;
     let parsed: Vec<ParsedItem> = items
         .par_iter()
         .map(|&(n, item)| {
-            let p = parse_item(&registry, &ctx, &case_dir, &spill_dir, n, item, budget);
+            let p = parse_item(
+                &registry, &ctx, &case_dir, &spill_dir, n, item, budget, keep,
+            );
             bar.inc(item.size);
             p
         })
@@ -289,7 +303,10 @@ pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r;
     }
+    let mut held: Held = (Vec::new(), Vec::new());
     for (i, p) in parsed.into_iter().enumerate() {
+        held.0.extend(std::iter::repeat_n(rank[i], p.events.len()));
+        held.1.extend(p.events);
         let report = p.report;
         custody.append(&now, &actor, "parsed", serde_json::json!({ "evidence": report.stored_path, "sha256": report.sha256, "format": report.format, "records": report.records, "events": report.events, "rejected": report.rejected, "error": report.error }))?;
         files.push(report);
@@ -326,7 +343,7 @@ pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
     let csv_path = tl_dir.join("timeline.csv");
     let jf = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
     let cf = std::fs::File::create(&csv_path).map_err(io_err(&csv_path))?;
-    let merged = spill::merge(&runs, jf, cf).map_err(|e| PipelineError::Output {
+    let mut merged = spill::merge(&runs, jf, cf).map_err(|e| PipelineError::Output {
         path: tl_path.display().to_string(),
         message: e.to_string(),
     })?;
@@ -375,12 +392,17 @@ pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
     };
     write_json(&case_dir.join("collected.json"), &collected)?;
     crate::profile::mark("timeline hashes + custody");
-    Ok(Sealed {
-        collected,
-        events: merged.events,
-        timeline_head: head,
-        case_dir,
-    })
+    let folds = std::mem::take(&mut merged.folds);
+    Ok((
+        Sealed {
+            collected,
+            events: merged.events,
+            timeline_head: head,
+            case_dir,
+        },
+        held,
+        folds,
+    ))
 }
 
 /// What [`collect_timeline`] leaves: the collection record and the sealed timeline on disk.
@@ -392,25 +414,92 @@ pub struct Sealed {
     pub case_dir: PathBuf,
 }
 
-/// Collect and normalize, then read the timeline back for the analysis (firewall and
-/// RADIUS events trimmed to what the rules read; see `analysis::trim_for_analysis`).
+/// Collect and normalize, keeping the events for the analysis as the sealed timeline has
+/// them: in its order, de-duplicated the same way, firewall and RADIUS events trimmed to what
+/// the rules read (`analysis::trim_for_analysis`), each remembering its timeline hash. The
+/// same as reading the timeline back, without parsing it again.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
-    let sealed = collect_timeline(opts)?;
-    let tl_path = sealed.case_dir.join("timeline/timeline.jsonl");
-    let (events, _) =
-        crate::timeline::read_file(&tl_path, false, crate::analysis::trim_for_analysis).map_err(
-            |(line, message)| PipelineError::Output {
-                path: format!("{}:{line}", tl_path.display()),
-                message,
-            },
-        )?;
-    crate::profile::mark("read timeline for analysis");
+    let (sealed, held, folds) = collect_impl(opts, true)?;
+    let events = timeline_order(held, &folds);
+    crate::profile::mark("order events for analysis");
     Ok(RunOutput {
         collected: sealed.collected,
         events,
         timeline_head: sealed.timeline_head,
         case_dir: sealed.case_dir,
     })
+}
+
+/// Put held events in the merge's order (time, item rank, record) and apply its folds.
+/// The permutation is applied in place, so no second copy of the events is ever made.
+fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event> {
+    use rayon::slice::ParallelSliceMut;
+    let mut keys: Vec<(i64, usize, u64, usize)> = events
+        .iter()
+        .zip(&ranks)
+        .enumerate()
+        .map(|(i, (e, rank))| (e.time.timestamp_micros(), *rank, e.provenance.record_no, i))
+        .collect();
+    drop(ranks);
+    keys.par_sort_unstable();
+    // events[i] becomes events[keys[i].3], following each cycle of the permutation once.
+    let mut done = vec![false; events.len()];
+    for i in 0..events.len() {
+        if done[i] {
+            continue;
+        }
+        let mut cur = i;
+        loop {
+            done[cur] = true;
+            let next = keys[cur].3;
+            if next == i {
+                break;
+            }
+            events.swap(cur, next);
+            cur = next;
+        }
+    }
+    drop(done);
+    if folds.is_empty() {
+        return events;
+    }
+    // Positions of the events the folds name (only those: a lookup over every event would
+    // cost memory in proportion to the timeline).
+    let mut pos: std::collections::HashMap<(usize, u64), usize> = folds
+        .iter()
+        .flat_map(|f| std::iter::once(f.kept).chain(f.dropped.iter().copied()))
+        .map(|k| (k, usize::MAX))
+        .collect();
+    for (p, k) in keys.iter().enumerate() {
+        if let Some(slot) = pos.get_mut(&(k.1, k.2)) {
+            *slot = p;
+        }
+    }
+    pos.retain(|_, p| *p != usize::MAX);
+    let mut dropped = vec![false; events.len()];
+    for f in folds {
+        let Some(&kp) = pos.get(&f.kept) else {
+            continue;
+        };
+        let mut seen = Vec::new();
+        for d in &f.dropped {
+            if let Some(&dp) = pos.get(d) {
+                let copy = &events[dp];
+                seen.push(copy.provenance.clone());
+                seen.extend(copy.also_seen_in.iter().cloned());
+                dropped[dp] = true;
+            }
+        }
+        let e = &mut events[kp];
+        e.also_seen_in.extend(seen);
+        e.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(f.sha256)));
+    }
+    let mut i = 0;
+    events.retain(|_| {
+        i += 1;
+        !dropped[i - 1]
+    });
+    events
 }
 
 /// Where sorted runs wait for the merge, inside the case folder (removed after it).
@@ -440,6 +529,8 @@ pub const DEFAULT_RUN_BUDGET_MIB: usize = 48;
 
 struct ParsedItem {
     report: FileReport,
+    /// The item's events, trimmed for the analysis, when the caller keeps them.
+    events: Vec<Event>,
     rejected: Vec<RecordError>,
     zones: BTreeMap<(String, String), u64>,
     runs: Vec<PathBuf>,
@@ -454,6 +545,7 @@ fn parse_item(
     n: usize,
     item: &EvidenceItem,
     budget: usize,
+    keep: bool,
 ) -> Result<ParsedItem, PipelineError> {
     let mut report = FileReport {
         stored_path: item.stored_path.clone(),
@@ -470,6 +562,7 @@ fn parse_item(
     };
     let mut out = ParsedItem {
         report: report.clone(),
+        events: Vec::new(),
         rejected: Vec::new(),
         zones: BTreeMap::new(),
         runs: Vec::new(),
@@ -502,7 +595,24 @@ fn parse_item(
                     }
                     events += 1;
                     if spill_error.is_none() {
-                        spill_error = sink.push(&ev).err();
+                        match sink.push(&ev) {
+                            Ok(sha) if keep => {
+                                // Held for the analysis as the read-back would give it:
+                                // trimmed, remembering the hash of its full form.
+                                let mut ev = ev;
+                                // The timeline keeps microseconds; so does the copy.
+                                if let Some(t) =
+                                    DateTime::from_timestamp_micros(ev.time.timestamp_micros())
+                                {
+                                    ev.time = t;
+                                }
+                                ev.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(sha)));
+                                crate::analysis::trim_for_analysis(&mut ev);
+                                out.events.push(ev);
+                            }
+                            Ok(_) => {}
+                            Err(e) => spill_error = Some(e),
+                        }
                     }
                 }
             },

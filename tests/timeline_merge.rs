@@ -190,3 +190,57 @@ fn collect_is_independent_of_the_run_budget() {
         "timeline files differ with the run budget"
     );
 }
+
+/// `collect` keeps the events for the analysis without reading the timeline back; they must
+/// be exactly what the read-back gives (order, folds, trimming and remembered hashes), with
+/// many runs per file and with the default budget, and with duplicates across exports.
+#[test]
+fn events_kept_for_the_analysis_equal_the_timeline_read_back() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let dup = tempfile::tempdir().unwrap();
+    // The same Graph sign-in export twice under two names: every sign-in with a request id
+    // folds, keeping both provenances.
+    let graph = std::fs::read_dir(samples.join("entra_signin"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a sign-in JSON sample");
+    std::fs::copy(&graph, dup.path().join("a.json")).unwrap();
+    std::fs::copy(&graph, dup.path().join("b.json")).unwrap();
+    for budget in [None, Some(2048)] {
+        let out = tempfile::tempdir().unwrap();
+        let opts = irpack::pipeline::RunOptions {
+            inputs: vec![
+                samples.join("scenario-bec"),
+                samples.join("fortigate"),
+                dup.path().to_path_buf(),
+            ],
+            out: out.path().join("case"),
+            case: irpack::case::CaseFile::minimal("IR-KEEP"),
+            now: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
+            quiet: true,
+            run_budget_bytes: budget,
+            ..Default::default()
+        };
+        let run = irpack::pipeline::collect(&opts).unwrap();
+        assert!(
+            run.collected.duplicates_merged > 0,
+            "the copied export folds"
+        );
+        let (back, head) = timeline::read_file(
+            &opts.out.join("timeline/timeline.jsonl"),
+            true,
+            irpack::analysis::trim_for_analysis,
+        )
+        .unwrap();
+        assert_eq!(head, run.timeline_head);
+        assert_eq!(run.events.len(), back.len());
+        for (a, b) in run.events.iter().zip(&back) {
+            assert_eq!(a, b);
+            assert_eq!(a.timeline_sha256.0, b.timeline_sha256.0);
+            assert!(a.timeline_sha256.0.is_some());
+        }
+        assert!(run.events.iter().any(|e| !e.also_seen_in.is_empty()));
+    }
+}

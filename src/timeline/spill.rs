@@ -130,14 +130,16 @@ impl RunSink {
         }
     }
 
-    pub fn push(&mut self, e: &Event) -> Result<(), SpillError> {
+    /// Render and hold one event; returns the SHA-256 of its canonical JSON.
+    pub fn push(&mut self, e: &Event) -> Result<[u8; 32], SpillError> {
         let r = self.renderer.render(e);
+        let sha = r.sha256;
         self.held += r.heap_bytes();
         self.buf.push(r);
         if self.held >= self.budget {
             self.spill()?;
         }
-        Ok(())
+        Ok(sha)
     }
 
     /// Write what is held as one sorted run.
@@ -278,6 +280,17 @@ pub struct Merged {
     pub head: String,
     /// Events written, minus folded copies, that carried an assumed zone: (source, zone) → n.
     pub folded_assumed_zones: HashMap<(String, String), u64>,
+    /// Every fold, so a caller holding the events can apply the same merge.
+    pub folds: Vec<Fold>,
+}
+
+/// One de-duplication: the copies at `dropped` were folded into the event at `kept`, in
+/// this order, and the kept event now hashes to `sha256`. Places are (rank, record number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fold {
+    pub kept: (usize, u64),
+    pub dropped: Vec<(usize, u64)>,
+    pub sha256: [u8; 32],
 }
 
 /// Merge sorted runs into the chained JSON lines and the CSV rows (header included).
@@ -297,10 +310,10 @@ pub fn merge<J: Write, C: Write>(runs: &[Run], jsonl: J, csv: C) -> Result<Merge
         readers.push(r);
     }
     let mut out = Writer::new(jsonl, csv).map_err(io(Path::new("timeline")))?;
-    let mut group: Vec<Rec> = Vec::new();
+    let mut group: Vec<(usize, Rec)> = Vec::new();
     let mut group_second = i64::MIN;
     let mut group_bytes = 0usize;
-    while let Some(Head { rec, rank: _, run }) = heap.pop() {
+    while let Some(Head { rec, rank, run }) = heap.pop() {
         if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
             heap.push(Head {
                 rec: next,
@@ -316,7 +329,7 @@ pub fn merge<J: Write, C: Write>(runs: &[Run], jsonl: J, csv: C) -> Result<Merge
             group_bytes = 0;
         }
         group_bytes += rec.heap_bytes();
-        group.push(rec);
+        group.push((rank, rec));
     }
     out.group(group).map_err(io(Path::new("timeline")))?;
     out.finish().map_err(io(Path::new("timeline")))
@@ -330,15 +343,15 @@ pub fn merge_recs<J: Write, C: Write>(
 ) -> std::io::Result<Merged> {
     recs.sort_by_key(|(rank, r)| (r.time_us, *rank, r.record_no));
     let mut out = Writer::new(jsonl, csv)?;
-    let mut group: Vec<Rec> = Vec::new();
+    let mut group: Vec<(usize, Rec)> = Vec::new();
     let mut group_second = i64::MIN;
-    for (_, rec) in recs {
+    for (rank, rec) in recs {
         let second = rec.time_us.div_euclid(1_000_000);
         if second != group_second {
             out.group(std::mem::take(&mut group))?;
             group_second = second;
         }
-        group.push(rec);
+        group.push((rank, rec));
     }
     out.group(group)?;
     out.finish()
@@ -369,10 +382,10 @@ impl<J: Write, C: Write> Writer<J, C> {
     }
 
     /// Write one second's events, folding later copies of an event into its first copy.
-    fn group(&mut self, mut recs: Vec<Rec>) -> std::io::Result<()> {
+    fn group(&mut self, mut recs: Vec<(usize, Rec)>) -> std::io::Result<()> {
         let mut first: HashMap<&str, usize> = HashMap::new();
         let mut folds: Vec<(usize, usize)> = Vec::new();
-        for (i, r) in recs.iter().enumerate() {
+        for (i, (_, r)) in recs.iter().enumerate() {
             if let Some(k) = r.dedup.as_deref() {
                 match first.get(k) {
                     Some(&j) => folds.push((j, i)),
@@ -386,9 +399,10 @@ impl<J: Write, C: Write> Writer<J, C> {
         let mut dropped = vec![false; recs.len()];
         if !folds.is_empty() {
             // Rare: parse the copies, keep every provenance on the first, re-render it.
-            let mut kept: HashMap<usize, Event> = HashMap::new();
+            let mut kept: std::collections::BTreeMap<usize, (Event, Vec<(usize, u64)>)> =
+                std::collections::BTreeMap::new();
             for &(j, i) in &folds {
-                let copy: Event = serde_json::from_str(&recs[i].json)?;
+                let copy: Event = serde_json::from_str(&recs[i].1.json)?;
                 if copy.time_zone.contains("assumed") {
                     *self
                         .merged
@@ -397,21 +411,28 @@ impl<J: Write, C: Write> Writer<J, C> {
                         .or_default() += 1;
                 }
                 let target = match kept.entry(j) {
-                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(serde_json::from_str(&recs[j].json)?)
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert((serde_json::from_str(&recs[j].1.json)?, Vec::new()))
                     }
                 };
-                target.also_seen_in.push(copy.provenance);
-                target.also_seen_in.extend(copy.also_seen_in);
+                target.0.also_seen_in.push(copy.provenance);
+                target.0.also_seen_in.extend(copy.also_seen_in);
+                target.1.push((recs[i].0, recs[i].1.record_no));
                 dropped[i] = true;
             }
-            for (j, e) in kept {
-                recs[j] = self.renderer.render(&e);
+            for (j, (e, gone)) in kept {
+                let rank = recs[j].0;
+                recs[j].1 = self.renderer.render(&e);
+                self.merged.folds.push(Fold {
+                    kept: (rank, recs[j].1.record_no),
+                    dropped: gone,
+                    sha256: recs[j].1.sha256,
+                });
             }
             self.merged.duplicates_merged += folds.len() as u64;
         }
-        for (r, gone) in recs.iter().zip(dropped) {
+        for ((_, r), gone) in recs.iter().zip(dropped) {
             if !gone {
                 self.write(r)?;
             }
