@@ -216,6 +216,7 @@ fn report(args: ReportArgs) -> Result<ExitCode> {
         redact: args.redact,
         redact_key: args.redact_key,
         no_package: args.no_package,
+        ..Default::default()
     };
     let info = pipeline::report_and_package(&out, &concl, &opts, &pkg)?;
     for (name, sha) in &info.report_files {
@@ -407,6 +408,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         redact: args.redact,
         redact_key: args.redact_key,
         no_package: args.no_package,
+        quiet: args.quiet,
     };
     let out = pipeline::collect(&opts)?;
     let concl = pipeline::analyze(&out, &opts)?;

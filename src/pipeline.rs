@@ -270,7 +270,6 @@ fn collect_impl(
         .enumerate()
         .collect();
     let budget = opts.memory_budget().run_bytes;
-    let keep = keep;
     let parsed: Vec<ParsedItem> = items
         .par_iter()
         .map(|&(n, item)| {
@@ -343,10 +342,15 @@ fn collect_impl(
     let csv_path = tl_dir.join("timeline.csv");
     let jf = std::fs::File::create(&tl_path).map_err(io_err(&tl_path))?;
     let cf = std::fs::File::create(&csv_path).map_err(io_err(&csv_path))?;
-    let mut merged = spill::merge(&runs, jf, cf).map_err(|e| PipelineError::Output {
-        path: tl_path.display().to_string(),
-        message: e.to_string(),
+    let total_events: u64 = files.iter().map(|f| f.events).sum();
+    let bar = progress_count(opts.quiet, total_events, "merging");
+    let mut merged = spill::merge_with(&runs, jf, cf, &mut |n| bar.inc(n)).map_err(|e| {
+        PipelineError::Output {
+            path: tl_path.display().to_string(),
+            message: e.to_string(),
+        }
     })?;
+    bar.finish_and_clear();
     std::fs::remove_dir_all(&spill_dir).map_err(io_err(&spill_dir))?;
     crate::profile::mark("merge (jsonl + csv)");
     for (k, n) in &merged.folded_assumed_zones {
@@ -682,6 +686,24 @@ pub fn reject_unrepresentable_times(parsed: &mut sources::Parsed) {
         }
     }
     parsed.rejected.sort_by_key(|r| r.record_no);
+}
+
+/// A count progress bar (events) on stderr; hidden as [`progress`] is.
+pub fn progress_count(quiet: bool, total: u64, what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {human_pos}/{human_len} events {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    bar
 }
 
 /// A byte-count progress bar on stderr; hidden when quiet or when stderr is not a terminal.

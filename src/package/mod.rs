@@ -37,6 +37,8 @@ pub struct PackageOptions {
     pub redact_key: Option<PathBuf>,
     /// Write the report but no package.
     pub no_package: bool,
+    /// No progress bar while deflating (it is also hidden when stderr is not a terminal).
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -178,6 +180,7 @@ pub fn report_and_package(
             &mut log,
             signer.as_ref(),
             pkg.force,
+            pkg.quiet,
         )?;
         info.package = Some(zip_path);
         info.package_sha256 = Some(sha);
@@ -275,6 +278,7 @@ fn payload_files(case_dir: &Path) -> Result<Vec<(String, PathBuf)>, PackageError
 }
 
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 fn seal_evidence_package(
     out: &RunOutput,
     zip_path: &Path,
@@ -283,6 +287,7 @@ fn seal_evidence_package(
     log: &mut CustodyLog,
     signer: Option<&ed25519_dalek::SigningKey>,
     force: bool,
+    quiet: bool,
 ) -> Result<(String, u64, String), PackageError> {
     let case = &out.collected.case;
     let case_dir = &out.case_dir;
@@ -368,7 +373,10 @@ fn seal_evidence_package(
         .get(bagit::TAGMANIFEST)
         .map(|e| e.sha256.clone())
         .unwrap_or_default();
-    let (sha, bytes) = zipwrite::write_bag_zip(&bag, zip_path, now, force)?;
+    let total: u64 = bag.files.iter().map(|e| e.size).sum();
+    let bar = crate::pipeline::progress(quiet, total, "packaging");
+    let (sha, bytes) = zipwrite::write_bag_zip_with(&bag, zip_path, now, force, &bar)?;
+    bar.finish_and_clear();
     crate::profile::mark("package: zip + sha256");
     // Only here, outside the bag, can the log pin the tag manifest (which pins the bag's
     // custody copy) and the ZIP itself.

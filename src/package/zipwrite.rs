@@ -54,13 +54,24 @@ pub fn write_bag_zip(
     clock: DateTime<Utc>,
     force: bool,
 ) -> Result<(String, u64), ZipWriteError> {
+    write_bag_zip_with(bag, dest, clock, force, &indicatif::ProgressBar::hidden())
+}
+
+/// [`write_bag_zip`], advancing `bar` by each member's size as it is deflated.
+pub fn write_bag_zip_with(
+    bag: &Bag,
+    dest: &Path,
+    clock: DateTime<Utc>,
+    force: bool,
+    bar: &indicatif::ProgressBar,
+) -> Result<(String, u64), ZipWriteError> {
     if dest.exists() && !force {
         return Err(ZipWriteError::Exists {
             path: dest.display().to_string(),
         });
     }
     let tmp = temp_name(dest);
-    let result = write_to(bag, &tmp, clock);
+    let result = write_to(bag, &tmp, clock, bar);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -89,7 +100,12 @@ fn temp_name(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
-fn write_to(bag: &Bag, tmp: &Path, clock: DateTime<Utc>) -> Result<(), ZipWriteError> {
+fn write_to(
+    bag: &Bag,
+    tmp: &Path,
+    clock: DateTime<Utc>,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), ZipWriteError> {
     let path = tmp.display().to_string();
     let io = |source| ZipWriteError::Io {
         path: path.clone(),
@@ -123,6 +139,7 @@ fn write_to(bag: &Bag, tmp: &Path, clock: DateTime<Utc>) -> Result<(), ZipWriteE
         .map(|(i, e)| {
             let part = scratch.join(format!("{i:06}.zip"));
             deflate_member(&format!("{}/{}", bag.name, e.path), e, base, &part)?;
+            bar.inc(e.size);
             Ok(part)
         })
         .collect();

@@ -21,6 +21,9 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// How often the merge reports progress, in events.
+pub const TICK: u64 = 1 << 16;
+
 /// Events of one second held back for de-duplication before they are written anyway.
 pub const GROUP_CAP_BYTES: usize = 32 << 20;
 
@@ -295,6 +298,17 @@ pub struct Fold {
 
 /// Merge sorted runs into the chained JSON lines and the CSV rows (header included).
 pub fn merge<J: Write, C: Write>(runs: &[Run], jsonl: J, csv: C) -> Result<Merged, SpillError> {
+    merge_with(runs, jsonl, csv, &mut |_| {})
+}
+
+/// [`merge`], calling `tick` with the number of events read every [`TICK`] events (for a
+/// progress bar).
+pub fn merge_with<J: Write, C: Write>(
+    runs: &[Run],
+    jsonl: J,
+    csv: C,
+    tick: &mut dyn FnMut(u64),
+) -> Result<Merged, SpillError> {
     let mut readers = Vec::with_capacity(runs.len());
     let mut heap = BinaryHeap::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
@@ -313,7 +327,12 @@ pub fn merge<J: Write, C: Write>(runs: &[Run], jsonl: J, csv: C) -> Result<Merge
     let mut group: Vec<(usize, Rec)> = Vec::new();
     let mut group_second = i64::MIN;
     let mut group_bytes = 0usize;
+    let mut read = 0u64;
     while let Some(Head { rec, rank, run }) = heap.pop() {
+        read += 1;
+        if read % TICK == 0 {
+            tick(TICK);
+        }
         if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
             heap.push(Head {
                 rec: next,
