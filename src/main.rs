@@ -394,6 +394,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         force: args.force,
         quiet: args.quiet,
         run_budget_bytes: args.run_budget_mib.map(|m| m << 20),
+        chunking: None,
         geoip: None,
     })
 }

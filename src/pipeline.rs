@@ -57,6 +57,9 @@ pub struct RunOptions {
     /// Bytes of rendered events held for sorting, all parsing threads together (default
     /// [`DEFAULT_RUN_BUDGET_MIB`] MiB); beyond it events wait on disk in sorted runs.
     pub run_budget_bytes: Option<usize>,
+    /// Files from this size on are parsed a chunk of this many bytes at a time when their
+    /// format allows (default `sources::chunks::CHUNK_MIN_BYTES` / `CHUNK_BYTES`).
+    pub chunking: Option<(u64, usize)>,
     /// MaxMind databases already opened (the CLI opens them before collecting, so a bad path
     /// fails early); when `None`, [`analyze`] opens those the case file's `[geo]` names.
     pub geoip: Option<std::sync::Arc<crate::analysis::geoip::GeoIp>>,
@@ -270,12 +273,23 @@ fn collect_impl(
         .enumerate()
         .collect();
     let budget = opts.memory_budget().run_bytes;
+    let chunking = opts.chunking.unwrap_or((
+        sources::chunks::CHUNK_MIN_BYTES,
+        sources::chunks::CHUNK_BYTES,
+    ));
+    let setup = ParseSetup {
+        registry: &registry,
+        ctx: &ctx,
+        case_dir: &case_dir,
+        spill_dir: &spill_dir,
+        budget,
+        keep,
+        chunking,
+    };
     let parsed: Vec<ParsedItem> = items
         .par_iter()
         .map(|&(n, item)| {
-            let p = parse_item(
-                &registry, &ctx, &case_dir, &spill_dir, n, item, budget, keep,
-            );
+            let p = parse_item(&setup, n, item);
             bar.inc(item.size);
             p
         })
@@ -541,16 +555,34 @@ struct ParsedItem {
 }
 
 /// Parse one evidence item straight into sorted runs: its events are never all in memory.
+/// What every item's parse shares.
+struct ParseSetup<'a> {
+    registry: &'a [Box<dyn sources::Source>],
+    ctx: &'a ParseContext,
+    case_dir: &'a Path,
+    spill_dir: &'a Path,
+    /// Run budget per thread, in bytes.
+    budget: usize,
+    /// Keep the (trimmed) events for the analysis.
+    keep: bool,
+    /// (minimum file size, chunk size) for parsing line-oriented files in chunks.
+    chunking: (u64, usize),
+}
+
 fn parse_item(
-    registry: &[Box<dyn sources::Source>],
-    ctx: &ParseContext,
-    case_dir: &Path,
-    spill_dir: &Path,
+    setup: &ParseSetup,
     n: usize,
     item: &EvidenceItem,
-    budget: usize,
-    keep: bool,
 ) -> Result<ParsedItem, PipelineError> {
+    let ParseSetup {
+        registry,
+        ctx,
+        case_dir,
+        spill_dir,
+        budget,
+        keep,
+        chunking,
+    } = *setup;
     let mut report = FileReport {
         stored_path: item.stored_path.clone(),
         original_path: item.original_path.clone(),
@@ -571,59 +603,82 @@ fn parse_item(
         zones: BTreeMap::new(),
         runs: Vec::new(),
     };
-    let bytes = match intake::read_item(case_dir, item) {
-        Ok(b) => b,
-        Err(e) => {
-            report.error = Some(e);
-            out.report = report;
-            return Ok(out);
-        }
-    };
     let mut sink = spill::RunSink::new(spill_dir, n, budget);
     let mut spill_error = None;
     let mut events = 0u64;
-    let (format, decoded_from) = sources::parse_bytes_with(
-        registry,
-        &bytes,
-        &item.stored_path,
-        &item.sha256,
-        ctx,
-        &mut |it| match it {
-            Ok(ev) => match unrepresentable(&ev) {
-                Some(r) => out.rejected.push(r),
-                None => {
-                    if ev.time_zone.contains("assumed") {
-                        *out.zones
-                            .entry((ev.source.clone(), ev.time_zone.clone()))
-                            .or_default() += 1;
-                    }
-                    events += 1;
-                    if spill_error.is_none() {
-                        match sink.push(&ev) {
-                            Ok(sha) if keep => {
-                                // Held for the analysis as the read-back would give it:
-                                // trimmed, remembering the hash of its full form.
-                                let mut ev = ev;
-                                // The timeline keeps microseconds; so does the copy.
-                                if let Some(t) =
-                                    DateTime::from_timestamp_micros(ev.time.timestamp_micros())
-                                {
-                                    ev.time = t;
-                                }
-                                ev.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(sha)));
-                                crate::analysis::trim_for_analysis(&mut ev);
-                                out.events.push(ev);
+    let mut on_item = |it| match it {
+        Ok(ev) => match unrepresentable(&ev) {
+            Some(r) => out.rejected.push(r),
+            None => {
+                if ev.time_zone.contains("assumed") {
+                    *out.zones
+                        .entry((ev.source.clone(), ev.time_zone.clone()))
+                        .or_default() += 1;
+                }
+                events += 1;
+                if spill_error.is_none() {
+                    match sink.push(&ev) {
+                        Ok(sha) if keep => {
+                            // Held for the analysis as the read-back would give it:
+                            // trimmed, remembering the hash of its full form.
+                            let mut ev = ev;
+                            // The timeline keeps microseconds; so does the copy.
+                            if let Some(t) =
+                                DateTime::from_timestamp_micros(ev.time.timestamp_micros())
+                            {
+                                ev.time = t;
                             }
-                            Ok(_) => {}
-                            Err(e) => spill_error = Some(e),
+                            ev.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(sha)));
+                            crate::analysis::trim_for_analysis(&mut ev);
+                            out.events.push(ev);
                         }
+                        Ok(_) => {}
+                        Err(e) => spill_error = Some(e),
                     }
                 }
-            },
-            Err(e) => out.rejected.push(e),
+            }
         },
-    );
-    drop(bytes);
+        Err(e) => out.rejected.push(e),
+    };
+    // A large line-oriented file is read a chunk at a time; anything else whole.
+    let chunked = if item.kind == ItemKind::File && item.size >= chunking.0 {
+        sources::chunks::parse_file(
+            registry,
+            &case_dir.join(&item.stored_path),
+            &item.stored_path,
+            &item.sha256,
+            ctx,
+            chunking.1,
+            &mut on_item,
+        )
+        .map_err(|e| PipelineError::Output {
+            path: item.stored_path.clone(),
+            message: e.to_string(),
+        })?
+    } else {
+        None
+    };
+    let (format, decoded_from) = match chunked {
+        Some(format) => (Some(format), None),
+        None => {
+            let bytes = match intake::read_item(case_dir, item) {
+                Ok(b) => b,
+                Err(e) => {
+                    report.error = Some(e);
+                    out.report = report;
+                    return Ok(out);
+                }
+            };
+            sources::parse_bytes_with(
+                registry,
+                &bytes,
+                &item.stored_path,
+                &item.sha256,
+                ctx,
+                &mut on_item,
+            )
+        }
+    };
     let runs = sink.finish();
     if let Some(e) = spill_error {
         return Err(PipelineError::Output {

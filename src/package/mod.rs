@@ -278,7 +278,6 @@ fn payload_files(case_dir: &Path) -> Result<Vec<(String, PathBuf)>, PackageError
 }
 
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn seal_evidence_package(
     out: &RunOutput,
     zip_path: &Path,

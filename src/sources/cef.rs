@@ -651,6 +651,12 @@ impl Source for CefSource {
             parse_lines(input, ctx, out);
         }
     }
+
+    fn line_reader(&self, head: &str) -> Option<Prefer> {
+        let first = first_line(head);
+        (!is_csl_header(first) && !first.starts_with('{') && !first.starts_with('['))
+            .then_some(Prefer::Cef)
+    }
 }
 
 /// One CEF (or, in a mixed file, FortiGate / PAN-OS) syslog line per record.

@@ -678,6 +678,13 @@ impl Source for FortiGate {
             }
         }
     }
+
+    fn line_reader(&self, head: &str) -> Option<cef::Prefer> {
+        // The same choice `parse` makes from the first line: key=value lines, not a CSV.
+        csv_shape(first_line(head))
+            .is_none()
+            .then_some(cef::Prefer::FortiGate)
+    }
 }
 
 fn parse_faz_header_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {

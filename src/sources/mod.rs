@@ -7,6 +7,7 @@ pub mod text;
 pub mod timefmt;
 
 pub mod cef;
+pub mod chunks;
 pub mod entra_signin;
 pub mod fortigate;
 pub mod nps;
@@ -39,6 +40,24 @@ pub struct Input<'a> {
 }
 
 impl<'a> Input<'a> {
+    /// A chunk of a larger UTF-8 file: `base_offset` bytes and `line_base` lines precede it.
+    pub fn chunk(
+        text: &'a str,
+        evidence_sha256: &'a str,
+        evidence_path: &'a str,
+        base_offset: u64,
+        line_base: u64,
+    ) -> Self {
+        Input {
+            text,
+            evidence_sha256,
+            evidence_path,
+            base_offset,
+            decoded_from: None,
+            lines: text::LineIndex::with_base(text, line_base),
+        }
+    }
+
     pub fn new(
         text: &'a str,
         evidence_sha256: &'a str,
@@ -147,6 +166,12 @@ pub trait Source: Send + Sync {
     fn sniff(&self, head: &str) -> u8;
     /// Parse every record; call `out` once per record, in file order.
     fn parse(&self, input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item));
+    /// When a file that starts with `head` holds one record per line and no state between
+    /// lines, the reader `parse` would use for each line, so a large file can be parsed a
+    /// chunk of lines at a time (see [`chunks`]) with the very same result.
+    fn line_reader(&self, _head: &str) -> Option<cef::Prefer> {
+        None
+    }
 }
 
 /// Every format irpack reads, in the order sniffing asks them.

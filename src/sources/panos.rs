@@ -1050,6 +1050,10 @@ impl Source for PanOs {
             out(cef::line_event(input, ctx, n, l, cef::Prefer::PanOs));
         }
     }
+
+    fn line_reader(&self, _head: &str) -> Option<cef::Prefer> {
+        Some(cef::Prefer::PanOs)
+    }
 }
 
 /// Writes realistic PAN-OS syslog lines (TRAFFIC, THREAT url, GLOBALPROTECT, SYSTEM) until

@@ -67,6 +67,21 @@ fn owned(t: Cow<'_, str>, enc: &'static str) -> Decoded<'static> {
     }
 }
 
+/// Bytes to skip (a UTF-8 BOM, or none) when [`decode`] would read a file starting with
+/// `head` as UTF-8 provided all of it is valid UTF-8; `None` when it would pick UTF-16.
+pub fn utf8_start(head: &[u8]) -> Option<usize> {
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        return Some(3);
+    }
+    if head.starts_with(b"\xFF\xFE")
+        || head.starts_with(b"\xFE\xFF")
+        || sniff_utf16_without_bom(head).is_some()
+    {
+        return None;
+    }
+    Some(0)
+}
+
 fn sniff_utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     let n = bytes.len().min(512) & !1;
     if n < 8 {
@@ -95,21 +110,37 @@ fn sniff_utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encodin
 /// Maps byte offsets in a text to 1-based line numbers.
 pub struct LineIndex {
     starts: Vec<usize>,
+    /// Lines before the text (a chunk of a larger file).
+    base: u64,
 }
 
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
         starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        LineIndex { starts }
+        LineIndex { starts, base: 0 }
+    }
+
+    /// The index of a chunk that starts after `base` lines of its file.
+    pub fn with_base(text: &str, base: u64) -> Self {
+        LineIndex {
+            base,
+            ..LineIndex::new(text)
+        }
+    }
+
+    /// Lines the text holds (the number of line feeds).
+    pub fn breaks(&self) -> u64 {
+        self.starts.len() as u64 - 1
     }
 
     /// 1-based line containing byte `offset`.
     pub fn line_of(&self, offset: usize) -> u64 {
-        match self.starts.binary_search(&offset) {
-            Ok(i) => i as u64 + 1,
-            Err(i) => i as u64,
-        }
+        self.base
+            + match self.starts.binary_search(&offset) {
+                Ok(i) => i as u64 + 1,
+                Err(i) => i as u64,
+            }
     }
 }
 

@@ -330,7 +330,7 @@ pub fn merge_with<J: Write, C: Write>(
     let mut read = 0u64;
     while let Some(Head { rec, rank, run }) = heap.pop() {
         read += 1;
-        if read % TICK == 0 {
+        if read.is_multiple_of(TICK) {
             tick(TICK);
         }
         if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
