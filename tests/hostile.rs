@@ -1224,6 +1224,75 @@ fn fuzz_crash_fortigate_tz_multibyte_cli() {
     accounting_holds(&collected(&case));
 }
 
+/// Found by `zip_intake`: two members whose raw names differ (`di\xaf\xaf`, not UTF-8, and
+/// the UTF-8 `di\u{fffd}\u{fffd}`) read alike once decoded. Intake hashed both, but reading a
+/// member back searched by the decoded name and found the first one for both, so the second
+/// failed its hash check (`run` reported it as unreadable; `verify` would have flagged a sound
+/// package). Fixed: intake records each member's index, and read-back and verify use it.
+const ZIP_NAMES_READ_ALIKE: &str = "tests/data/fuzz/zip_intake-names-read-alike.zip";
+
+#[test]
+fn fuzz_crash_zip_member_names_that_read_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(ZIP_NAMES_READ_ALIKE),
+        input.join("export.zip"),
+    )
+    .unwrap();
+    let case = dir.path().join("case");
+    let actor = irpack::evidence::custody::Actor::detect(Some("fuzz"));
+    let got = irpack::evidence::intake::intake(&irpack::evidence::intake::IntakeOptions {
+        inputs: &[input.clone()],
+        case_dir: &case,
+        acquired_at: "2024-01-01T00:00:00Z".into(),
+        actor: &actor,
+        zip_limits: Default::default(),
+        exclude: &[],
+    });
+    let members: Vec<_> = got
+        .items
+        .iter()
+        .filter(|i| i.kind == irpack::evidence::intake::ItemKind::ZipMember)
+        .collect();
+    let alike = members
+        .iter()
+        .filter(|m| m.member_name.as_deref() == Some("di\u{fffd}\u{fffd}"))
+        .count();
+    assert_eq!(alike, 2, "{members:#?}");
+    for m in &members {
+        let bytes = irpack::evidence::intake::read_item(&case, m)
+            .unwrap_or_else(|e| panic!("{}: {e}", m.stored_path));
+        assert_eq!(irpack::sources::sha256_hex(&bytes), m.sha256);
+    }
+    // End to end: every member parses (or is reported), and the package verifies.
+    let out = dir.path().join("run");
+    let run = cli::irpack(
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(run.ok(), "{}", run.stderr());
+    let c = collected(&out);
+    accounting_holds(&c);
+    for f in c["files"].as_array().unwrap() {
+        assert!(f["error"].is_null(), "{f}");
+    }
+    let zip = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "zip"))
+        .unwrap();
+    let v = cli::irpack(&["verify", zip.to_str().unwrap()], dir.path());
+    assert!(v.ok(), "{}\n{}", v.stdout(), v.stderr());
+}
+
 /// Collecting streams: events go to sorted runs on disk and one merge writes the timeline,
 /// so `irpack collect` stays under 256 MiB on an input whose events alone (held as before,
 /// about 9 KB each) would take over half a gigabyte.

@@ -37,6 +37,10 @@ pub struct EvidenceItem {
     /// For a zip member: the member name exactly as the archive spells it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_name: Option<String>,
+    /// For a zip member: its index among the archive's members. Names alone can be
+    /// ambiguous (two raw names that are not UTF-8 can read alike), the index is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_index: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +278,7 @@ fn take_file(
         host: opts.actor.host.clone(),
         tool: opts.actor.tool.clone(),
         member_name: None,
+        member_index: None,
     };
     if item.kind == ItemKind::Zip {
         zip_members(&dest, &item, opts, out);
@@ -389,6 +394,7 @@ fn zip_members(zip_path: &Path, parent: &EvidenceItem, opts: &IntakeOptions, out
                     host: opts.actor.host.clone(),
                     tool: opts.actor.tool.clone(),
                     member_name: Some(name),
+                    member_index: Some(i),
                 });
             }
             Err(message) => out.problems.push(err(format!("member {i}: {message}"))),
@@ -487,6 +493,27 @@ pub fn container_of<'a>(case_dir: &Path, stored_path: &'a str) -> Option<&'a str
 }
 
 /// The bytes of an item, read from the case folder (zip members from their archive).
+/// Where the member intake hashed sits in `archive`: at its recorded index when that member
+/// has the recorded name, else the first member of that name (items recorded without an
+/// index). The caller still checks the bytes against the recorded hash.
+pub fn member_index<R: Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    index: Option<usize>,
+    name: &str,
+) -> Option<usize> {
+    let named = |a: &mut zip::ZipArchive<R>, i: usize| {
+        a.by_index_raw(i)
+            .map(|m| String::from_utf8_lossy(m.name_raw()) == name)
+            .unwrap_or(false)
+    };
+    if let Some(i) = index.filter(|&i| i < archive.len()) {
+        if named(archive, i) {
+            return Some(i);
+        }
+    }
+    (0..archive.len()).find(|&i| named(archive, i))
+}
+
 pub fn read_item(case_dir: &Path, item: &EvidenceItem) -> Result<Vec<u8>, String> {
     match item.kind {
         ItemKind::File | ItemKind::Zip => std::fs::read(case_dir.join(&item.stored_path))
@@ -496,15 +523,8 @@ pub fn read_item(case_dir: &Path, item: &EvidenceItem) -> Result<Vec<u8>, String
                 .ok_or_else(|| format!("{}: not a member path", item.stored_path))?;
             let f = File::open(case_dir.join(zip_rel)).map_err(|e| format!("{zip_rel}: {e}"))?;
             let mut a = zip::ZipArchive::new(f).map_err(|e| format!("{zip_rel}: {e}"))?;
-            // The zip reader keeps one member per name (see `zip_members`), so the name
-            // finds the very member that was hashed.
             let name = item.member_name.clone().unwrap_or_default();
-            let idx = (0..a.len())
-                .find(|&i| {
-                    a.by_index(i)
-                        .map(|m| String::from_utf8_lossy(m.name_raw()) == name)
-                        .unwrap_or(false)
-                })
+            let idx = member_index(&mut a, item.member_index, &name)
                 .ok_or_else(|| format!("{zip_rel}: member {name:?} missing"))?;
             let mut total = 0;
             read_member(&mut a, idx, &ZipLimits::default(), &mut total)?

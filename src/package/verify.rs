@@ -668,7 +668,7 @@ fn check_timeline(bag: &mut dyn BagFiles, r: &mut VerifyReport) -> Option<String
 }
 
 /// Zip member labels → names as the archive spells them, from collected.json when bagged.
-fn member_names(bag: &mut dyn BagFiles) -> BTreeMap<String, String> {
+fn member_names(bag: &mut dyn BagFiles) -> BTreeMap<String, (String, Option<usize>)> {
     let mut m = BTreeMap::new();
     if !bag.list().contains_key(COLLECTED) {
         return m;
@@ -681,7 +681,8 @@ fn member_names(bag: &mut dyn BagFiles) -> BTreeMap<String, String> {
     };
     for it in v["items"].as_array().into_iter().flatten() {
         if let (Some(s), Some(n)) = (it["stored_path"].as_str(), it["member_name"].as_str()) {
-            m.insert(s.to_string(), n.to_string());
+            let index = it["member_index"].as_u64().map(|i| i as usize);
+            m.insert(s.to_string(), (n.to_string(), index));
         }
     }
     m
@@ -691,7 +692,7 @@ fn member_names(bag: &mut dyn BagFiles) -> BTreeMap<String, String> {
 fn item_bytes(
     bag: &mut dyn BagFiles,
     item: &str,
-    members: &BTreeMap<String, String>,
+    members: &BTreeMap<String, (String, Option<usize>)>,
 ) -> Result<Vec<u8>, String> {
     // A file in a folder named `x!` has `!/` in its path too: an item is a member only when
     // the part before some `!/` is itself a file in the bag (as `intake::container_of`).
@@ -713,18 +714,16 @@ fn item_bytes(
     let bytes = bag.read(&p).map_err(|e| format!("{p}: {e}"))?;
     let mut a = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| format!("{p}: not a readable ZIP: {e}"))?;
-    let wanted = members.get(item);
-    let idx = (0..a.len())
-        .find(|&i| {
+    let idx = match members.get(item) {
+        Some((name, index)) => crate::evidence::intake::member_index(&mut a, *index, name),
+        None => (0..a.len()).find(|&i| {
             a.by_index_raw(i).is_ok_and(|m| {
                 let name = String::from_utf8_lossy(m.name_raw()).into_owned();
-                match wanted {
-                    Some(w) => &name == w,
-                    None => crate::evidence::intake::member_label(&name) == label,
-                }
+                crate::evidence::intake::member_label(&name) == label
             })
-        })
-        .ok_or_else(|| format!("member {label:?} not found in {p}"))?;
+        }),
+    }
+    .ok_or_else(|| format!("member {label:?} not found in {p}"))?;
     let mut total = 0;
     crate::evidence::intake::read_member(
         &mut a,

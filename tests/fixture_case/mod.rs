@@ -372,6 +372,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
             host: a.host.clone(),
             tool: a.tool.clone(),
             member_name: member.map(str::to_string),
+            member_index: None,
         };
     let items = vec![
         item(
