@@ -1244,7 +1244,7 @@ fn fuzz_crash_zip_member_names_that_read_alike() {
     let case = dir.path().join("case");
     let actor = irpack::evidence::custody::Actor::detect(Some("fuzz"));
     let got = irpack::evidence::intake::intake(&irpack::evidence::intake::IntakeOptions {
-        inputs: &[input.clone()],
+        inputs: std::slice::from_ref(&input),
         case_dir: &case,
         acquired_at: "2024-01-01T00:00:00Z".into(),
         actor: &actor,
