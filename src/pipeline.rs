@@ -745,35 +745,34 @@ pub fn reject_unrepresentable_times(parsed: &mut sources::Parsed) {
 
 /// A count progress bar (events) on stderr; hidden as [`progress`] is.
 pub fn progress_count(quiet: bool, total: u64, what: &'static str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:>10} [{bar:40}] {human_pos}/{human_len} events {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(what);
-    bar
+    bar(
+        quiet,
+        total,
+        what,
+        "{msg:>10} [{bar:40}] {human_pos}/{human_len} events {per_sec} eta {eta}",
+    )
 }
 
 /// A byte-count progress bar on stderr; hidden when quiet or when stderr is not a terminal.
 pub fn progress(quiet: bool, total: u64, what: &'static str) -> indicatif::ProgressBar {
+    bar(
+        quiet,
+        total,
+        what,
+        "{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+}
+
+fn bar(quiet: bool, total: u64, what: &'static str, template: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     bar.set_message(what);
     bar
