@@ -13,10 +13,24 @@ pub fn mark(what: &str) {
     let now = Instant::now();
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(t) = *last {
+        let (rss, hwm) = memory();
         eprintln!(
-            "profile: {what:<28} {:>8.2} s",
+            "profile: {what:<28} {:>8.2} s   rss {rss:>6} MiB  peak {hwm:>6} MiB",
             now.duration_since(t).as_secs_f64()
         );
     }
     *last = Some(now);
+}
+
+/// Resident and peak resident set in MiB (Linux `/proc/self/status`; zeros elsewhere).
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
