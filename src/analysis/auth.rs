@@ -393,7 +393,7 @@ fn single_factor_unknown_ip(ctx: &Ctx, user: &str, idx: &[usize]) -> Option<Draf
     .fact("user_has_baseline", base);
     d.suspect_ips = d.ips.clone();
     let first = ctx.ev(hits[0]);
-    let ips = d.ips.iter().cloned().collect::<Vec<_>>().join(", ");
+    let ips = crate::analysis::prose::capped(&d.ips, ", ");
     Some(d.why(format!(
         "{} successful sign-in(s) ({}) for {user} satisfied only one factor from {ips}, first at {}; {}, not corporate or VPN, and the user never completed MFA from there in the window.{}",
         hits.len(),
@@ -452,16 +452,13 @@ fn legacy_auth(ctx: &Ctx, user: &str, idx: &[usize]) -> Option<Draft> {
         serde_json::to_value(&clients).unwrap_or_default(),
     );
     d.suspect_ips = unknown.clone();
-    let list = clients
-        .iter()
-        .map(|(c, n)| format!("{c} ×{n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = clients.iter().map(|(c, n)| format!("{c} ×{n}"));
+    let list = crate::analysis::prose::capped(list, ", ");
     Some(d.why(format!(
         "{} legacy-protocol sign-in attempt(s) for {user} ({list}), {} successful. Legacy authentication cannot do MFA, so a password alone opens the mailbox (RB-0003 step 6).{}",
         hits.len(),
         succ.len(),
-        if unknown.is_empty() { String::new() } else { format!(" Successful from networks outside the user's baseline: {}.", unknown.iter().cloned().collect::<Vec<_>>().join(", ")) }
+        if unknown.is_empty() { String::new() } else { format!(" Successful from networks outside the user's baseline: {}.", crate::analysis::prose::capped(&unknown, ", ")) }
     )))
 }
 
@@ -553,7 +550,7 @@ fn password_spray(ctx: &Ctx) -> Vec<Draft> {
             ctx.th.spray_max_failures_per_user,
             share * 100.0,
             s.attempts,
-            if hit_users.is_empty() { " No targeted user signed in successfully from it.".to_string() } else { format!(" It then signed in successfully as: {}.", hit_users.into_iter().collect::<Vec<_>>().join(", ")) }
+            if hit_users.is_empty() { " No targeted user signed in successfully from it.".to_string() } else { format!(" It then signed in successfully as: {}.", crate::analysis::prose::capped(hit_users, ", ")) }
         )));
     }
     out

@@ -368,7 +368,7 @@ fn new_devices(ctx: &Ctx, user: &str, p: &Profile, succ: &[usize]) -> Vec<Draft>
             d.why(format!(
                 "{} successful sign-in(s) for {user} from a {dev} device; the baseline shows only: {}. RB-0003 step 4: a new device or browser is a medium concern.",
                 ev.len(),
-                p.devices.iter().cloned().collect::<Vec<_>>().join("; ")
+                crate::analysis::prose::capped(&p.devices, "; ")
             ))
         })
         .collect()

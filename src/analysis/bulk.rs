@@ -166,7 +166,7 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
             fmt_time(peak.0),
             hours.len(),
             ctx.th.bulk_factor,
-            if foreign.is_empty() { String::new() } else { format!(" Accessed from networks outside the user's baseline: {} (RB-0003: bulk access from an anomalous IP is data exposure).", foreign.into_iter().collect::<Vec<_>>().join(", ")) }
+            if foreign.is_empty() { String::new() } else { format!(" Accessed from networks outside the user's baseline: {} (RB-0003: bulk access from an anomalous IP is data exposure).", crate::analysis::prose::capped(foreign, ", ")) }
         )));
     }
     out

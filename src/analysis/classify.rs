@@ -27,7 +27,7 @@
 
 mod facts;
 
-use super::{Analysis, Classification, Criterion, UserClassification, Verdict};
+use super::{prose, Analysis, Classification, Criterion, UserClassification, Verdict};
 use crate::case::CaseFile;
 use crate::event::Event;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -110,7 +110,7 @@ fn crit(id: &str, description: impl Into<String>, evidence: Vec<String>) -> Crit
 
 fn rules_of<'a>(fs: impl Iterator<Item = &'a super::Finding>) -> String {
     let set: BTreeSet<String> = fs.map(|f| format!("{} {}", f.rule, f.title)).collect();
-    set.into_iter().collect::<Vec<_>>().join("; ")
+    prose::capped(set, "; ")
 }
 
 fn window_text(ctx: &Context) -> String {
@@ -266,18 +266,17 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
             "risk_detection",
             format!(
                 "identity-provider risk detections: {}",
-                f.other_risk
-                    .iter()
-                    .map(|r| format!(
+                prose::capped(
+                    f.other_risk.iter().map(|r| format!(
                         "{} ({}{})",
                         r.risk_event_type,
                         r.risk_state.as_deref().unwrap_or("state unknown"),
                         r.ip.as_deref()
                             .map(|ip| format!(", {ip}"))
                             .unwrap_or_default()
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                    )),
+                    ", "
+                )
             ),
             f.other_risk.iter().map(|r| r.evidence.clone()).collect(),
         ));
@@ -340,15 +339,14 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
             "anomalous_sign_in",
             format!(
                 "risky sign-in detected by the identity provider: {}",
-                risky_signins
-                    .iter()
-                    .map(|r| format!(
+                prose::capped(
+                    risky_signins.iter().map(|r| format!(
                         "{} from {}",
                         r.risk_event_type,
                         r.ip.as_deref().unwrap_or("?")
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                    )),
+                    ", "
+                )
             ),
             risky_signins.iter().map(|r| r.evidence.clone()).collect(),
         ));
@@ -702,7 +700,7 @@ fn decide(ctx: &Context, f: &UserFacts, all: &[UserFacts]) -> UserClassification
                 "no_anomalous_sign_ins_all_users",
                 format!(
                     "other affected accounts show anomalous sign-ins ({}), so a shared cause cannot be ruled out",
-                    anomalies_elsewhere.join(", ")
+                    prose::capped(&anomalies_elsewhere, ", ")
                 ),
             );
         } else {
@@ -863,7 +861,7 @@ fn ips<'a>(fs: impl Iterator<Item = &'a super::Finding>) -> String {
     if set.is_empty() {
         "not given".into()
     } else {
-        set.into_iter().collect::<Vec<_>>().join(", ")
+        prose::capped(set, ", ")
     }
 }
 
@@ -873,7 +871,7 @@ fn revokers(f: &UserFacts) -> String {
         .iter()
         .map(|s| s.by.as_deref().unwrap_or("a Microsoft service"))
         .collect();
-    set.into_iter().collect::<Vec<_>>().join(", ")
+    prose::capped(set, ", ")
 }
 
 /// The incident: the most severe account verdict; Undetermined when an undecided account
@@ -1083,7 +1081,7 @@ fn summary(
             let last = stamps.iter().map(|s| s.time).max();
             format!(
                 "their only unusual events are automated credential revocations by {} (session tokens invalidated and user records updated by a service, not a person{}), and none of the {} accounts shows an anomalous sign-in",
-                by.into_iter().collect::<Vec<_>>().join(", "),
+                prose::capped(by, ", "),
                 match (first, last) {
                     (Some(a), Some(b)) => format!(", {} – {}", t(a), t(b)),
                     _ => String::new(),
@@ -1138,7 +1136,7 @@ fn summary(
         s.push_str(&format!(
             "Escalate {}: {}. ",
             names(&others),
-            reasons.into_iter().collect::<Vec<_>>().join("; ")
+            prose::capped(reasons, "; ")
         ));
     }
     if !missing.is_empty() {

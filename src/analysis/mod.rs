@@ -15,6 +15,7 @@ pub mod ioc;
 pub mod network;
 pub mod persistence;
 pub mod pivot;
+pub mod prose;
 pub mod recommend;
 pub mod regulatory;
 pub mod risk;

@@ -349,10 +349,10 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
             "{}{ip} on the network side: {} RADIUS session(s){}; {} VPN event(s){}; firewall flows {allowed} allowed / {denied} denied ({bytes_in} bytes in, {bytes_out} out) from or to it or the inside address(es) {}.{}",
             if suspicious { "Suspicious IP " } else { "Network address of a suspicious user, " },
             my_sess.len(),
-            if sess_text.is_empty() { String::new() } else { format!(" ({})", sess_text.join("; ")) },
+            if sess_text.is_empty() { String::new() } else { format!(" ({})", crate::analysis::prose::capped(&sess_text, "; ")) },
             my_vpn.len(),
             if vpn_ok { ", including a successful login or tunnel" } else { "" },
-            if inner.len() == 1 { "(none)".to_string() } else { inner.iter().filter(|a| **a != ip).cloned().collect::<Vec<_>>().join(", ") },
+            if inner.len() == 1 { "(none)".to_string() } else { crate::analysis::prose::capped(inner.iter().filter(|a| **a != ip), ", ") },
             if active > 0 { format!(" {active} session(s) have no stop record: disconnect them (CoA) when containing.") } else { String::new() }
         ));
         views.push(view);

@@ -3,7 +3,7 @@
 //! tenant (a common browser string shared by many people says nothing).
 
 use super::detect::{fmt_time, ip_of, ok, tech, Ctx, Draft, Suspects};
-use super::{rules, Severity};
+use super::{prose, rules, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A user agent counts as rare when at most this share of the window's users send it, or at
@@ -107,10 +107,10 @@ fn shared_ip(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
         d.suspect_ips.insert(ip.clone());
         out.push(d.why(format!(
             "{ip} was already suspicious ({}); in the window it was used by {} account(s): {}. Signed in successfully: {}. RB-001 step 5.1: other accounts from the same suspicious IP widen the scope (unless it is a shared VPN or proxy the case file does not list).",
-            if originals.is_empty() { "indicator".to_string() } else { format!("findings for {}", originals.iter().cloned().collect::<Vec<_>>().join(", ")) },
+            if originals.is_empty() { "indicator".to_string() } else { format!("findings for {}", prose::capped(originals.iter(), ", ")) },
             users.len(),
-            users.keys().copied().collect::<Vec<_>>().join(", "),
-            if succ_users.is_empty() { "none".to_string() } else { succ_users.iter().copied().collect::<Vec<_>>().join(", ") }
+            prose::capped(users.keys(), ", "),
+            if succ_users.is_empty() { "none".to_string() } else { prose::capped(succ_users.iter(), ", ") }
         )));
     }
     out
@@ -186,7 +186,16 @@ fn shared_user_agent(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
         let mut d = Draft::new(
             rules::SHARED_USER_AGENT,
             sev,
-            format!("Rare user agent shared by {} accounts", users.len()),
+            // Say "rare" only when it is: a string every account sends is notable here only
+            // because it came from a suspicious IP.
+            if rare {
+                format!("Rare user agent shared by {} accounts", users.len())
+            } else {
+                format!(
+                    "User agent from suspicious IPs shared by {} accounts",
+                    users.len()
+                )
+            },
         )
         .tech(&[tech::VALID_CLOUD])
         .cite(ctx, idx.iter().copied())
@@ -206,10 +215,10 @@ fn shared_user_agent(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
         out.push(d.why(format!(
             "The user agent \"{ua}\" was sent by {} accounts ({}) from {} on, out of {total_users} accounts signing in during the window (rare here means at most {rare_limit}).{}{}",
             users.len(),
-            users.keys().copied().collect::<Vec<_>>().join(", "),
+            prose::capped(users.keys(), ", "),
             fmt_time(first),
             if common { "" } else { " It is not an everyday browser or Microsoft client string (scripts and attack tools look like this)." },
-            if from_suspect.is_empty() { String::new() } else { format!(" Seen from suspicious IP(s): {}.", from_suspect.into_iter().collect::<Vec<_>>().join(", ")) }
+            if from_suspect.is_empty() { String::new() } else { format!(" Seen from suspicious IP(s): {}.", prose::capped(from_suspect, ", ")) }
         )));
     }
     out

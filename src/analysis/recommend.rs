@@ -3,7 +3,9 @@
 //! show it was done after the activity began (a containment event, with its time and evidence).
 
 use super::classify::{activity_start, ANOMALY_RULES};
-use super::{rules, Analysis, Classification, RecommendedAction, UserClassification, Verdict};
+use super::{
+    prose, rules, Analysis, Classification, RecommendedAction, UserClassification, Verdict,
+};
 use crate::case::CaseFile;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
@@ -47,8 +49,11 @@ struct Need {
     user: String,
     /// Containment counts only after this moment (when known).
     since: Option<DateTime<Utc>>,
-    /// Extra words for this user (which IPs, which rules).
+    /// Extra words for this user (which rules, what to force).
     detail: Option<String>,
+    /// Addresses this user's step is about (the attacker IPs to block): merged across users
+    /// and named up to a cap, because one action line for a noisy tenant could list thousands.
+    ips: Vec<String>,
 }
 
 pub fn recommend(
@@ -66,8 +71,10 @@ pub fn recommend(
                 user: u.user.clone(),
                 since,
                 detail,
+                ips: Vec::new(),
             })
         };
+        let mut block_ips: Vec<String> = Vec::new();
         if u.escalate {
             add("escalate", None);
         }
@@ -93,10 +100,7 @@ pub fn recommend(
                 }) {
                     add("end_network_sessions", None);
                 }
-                let ips = attacker_ips(analysis, u);
-                if !ips.is_empty() {
-                    add("block_ips", Some(ips.join(", ")));
-                }
+                block_ips = attacker_ips(analysis, u);
                 if rules_hit.contains(&rules::INBOX_RULE)
                     || rules_hit.contains(&rules::MAILBOX_FORWARDING)
                 {
@@ -181,6 +185,14 @@ pub fn recommend(
                 }
             }
         }
+        if !block_ips.is_empty() {
+            needs.entry("block_ips").or_default().push(Need {
+                user: u.user.clone(),
+                since,
+                detail: None,
+                ips: block_ips,
+            });
+        }
     }
     build(analysis, case, needs)
 }
@@ -254,6 +266,19 @@ fn build(
             let mut d: Vec<String> = ns.iter().filter_map(|n| n.detail.clone()).collect();
             d.sort();
             d.dedup();
+            let ips: std::collections::BTreeSet<&str> = ns
+                .iter()
+                .flat_map(|n| n.ips.iter().map(String::as_str))
+                .collect();
+            if ips.len() > prose::LIST_CAP {
+                d.push(format!(
+                    "{} IPs: {}; every one is in the findings' IP lists",
+                    ips.len(),
+                    prose::capped(&ips, ", ")
+                ));
+            } else if !ips.is_empty() {
+                d.push(prose::capped(&ips, ", "));
+            }
             if d.is_empty() {
                 String::new()
             } else {
@@ -278,7 +303,7 @@ fn build(
                 description: format!(
                     "{text}{} — done per the logs: {}",
                     details(&ns),
-                    when.join(", ")
+                    prose::capped(&when, ", ")
                 ),
                 users: ns.iter().map(|n| n.user.clone()).collect(),
                 done: true,

@@ -234,7 +234,7 @@ impl<'a> Scope<'a> {
         if with_undetermined {
             v.extend(self.undetermined.iter().map(|(u, _)| u.user.as_str()));
         }
-        v.join(", ")
+        super::prose::capped(v, ", ")
     }
 
     /// Status for an entity regime: what the organisation is, and whether a compromise is shown.

@@ -42,6 +42,10 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
         out.write_str(&text).map_err(Into::into)
     });
     env.add_filter("thousands", |n: u64| -> String { thousands(n) });
+    // Lists that grow with the evidence (users, IPs) are named up to a cap in prose.
+    env.add_filter("capped", |v: Vec<String>| -> String {
+        crate::analysis::prose::capped(v, ", ")
+    });
     for (name, src) in TEMPLATES {
         env.add_template(name, src)?;
     }

@@ -980,7 +980,7 @@ fn iocs(
             .into_iter()
             .map(|(v, r)| IocRow {
                 listed: listed_ip(&v),
-                seen_in: r.into_iter().collect::<Vec<_>>().join(", "),
+                seen_in: crate::analysis::prose::capped(r, ", "),
                 value: v,
             })
             .collect(),
@@ -988,7 +988,7 @@ fn iocs(
             .into_iter()
             .map(|(v, r)| IocRow {
                 listed: ua_listed(&v),
-                seen_in: r.into_iter().collect::<Vec<_>>().join(", "),
+                seen_in: crate::analysis::prose::capped(r, ", "),
                 value: v,
             })
             .collect(),
@@ -996,7 +996,7 @@ fn iocs(
             .into_iter()
             .map(|(v, r)| IocRow {
                 listed: ioc.app_ids.iter().any(|i| i.eq_ignore_ascii_case(&v)),
-                seen_in: r.into_iter().collect::<Vec<_>>().join(", "),
+                seen_in: crate::analysis::prose::capped(r, ", "),
                 value: v,
             })
             .collect(),

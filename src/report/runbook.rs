@@ -212,7 +212,7 @@ pub fn rows(
             "1.2",
             "Affected account identified?",
             ANSWERED,
-            u.join(", "),
+            crate::analysis::prose::capped(&u, ", "),
             Vec::new(),
         )
     });
@@ -245,7 +245,7 @@ pub fn rows(
         if !listed.is_empty() {
             parts.push(format!(
                 "suspicious IP(s) on the case IOC list: {}",
-                listed.join(", ")
+                crate::analysis::prose::capped(&listed, ", ")
             ));
         }
         if !fs.is_empty() {
@@ -447,11 +447,12 @@ pub fn rows(
             if revoked.is_empty() {
                 "no session revocation in the logs".into()
             } else {
-                revoked
-                    .iter()
-                    .map(|r| format!("{} at {}", r.user, t(r.time)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                crate::analysis::prose::capped(
+                    revoked
+                        .iter()
+                        .map(|r| format!("{} at {}", r.user, t(r.time))),
+                    "; ",
+                )
             },
             refs(&mut revoked.iter().map(|r| &r.evidence)),
         )
@@ -503,7 +504,7 @@ pub fn rows(
                 let mut u: Vec<_> = leaked.iter().map(|r| r.user.clone()).collect();
                 u.sort();
                 u.dedup();
-                u.join(", ")
+                crate::analysis::prose::capped(&u, ", ")
             }),
             refs(&mut leaked.iter().map(|r| &r.evidence)),
         )
@@ -579,7 +580,7 @@ pub fn rows(
             } else {
                 format!(
                     "{with} user(s) with a baseline; too little history for {}",
-                    without.join(", ")
+                    crate::analysis::prose::capped(&without, ", ")
                 )
             },
             Vec::new(),
@@ -665,7 +666,7 @@ pub fn rows(
             "6",
             "MFA enforced, legacy auth allowed, privileged role?",
             ANSWERED,
-            parts.join("; "),
+            crate::analysis::prose::capped(&parts, "; "),
             Vec::new(),
         )
     });

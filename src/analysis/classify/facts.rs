@@ -532,7 +532,7 @@ impl<'a> Context<'a> {
             (!f.ips.is_empty() && nets.len() == f.ips.len()).then(|| {
                 format!(
                     "all IPs ({}) are {} addresses",
-                    f.ips.join(", "),
+                    super::super::prose::capped(&f.ips, ", "),
                     nets.first().copied().unwrap_or("corporate")
                 )
             })
@@ -578,7 +578,7 @@ impl<'a> Context<'a> {
                 return None;
             }
         }
-        (!reasons.is_empty()).then(|| reasons.into_iter().collect::<Vec<_>>().join("; "))
+        (!reasons.is_empty()).then(|| super::super::prose::capped(reasons, "; "))
     }
 
     fn privileged(&self, user_key: &str) -> Vec<(String, Vec<String>)> {
