@@ -62,16 +62,24 @@ pub fn severity_rank(v: Verdict) -> u8 {
 /// When the activity behind a user's verdict began: the earliest finding or risk detection its
 /// criteria cite. Containment after this moment counts as done for this incident.
 pub fn activity_start(analysis: &Analysis, uc: &UserClassification) -> Option<DateTime<Utc>> {
+    activity_start_in(analysis, &FindingIndex::new(&analysis.findings), uc)
+}
+
+/// [`activity_start`] with the findings looked up by the hashes they cite.
+pub fn activity_start_in(
+    analysis: &Analysis,
+    index: &FindingIndex,
+    uc: &UserClassification,
+) -> Option<DateTime<Utc>> {
     let cited: BTreeSet<&str> = uc
         .criteria_met
         .iter()
         .filter(|c| DECISIVE.contains(&c.id.as_str()))
         .flat_map(|c| c.evidence.iter().map(String::as_str))
         .collect();
-    let from_findings = analysis
-        .findings
-        .iter()
-        .filter(|f| f.evidence.iter().any(|h| cited.contains(h.as_str())))
+    let from_findings = index
+        .citing(cited.iter().copied())
+        .into_iter()
         .filter(|f| f.users.iter().any(|u| facts::eq(u, &uc.user)))
         .map(|f| f.first_seen);
     let from_risk = analysis
@@ -80,6 +88,40 @@ pub fn activity_start(analysis: &Analysis, uc: &UserClassification) -> Option<Da
         .filter(|r| cited.contains(r.evidence.as_str()))
         .filter_map(|r| r.detected_time.or(r.activity_time));
     from_findings.chain(from_risk).min()
+}
+
+/// Findings by the event hashes they cite. Per-account questions ("which findings rest on
+/// this account's criteria?") were a scan of every finding's evidence per account: seconds
+/// for a noisy tenant with thousands of findings and accounts.
+pub struct FindingIndex<'a> {
+    findings: &'a [super::Finding],
+    by_hash: std::collections::HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> FindingIndex<'a> {
+    pub fn new(findings: &'a [super::Finding]) -> Self {
+        let mut by_hash: std::collections::HashMap<&str, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, f) in findings.iter().enumerate() {
+            for h in &f.evidence {
+                by_hash.entry(h.as_str()).or_default().push(i);
+            }
+        }
+        FindingIndex { findings, by_hash }
+    }
+
+    /// The findings citing any of `hashes`, in the findings' own order.
+    pub fn citing<'h>(&self, hashes: impl IntoIterator<Item = &'h str>) -> Vec<&'a super::Finding> {
+        let mut idx: Vec<usize> = hashes
+            .into_iter()
+            .filter_map(|h| self.by_hash.get(h))
+            .flatten()
+            .copied()
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| &self.findings[i]).collect()
+    }
 }
 
 /// Criteria whose evidence marks the start of the activity.

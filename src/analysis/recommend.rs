@@ -2,7 +2,7 @@
 //! RB-0003 matrix actions, PICERL eradication and recovery), each marked done when the logs
 //! show it was done after the activity began (a containment event, with its time and evidence).
 
-use super::classify::{activity_start, ANOMALY_RULES};
+use super::classify::{activity_start_in, FindingIndex, ANOMALY_RULES};
 use super::{
     prose, rules, Analysis, Classification, RecommendedAction, UserClassification, Verdict,
 };
@@ -62,8 +62,9 @@ pub fn recommend(
     case: &CaseFile,
 ) -> Vec<RecommendedAction> {
     let mut needs: BTreeMap<&str, Vec<Need>> = BTreeMap::new();
+    let index = FindingIndex::new(&analysis.findings);
     for u in &classification.users {
-        let since = activity_start(analysis, u)
+        let since = activity_start_in(analysis, &index, u)
             .or(analysis.window_start)
             .or(case.alert.as_ref().and_then(|a| a.window_start));
         let mut add = |step: &'static str, detail: Option<String>| {
@@ -79,7 +80,7 @@ pub fn recommend(
             add("escalate", None);
         }
         let has = |id: &str| u.criteria_met.iter().any(|c| c.id == id);
-        let rules_hit = user_rules(analysis, u);
+        let rules_hit = user_rules(&index, u);
         let mfa_gap = has("single_factor_unknown_ip")
             || has("legacy_auth")
             || u.criteria_not_met.iter().any(|c| c.id == "mfa_in_use")
@@ -100,7 +101,7 @@ pub fn recommend(
                 }) {
                     add("end_network_sessions", None);
                 }
-                block_ips = attacker_ips(analysis, u);
+                block_ips = attacker_ips(&index, u);
                 if rules_hit.contains(&rules::INBOX_RULE)
                     || rules_hit.contains(&rules::MAILBOX_FORWARDING)
                 {
@@ -198,23 +199,22 @@ pub fn recommend(
 }
 
 /// Rules of the findings behind the account's criteria.
-fn user_rules<'a>(a: &'a Analysis, u: &UserClassification) -> Vec<&'a str> {
-    let cited: std::collections::BTreeSet<&str> = u
+fn user_rules<'a>(index: &FindingIndex<'a>, u: &UserClassification) -> Vec<&'a str> {
+    let cited = u
         .criteria_met
         .iter()
-        .flat_map(|c| c.evidence.iter().map(String::as_str))
-        .collect();
-    a.findings
-        .iter()
+        .flat_map(|c| c.evidence.iter().map(String::as_str));
+    index
+        .citing(cited)
+        .into_iter()
         .filter(|f| f.users.iter().any(|x| x.eq_ignore_ascii_case(&u.user)))
-        .filter(|f| f.evidence.iter().any(|h| cited.contains(h.as_str())))
         .map(|f| f.rule.as_str())
         .collect()
 }
 
 /// IPs of the anomalous sign-ins the verdict rests on (not the corporate network's).
-fn attacker_ips(a: &Analysis, u: &UserClassification) -> Vec<String> {
-    let cited: std::collections::BTreeSet<&str> = u
+fn attacker_ips(index: &FindingIndex, u: &UserClassification) -> Vec<String> {
+    let cited = u
         .criteria_met
         .iter()
         .filter(|c| {
@@ -223,13 +223,11 @@ fn attacker_ips(a: &Analysis, u: &UserClassification) -> Vec<String> {
                 "anomalous_sign_in" | "single_factor_unknown_ip"
             )
         })
-        .flat_map(|c| c.evidence.iter().map(String::as_str))
-        .collect();
-    let mut ips: Vec<String> = a
-        .findings
-        .iter()
+        .flat_map(|c| c.evidence.iter().map(String::as_str));
+    let mut ips: Vec<String> = index
+        .citing(cited)
+        .into_iter()
         .filter(|f| ANOMALY_RULES.contains(&f.rule.as_str()))
-        .filter(|f| f.evidence.iter().any(|h| cited.contains(h.as_str())))
         .flat_map(|f| f.ips.iter().cloned())
         .collect();
     ips.sort();
@@ -266,10 +264,12 @@ fn build(
             let mut d: Vec<String> = ns.iter().filter_map(|n| n.detail.clone()).collect();
             d.sort();
             d.dedup();
-            let ips: std::collections::BTreeSet<&str> = ns
+            let mut ips: Vec<&str> = ns
                 .iter()
                 .flat_map(|n| n.ips.iter().map(String::as_str))
                 .collect();
+            ips.sort_unstable();
+            ips.dedup();
             if ips.len() > prose::LIST_CAP {
                 d.push(format!(
                     "{} IPs: {}; every one is in the findings' IP lists",
