@@ -2,25 +2,9 @@
 //! CommonSecurityLog CSV/JSON exports, bad input and a proptest.
 mod common;
 
-use irpack::event::{Event, Outcome};
+use irpack::event::Outcome;
 use irpack::sources::{self, cef, ParseContext};
 use proptest::prelude::*;
-use std::path::Path;
-
-fn extra<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
-    e.extra.get(k).and_then(|v| v.as_str())
-}
-
-fn check_provenance(path: &Path, events: &[Event]) {
-    let bytes = std::fs::read(path).unwrap();
-    for e in events {
-        assert!(
-            common::raw_matches(&bytes, &e.provenance),
-            "record {} does not re-hash",
-            e.provenance.record_no
-        );
-    }
-}
 
 #[test]
 fn parser_escapes_and_spaces() {
@@ -49,7 +33,7 @@ fn fortigate_cef_dispatches_to_fortigate_mapping() {
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!(p.format, Some("cef"));
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     assert!(p
         .events
         .iter()
@@ -58,10 +42,10 @@ fn fortigate_cef_dispatches_to_fortigate_mapping() {
     assert_eq!(up.action, "vpn_tunnel_up");
     assert_eq!(up.user.as_deref(), Some("j.doe"));
     assert_eq!(up.src_ip.as_deref(), Some("102.89.34.12"));
-    assert_eq!(extra(up, "assigned_ip"), Some("10.212.134.200"));
+    assert_eq!(common::extra_str(up, "assigned_ip"), Some("10.212.134.200"));
     assert_eq!(up.time.to_rfc3339(), "2024-03-14T01:14:31.004120336+00:00");
-    assert_eq!(extra(up, "cef_vendor"), Some("Fortinet"));
-    assert_eq!(extra(up, "syslog_host"), Some("fw-hq-01"));
+    assert_eq!(common::extra_str(up, "cef_vendor"), Some("Fortinet"));
+    assert_eq!(common::extra_str(up, "syslog_host"), Some("fw-hq-01"));
     let deny = &p.events[1];
     assert_eq!(
         (deny.action.as_str(), deny.dst_port),
@@ -93,7 +77,7 @@ fn panos_cef_firewall_and_cortex_forwarder() {
     let p = common::parse_path(&path, &ctx);
     assert_eq!(p.format, Some("cef"));
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     assert!(p.events.iter().all(|e| e.source == "panos"));
     let t = &p.events[0];
     assert_eq!(
@@ -104,8 +88,8 @@ fn panos_cef_firewall_and_cortex_forwarder() {
     assert_eq!(t.time_zone, "Europe/Berlin (assumed)");
     assert_eq!(t.time.to_rfc3339(), "2024-03-14T08:12:40+00:00");
     assert_eq!((t.bytes_out, t.bytes_in), (Some(48211), Some(1877420)));
-    assert_eq!(extra(t, "rule"), Some("allow-o365"));
-    assert_eq!(extra(t, "from"), Some("trust"));
+    assert_eq!(common::extra_str(t, "rule"), Some("allow-o365"));
+    assert_eq!(common::extra_str(t, "from"), Some("trust"));
     assert_eq!(t.session_id.as_deref(), Some("118822"));
     assert_eq!(t.user.as_deref(), Some("corp\\j.doe"));
     let u = &p.events[1];
@@ -114,7 +98,7 @@ fn panos_cef_firewall_and_cortex_forwarder() {
         u.resource.as_deref(),
         Some("login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b")
     );
-    assert_eq!(extra(u, "threatid"), Some("(9999)"));
+    assert_eq!(common::extra_str(u, "threatid"), Some("(9999)"));
     let gp = &p.events[2];
     assert_eq!(
         (gp.action.as_str(), gp.src_ip.as_deref()),
@@ -144,13 +128,13 @@ fn other_vendors_get_generic_mapping_never_dropped() {
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!(p.format, Some("cef"));
     assert_eq!((p.events.len(), p.rejected.len()), (2, 1));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     let asa = &p.events[0];
     assert_eq!(
         (asa.source.as_str(), asa.action.as_str(), asa.outcome),
         ("cef", "sign_in", Outcome::Failure)
     );
-    assert_eq!(extra(asa, "msg"), Some("AAA user authentication Rejected : reason = AAA failure : server = 10.1.5.30 : user = j.doe"));
+    assert_eq!(common::extra_str(asa, "msg"), Some("AAA user authentication Rejected : reason = AAA failure : server = 10.1.5.30 : user = j.doe"));
     let proxy = &p.events[1];
     assert_eq!(proxy.action, "flow_denied");
     assert_eq!(proxy.time_zone, "Europe/Berlin");
@@ -171,7 +155,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!(p.format, Some("cef"));
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     let up = &p.events[0];
     assert_eq!(
         (up.source.as_str(), up.variant.as_str(), up.action.as_str()),
@@ -179,9 +163,9 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     );
     assert_eq!(up.src_ip.as_deref(), Some("102.89.34.12"));
     assert_eq!(up.user.as_deref(), Some("j.doe"));
-    assert_eq!(extra(up, "assigned_ip"), Some("10.212.134.200"));
+    assert_eq!(common::extra_str(up, "assigned_ip"), Some("10.212.134.200"));
     assert_eq!(
-        extra(up, "TimeGenerated"),
+        common::extra_str(up, "TimeGenerated"),
         Some("3/14/2024, 1:14:33.120 AM")
     );
     let deny = &p.events[1];
@@ -208,7 +192,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!(p.format, Some("cef"));
     assert_eq!((p.events.len(), p.rejected.len()), (3, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     let gp = &p.events[0];
     assert_eq!(
         (gp.source.as_str(), gp.variant.as_str(), gp.action.as_str()),
@@ -295,24 +279,10 @@ proptest! {
     fn mutated_cef_accounts_for_every_record(
         picks in proptest::collection::vec((0usize..16, 0usize..900, any::<u8>(), 0usize..900), 1..10)
     ) {
-        let mut lines: Vec<String> = Vec::new();
-        for f in ["cef/fortigate_cef.log", "cef/panos_cef.log", "cef/other_vendors.cef"] {
-            lines.extend(std::fs::read_to_string(common::samples_dir().join(f)).unwrap().lines().map(str::to_string));
-        }
-        let mut out = Vec::new();
-        for (i, pos, byte, cut) in picks {
-            let mut l = lines[i % lines.len()].clone().into_bytes();
-            let p = pos % l.len();
-            l[p] = if byte == b'\n' || byte == b'\r' { b'|' } else { byte };
-            l.truncate(l.len() - cut % (l.len() / 2 + 1));
-            out.extend_from_slice(&l);
-            out.push(b'\n');
-        }
-        let p = sources::parse_bytes(&sources::registry(), &out, "p", "0", &ParseContext::default());
-        if matches!(p.format, Some("panos") | Some("fortigate") | Some("cef")) {
-            let text = sources::text::decode(&out).text.into_owned();
-            let non_blank = text.split('\n').filter(|l| !l.trim().is_empty()).count() as u64;
-            prop_assert_eq!(p.records(), non_blank);
+        let lines = common::sample_file_lines(&["cef/fortigate_cef.log", "cef/panos_cef.log", "cef/other_vendors.cef"]);
+        let out = common::mutate_lines(&lines, &picks, b'|');
+        if let Some((records, non_blank)) = common::records_and_lines(&out, |f| ["panos", "fortigate", "cef"].contains(&f)) {
+            prop_assert_eq!(records, non_blank);
         }
     }
 }

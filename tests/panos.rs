@@ -2,25 +2,9 @@
 //! samples of TRAFFIC/THREAT/GLOBALPROTECT/SYSTEM/AUTH/CONFIG, bad input, generator, proptest.
 mod common;
 
-use irpack::event::{Event, EventClass, Outcome};
-use irpack::sources::{self, panos, Input, ParseContext, Source};
+use irpack::event::{EventClass, Outcome};
+use irpack::sources::{self, panos, ParseContext};
 use proptest::prelude::*;
-use std::path::Path;
-
-fn extra<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
-    e.extra.get(k).and_then(|v| v.as_str())
-}
-
-fn check_provenance(path: &Path, events: &[Event]) {
-    let bytes = std::fs::read(path).unwrap();
-    for e in events {
-        assert!(
-            common::raw_matches(&bytes, &e.provenance),
-            "record {} does not re-hash",
-            e.provenance.record_no
-        );
-    }
-}
 
 fn zone(z: &str) -> ParseContext {
     let mut ctx = ParseContext::default();
@@ -38,7 +22,7 @@ fn corpus_globalprotect_sample() {
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!(p.format, Some("panos"));
     assert_eq!((p.events.len(), p.rejected.len()), (12, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     assert!(p
         .events
         .iter()
@@ -48,7 +32,7 @@ fn corpus_globalprotect_sample() {
     let e = &p.events[0];
     assert_eq!(e.operation, "portal-prelogin");
     assert_eq!(e.src_ip.as_deref(), Some("216.160.83.57"));
-    assert_eq!(extra(e, "assigned_ip"), Some("81.2.69.193"));
+    assert_eq!(common::extra_str(e, "assigned_ip"), Some("81.2.69.193"));
     assert_eq!(
         e.geo.as_ref().and_then(|g| g.country.as_deref()),
         Some("BE")
@@ -61,8 +45,8 @@ fn corpus_globalprotect_sample() {
     );
     let e = &p.events[1];
     assert_eq!(e.user.as_deref(), Some("domain\\user"));
-    assert_eq!(extra(e, "assigned_ip"), Some("10.20.13.217"));
-    assert_eq!(extra(e, "portal"), Some("GlobalProtect_GW"));
+    assert_eq!(common::extra_str(e, "assigned_ip"), Some("10.20.13.217"));
+    assert_eq!(common::extra_str(e, "portal"), Some("GlobalProtect_GW"));
     // 10.1+ layout: gateway-auth success; the bogus 1970 high-resolution time is ignored.
     let e = &p.events[5];
     assert_eq!(
@@ -73,8 +57,8 @@ fn corpus_globalprotect_sample() {
     assert_eq!(e.user.as_deref(), Some("maxmustermann"));
     assert_eq!(e.src_ip.as_deref(), Some("10.20.30.40"));
     assert_eq!(e.time_original, "2021/03/02 09:55:39");
-    assert_eq!(extra(e, "priority"), Some("manual only"));
-    assert_eq!(extra(e, "auth_method"), Some("Other"));
+    assert_eq!(common::extra_str(e, "priority"), Some("manual only"));
+    assert_eq!(common::extra_str(e, "auth_method"), Some("Other"));
     assert_eq!(
         e.device.as_ref().and_then(|d| d.name.as_deref()),
         Some("PC1234")
@@ -89,7 +73,7 @@ fn corpus_globalprotect_sample() {
     assert_eq!(e.time.to_rfc3339(), "2021-10-22T16:10:05+00:00");
     assert_eq!(e.time_zone, "UTC");
     assert_eq!(e.src_ip.as_deref(), Some("10.1.1.1"));
-    assert_eq!(extra(e, "assigned_ip"), Some("10.2.2.2"));
+    assert_eq!(common::extra_str(e, "assigned_ip"), Some("10.2.2.2"));
     assert_eq!(e.user.as_deref(), Some("host\\\\user"));
     assert_eq!(
         pb.events[9].time, e.time,
@@ -98,9 +82,9 @@ fn corpus_globalprotect_sample() {
     // IPv6-only record: public/private v6 used.
     let e = &p.events[11];
     assert_eq!(e.src_ip.as_deref(), Some("fc00::1234"));
-    assert_eq!(extra(e, "assigned_ip"), Some("fc00::abcd"));
+    assert_eq!(common::extra_str(e, "assigned_ip"), Some("fc00::abcd"));
     assert_eq!(
-        extra(e, "opaque"),
+        common::extra_str(e, "opaque"),
         Some("Pre-tunnel latency: 35ms, Post-tunnel latency: 16ms")
     );
 }
@@ -111,7 +95,7 @@ fn sample_traffic_and_threat() {
     let p = common::parse_path(&path, &zone("Europe/Berlin"));
     assert_eq!(p.format, Some("panos"));
     assert_eq!((p.events.len(), p.rejected.len()), (7, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     let acts: Vec<(&str, Outcome)> = p
         .events
         .iter()
@@ -140,8 +124,8 @@ fn sample_traffic_and_threat() {
     assert_eq!(end.user.as_deref(), Some("corp\\j.doe"));
     assert_eq!(end.session_id.as_deref(), Some("118822"));
     assert_eq!(end.reason.as_deref(), Some("tcp-fin"));
-    assert_eq!(extra(end, "rule"), Some("allow-o365"));
-    assert_eq!(extra(end, "natsrc"), Some("198.51.100.7"));
+    assert_eq!(common::extra_str(end, "rule"), Some("allow-o365"));
+    assert_eq!(common::extra_str(end, "natsrc"), Some("198.51.100.7"));
     let deny = &p.events[2];
     assert_eq!(
         deny.geo.as_ref().and_then(|g| g.country.as_deref()),
@@ -151,13 +135,13 @@ fn sample_traffic_and_threat() {
     let url = &p.events[4];
     // Quoted URL with a comma stays one field and later columns stay in place.
     assert_eq!(url.resource.as_deref(), Some("login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b,redirect=1"));
-    assert_eq!(extra(url, "category"), Some("phishing"));
+    assert_eq!(common::extra_str(url, "category"), Some("phishing"));
     assert!(url.user_agent.as_deref().unwrap_or("").contains("Edg/122"));
     assert_eq!(
-        extra(&p.events[5], "threatid"),
+        common::extra_str(&p.events[5], "threatid"),
         Some("Microsoft Exchange Server Remote Code Execution Vulnerability(58738)")
     );
-    assert_eq!(extra(&p.events[6], "action"), Some("sinkhole"));
+    assert_eq!(common::extra_str(&p.events[6], "action"), Some("sinkhole"));
 }
 
 #[test]
@@ -165,7 +149,7 @@ fn sample_globalprotect_layouts() {
     let path = common::samples_dir().join("panos/globalprotect_10_0.log");
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!((p.events.len(), p.rejected.len()), (6, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     let acts: Vec<&str> = p.events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         acts,
@@ -186,20 +170,23 @@ fn sample_globalprotect_layouts() {
         fail.geo.as_ref().and_then(|g| g.country.as_deref()),
         Some("RU")
     );
-    assert_eq!(extra(&p.events[3], "assigned_ip"), Some("10.212.134.21"));
+    assert_eq!(
+        common::extra_str(&p.events[3], "assigned_ip"),
+        Some("10.212.134.21")
+    );
 
     let path = common::samples_dir().join("panos/globalprotect_10_1.log");
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     let e = &p.events[0];
     assert_eq!(
         (e.action.as_str(), e.src_ip.as_deref()),
         ("vpn_login", Some("102.89.34.12"))
     );
     assert_eq!(e.time.to_rfc3339(), "2024-03-15T01:14:07.298+00:00");
-    assert_eq!(extra(e, "gateway"), Some("GP-GW-EU"));
-    assert_eq!(extra(e, "device_name"), Some("PA-3220-HQ"));
+    assert_eq!(common::extra_str(e, "gateway"), Some("GP-GW-EU"));
+    assert_eq!(common::extra_str(e, "device_name"), Some("PA-3220-HQ"));
     assert_eq!(p.events[2].action, "vpn_login_failed");
     // Empty high-resolution field: generated time, zone assumed.
     assert_eq!(p.events[3].time_zone, "UTC (assumed: no zone given)");
@@ -210,7 +197,7 @@ fn sample_system_auth_config() {
     let path = common::samples_dir().join("panos/system_auth_config.log");
     let p = common::parse_path(&path, &ParseContext::default());
     assert_eq!((p.events.len(), p.rejected.len()), (9, 0));
-    check_provenance(&path, &p.events);
+    common::check_provenance(&path, &p.events);
     let e = &p.events[0];
     assert_eq!(
         (e.action.as_str(), e.outcome),
@@ -241,7 +228,7 @@ fn sample_system_auth_config() {
     );
     let e = &p.events[4];
     assert_eq!(e.action, "vpn_tunnel_up");
-    assert_eq!(extra(e, "assigned_ip"), Some("10.212.134.21"));
+    assert_eq!(common::extra_str(e, "assigned_ip"), Some("10.212.134.21"));
     assert_eq!(p.events[6].action, "sign_in");
     assert_eq!(p.events[7].outcome, Outcome::Failure);
     assert_eq!(p.events[8].operation, "CONFIG:edit");
@@ -320,22 +307,7 @@ fn generator_is_deterministic_and_parses_cleanly() {
 #[test]
 #[ignore]
 fn throughput_100mb() {
-    let mut buf = Vec::with_capacity(105 << 20);
-    let lines = panos::generate(42, 100 << 20, &mut buf).unwrap();
-    let text = std::str::from_utf8(&buf).unwrap();
-    let input = Input::new(text, "0", "gen", 0, None);
-    let ctx = ParseContext::default();
-    let t = std::time::Instant::now();
-    let (mut ev, mut rej) = (0u64, 0u64);
-    panos::PanOs.parse(&input, &ctx, &mut |i| match i {
-        Ok(_) => ev += 1,
-        Err(_) => rej += 1,
-    });
-    let s = t.elapsed().as_secs_f64();
-    let mb = buf.len() as f64 / 1e6;
-    println!("panos: {mb:.1} MB, {lines} lines, {ev} events, {rej} rejected in {s:.2} s = {:.1} MB/s, {:.0} events/s", mb / s, ev as f64 / s);
-    assert_eq!(ev + rej, lines);
-    assert_eq!(rej, 0);
+    common::line_throughput("panos", panos::generate, &panos::PanOs);
 }
 
 proptest! {
@@ -345,24 +317,10 @@ proptest! {
     fn mutated_lines_account_for_every_record(
         picks in proptest::collection::vec((0usize..16, 0usize..600, any::<u8>(), 0usize..600), 1..10)
     ) {
-        let mut lines: Vec<String> = Vec::new();
-        for f in ["panos/traffic_threat_syslog.log", "panos/globalprotect_10_1.log", "panos/system_auth_config.log"] {
-            lines.extend(std::fs::read_to_string(common::samples_dir().join(f)).unwrap().lines().map(str::to_string));
-        }
-        let mut out = Vec::new();
-        for (i, pos, byte, cut) in picks {
-            let mut l = lines[i % lines.len()].clone().into_bytes();
-            let p = pos % l.len();
-            l[p] = if byte == b'\n' || byte == b'\r' { b',' } else { byte };
-            l.truncate(l.len() - cut % (l.len() / 2 + 1));
-            out.extend_from_slice(&l);
-            out.push(b'\n');
-        }
-        let p = sources::parse_bytes(&sources::registry(), &out, "p", "0", &ParseContext::default());
-        if matches!(p.format, Some("panos") | Some("fortigate") | Some("cef")) {
-            let text = sources::text::decode(&out).text.into_owned();
-            let non_blank = text.split('\n').filter(|l| !l.trim().is_empty()).count() as u64;
-            prop_assert_eq!(p.records(), non_blank);
+        let lines = common::sample_file_lines(&["panos/traffic_threat_syslog.log", "panos/globalprotect_10_1.log", "panos/system_auth_config.log"]);
+        let out = common::mutate_lines(&lines, &picks, b',');
+        if let Some((records, non_blank)) = common::records_and_lines(&out, |f| ["panos", "fortigate", "cef"].contains(&f)) {
+            prop_assert_eq!(records, non_blank);
         }
     }
 }

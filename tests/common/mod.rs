@@ -85,3 +85,102 @@ pub fn check_accounting(bytes: &[u8], p: &Parsed) {
 pub fn extra_str<'a>(e: &'a irpack::event::Event, k: &str) -> Option<&'a str> {
     e.extra.get(k).and_then(|v| v.as_str())
 }
+
+/// Every event's provenance re-hashes against the bytes of the file it names.
+pub fn check_provenance(path: &Path, events: &[irpack::event::Event]) {
+    let bytes = std::fs::read(path).unwrap();
+    for e in events {
+        assert!(
+            raw_matches(&bytes, &e.provenance),
+            "provenance of record {} does not re-hash",
+            e.provenance.record_no
+        );
+    }
+}
+
+/// Lines of `lines` picked by a proptest, each with one byte overwritten and cut short (line
+/// breaks are replaced by `newline_stand_in`, so a line stays one line).
+pub fn mutate_lines(
+    lines: &[String],
+    picks: &[(usize, usize, u8, usize)],
+    newline_stand_in: u8,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &(i, pos, byte, cut) in picks {
+        let mut l = lines[i % lines.len()].clone().into_bytes();
+        if !l.is_empty() {
+            let p = pos % l.len();
+            l[p] = if byte == b'\n' || byte == b'\r' {
+                newline_stand_in
+            } else {
+                byte
+            };
+            l.truncate(l.len() - cut % (l.len() / 2 + 1));
+        }
+        out.extend_from_slice(&l);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The lines of some sample files.
+pub fn sample_file_lines(files: &[&str]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(samples_dir().join(f))
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// For input detected as a format `line_oriented` accepts (one record per line), the records
+/// counted and the non-blank lines: every line must be accounted for as an event or a rejection.
+pub fn records_and_lines(out: &[u8], line_oriented: impl Fn(&str) -> bool) -> Option<(u64, u64)> {
+    let p = sources::parse_bytes(
+        &sources::registry(),
+        out,
+        "p",
+        "0",
+        &ParseContext::default(),
+    );
+    let format = p.format?;
+    if !line_oriented(format) {
+        return None;
+    }
+    let text = sources::text::decode(out).text.into_owned();
+    let non_blank = text.split('\n').filter(|l| !l.trim().is_empty()).count() as u64;
+    Some((p.records(), non_blank))
+}
+
+/// Parse 100 MB of `generate`d lines with `parser` and print the throughput (an ignored
+/// benchmark test, never a timing assertion); every line must be an event.
+pub fn line_throughput(
+    name: &str,
+    generate: fn(u64, usize, &mut Vec<u8>) -> std::io::Result<u64>,
+    parser: &dyn sources::Source,
+) {
+    let mut buf = Vec::with_capacity(105 << 20);
+    let lines = generate(42, 100 << 20, &mut buf).unwrap();
+    let text = std::str::from_utf8(&buf).unwrap();
+    let input = sources::Input::new(text, "0", "gen", 0, None);
+    let ctx = ParseContext::default();
+    let t = std::time::Instant::now();
+    let (mut ev, mut rej) = (0u64, 0u64);
+    parser.parse(&input, &ctx, &mut |i| match i {
+        Ok(_) => ev += 1,
+        Err(_) => rej += 1,
+    });
+    let s = t.elapsed().as_secs_f64();
+    let mb = buf.len() as f64 / 1e6;
+    println!(
+        "{name}: {mb:.1} MB, {lines} lines, {ev} events, {rej} rejected in {s:.2} s = {:.1} MB/s, {:.0} events/s",
+        mb / s,
+        ev as f64 / s
+    );
+    assert_eq!(ev + rej, lines);
+    assert_eq!(rej, 0);
+}
