@@ -13,7 +13,7 @@
 //! that point stay separate (a timeline never has that many same-second exports of one
 //! sign-in; the cap only keeps hostile input inside the memory bound).
 
-use super::{dedup, export, link, GENESIS};
+use super::{dedup, export, GENESIS};
 use crate::event::Event;
 use sha2::{Digest, Sha256};
 use std::collections::{BinaryHeap, HashMap};
@@ -285,6 +285,9 @@ pub struct Merged {
     pub folded_assumed_zones: HashMap<(String, String), u64>,
     /// Every fold, so a caller holding the events can apply the same merge.
     pub folds: Vec<Fold>,
+    /// SHA-256 (hex) of the JSON lines and of the CSV, header included, as written.
+    pub jsonl_sha256: String,
+    pub csv_sha256: String,
 }
 
 /// One de-duplication: the copies at `dropped` were folded into the event at `kept`, in
@@ -297,13 +300,17 @@ pub struct Fold {
 }
 
 /// Merge sorted runs into the chained JSON lines and the CSV rows (header included).
-pub fn merge<J: Write, C: Write>(runs: &[Run], jsonl: J, csv: C) -> Result<Merged, SpillError> {
+pub fn merge<J: Write + Send, C: Write + Send>(
+    runs: &[Run],
+    jsonl: J,
+    csv: C,
+) -> Result<Merged, SpillError> {
     merge_with(runs, jsonl, csv, &mut |_| {})
 }
 
 /// [`merge`], calling `tick` with the number of events read every [`TICK`] events (for a
 /// progress bar).
-pub fn merge_with<J: Write, C: Write>(
+pub fn merge_with<J: Write + Send, C: Write + Send>(
     runs: &[Run],
     jsonl: J,
     csv: C,
@@ -323,81 +330,186 @@ pub fn merge_with<J: Write, C: Write>(
         }
         readers.push(r);
     }
-    let mut out = Writer::new(jsonl, csv).map_err(io(Path::new("timeline")))?;
-    let mut group: Vec<(usize, Rec)> = Vec::new();
-    let mut group_second = i64::MIN;
-    let mut group_bytes = 0usize;
-    let mut read = 0u64;
-    while let Some(Head { rec, rank, run }) = heap.pop() {
-        read += 1;
-        if read.is_multiple_of(TICK) {
-            tick(TICK);
+    let timeline = || io(Path::new("timeline"));
+    with_writer(jsonl, csv, |out| {
+        let mut group: Vec<(usize, Rec)> = Vec::new();
+        let mut group_second = i64::MIN;
+        let mut group_bytes = 0usize;
+        let mut read = 0u64;
+        while let Some(Head { rec, rank, run }) = heap.pop() {
+            read += 1;
+            if read.is_multiple_of(TICK) {
+                tick(TICK);
+            }
+            if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
+                heap.push(Head {
+                    rec: next,
+                    rank: runs[run].rank,
+                    run,
+                });
+            }
+            let second = rec.time_us.div_euclid(1_000_000);
+            if second != group_second || group_bytes >= GROUP_CAP_BYTES {
+                out.group(std::mem::take(&mut group)).map_err(timeline())?;
+                group_second = second;
+                group_bytes = 0;
+            }
+            group_bytes += rec.heap_bytes();
+            group.push((rank, rec));
         }
-        if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
-            heap.push(Head {
-                rec: next,
-                rank: runs[run].rank,
-                run,
-            });
-        }
-        let second = rec.time_us.div_euclid(1_000_000);
-        if second != group_second || group_bytes >= GROUP_CAP_BYTES {
-            out.group(std::mem::take(&mut group))
-                .map_err(io(Path::new("timeline")))?;
-            group_second = second;
-            group_bytes = 0;
-        }
-        group_bytes += rec.heap_bytes();
-        group.push((rank, rec));
-    }
-    out.group(group).map_err(io(Path::new("timeline")))?;
-    out.finish().map_err(io(Path::new("timeline")))
+        out.group(group).map_err(timeline())
+    })
+    .map_err(|e| match e {
+        WriteError::Merge(e) => e,
+        WriteError::Io(e) => timeline()(e),
+    })
 }
 
 /// Merge sorted in-memory runs (tests, small inputs): the same output as [`merge`].
-pub fn merge_recs<J: Write, C: Write>(
+pub fn merge_recs<J: Write + Send, C: Write + Send>(
     mut recs: Vec<(usize, Rec)>,
     jsonl: J,
     csv: C,
 ) -> std::io::Result<Merged> {
     recs.sort_by_key(|(rank, r)| (r.time_us, *rank, r.record_no));
-    let mut out = Writer::new(jsonl, csv)?;
-    let mut group: Vec<(usize, Rec)> = Vec::new();
-    let mut group_second = i64::MIN;
-    for (rank, rec) in recs {
-        let second = rec.time_us.div_euclid(1_000_000);
-        if second != group_second {
-            out.group(std::mem::take(&mut group))?;
-            group_second = second;
+    with_writer(jsonl, csv, |out| {
+        let mut group: Vec<(usize, Rec)> = Vec::new();
+        let mut group_second = i64::MIN;
+        for (rank, rec) in recs {
+            let second = rec.time_us.div_euclid(1_000_000);
+            if second != group_second {
+                out.group(std::mem::take(&mut group))?;
+                group_second = second;
+            }
+            group.push((rank, rec));
         }
-        group.push((rank, rec));
-    }
-    out.group(group)?;
-    out.finish()
+        out.group(group)
+    })
+    .map_err(|e| match e {
+        WriteError::Merge(e) | WriteError::Io(e) => e,
+    })
 }
 
-struct Writer<J: Write, C: Write> {
-    jsonl: BufWriter<J>,
-    csv: BufWriter<C>,
-    prev: String,
+/// Bytes handed to the output thread at a time (each file's share).
+const OUT_CHUNK: usize = 1 << 20;
+
+/// Why [`with_writer`] failed: the merge's own error, or writing the files.
+enum WriteError<E> {
+    Merge(E),
+    Io(std::io::Error),
+}
+
+/// Run `merge` with a [`Writer`] whose bytes an output thread of its own writes to `jsonl`
+/// and `csv` and hashes: the merge thread only merges, renders lines and chains (the chain is
+/// sequential; the writing and hashing need not wait for it).
+fn with_writer<J: Write + Send, C: Write + Send, E>(
+    jsonl: J,
+    csv: C,
+    merge: impl FnOnce(&mut Writer) -> Result<(), E>,
+) -> Result<Merged, WriteError<E>> {
+    // Two chunks in flight besides the one being filled; spent buffers come back for reuse
+    // (fresh megabyte buffers would each cost page faults).
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, Vec<u8>)>(2);
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let output = s.spawn(move || write_out(full_rx, spare_tx, jsonl, csv));
+        let mut w = Writer::new(full_tx, spare_rx);
+        let merged = match merge(&mut w) {
+            Ok(()) => w.finish().map_err(WriteError::Io),
+            Err(e) => {
+                // Closes the channel, so the output thread ends.
+                drop(w);
+                Err(WriteError::Merge(e))
+            }
+        };
+        // The output thread's error explains a merge that stopped because it quit.
+        let hashes = output
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("timeline output thread panicked")));
+        match (merged, hashes) {
+            (Ok(mut m), Ok((j, c))) => {
+                m.jsonl_sha256 = j;
+                m.csv_sha256 = c;
+                Ok(m)
+            }
+            (_, Err(e)) => Err(WriteError::Io(e)),
+            (Err(e), Ok(_)) => Err(e),
+        }
+    })
+}
+
+/// The output thread: write each chunk and hash it; the hashes when the merge is done.
+fn write_out<J: Write, C: Write>(
+    chunks: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+    spare: std::sync::mpsc::Sender<(Vec<u8>, Vec<u8>)>,
+    mut jsonl: J,
+    mut csv: C,
+) -> std::io::Result<(String, String)> {
+    let (mut hj, mut hc) = (Sha256::new(), Sha256::new());
+    for (mut j, mut c) in chunks {
+        hj.update(&j);
+        jsonl.write_all(&j)?;
+        hc.update(&c);
+        csv.write_all(&c)?;
+        j.clear();
+        c.clear();
+        let _ = spare.send((j, c));
+    }
+    jsonl.flush()?;
+    csv.flush()?;
+    Ok((hex::encode(hj.finalize()), hex::encode(hc.finalize())))
+}
+
+struct Writer {
+    jsonl: Vec<u8>,
+    csv: Vec<u8>,
+    full: std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u8>)>,
+    spare: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+    /// The previous line's chain value (hex).
+    prev: [u8; 64],
     merged: Merged,
     renderer: Renderer,
 }
 
-impl<J: Write, C: Write> Writer<J, C> {
-    fn new(jsonl: J, csv: C) -> std::io::Result<Self> {
-        let mut csv = BufWriter::with_capacity(1 << 20, csv);
+impl Writer {
+    fn new(
+        full: std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u8>)>,
+        spare: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+    ) -> Self {
         let mut header = csv::Writer::from_writer(Vec::new());
-        export::csv_header(&mut header).map_err(std::io::Error::other)?;
-        header.flush()?;
-        csv.write_all(header.get_ref())?;
-        Ok(Writer {
-            jsonl: BufWriter::with_capacity(1 << 20, jsonl),
+        // Writing to a Vec cannot fail.
+        let _ = export::csv_header(&mut header);
+        let _ = header.flush();
+        let mut csv = Vec::with_capacity(2 * OUT_CHUNK);
+        csv.extend_from_slice(header.get_ref());
+        let mut prev = [0u8; 64];
+        prev.copy_from_slice(GENESIS.as_bytes());
+        Writer {
+            jsonl: Vec::with_capacity(2 * OUT_CHUNK),
             csv,
-            prev: GENESIS.to_string(),
+            full,
+            spare,
+            prev,
             merged: Merged::default(),
             renderer: Renderer::default(),
-        })
+        }
+    }
+
+    /// Hand the filled buffers to the output thread.
+    fn send(&mut self) -> std::io::Result<()> {
+        let (j, c) = self.spare.try_recv().unwrap_or_else(|_| {
+            (
+                Vec::with_capacity(2 * OUT_CHUNK),
+                Vec::with_capacity(2 * OUT_CHUNK),
+            )
+        });
+        let chunk = (
+            std::mem::replace(&mut self.jsonl, j),
+            std::mem::replace(&mut self.csv, c),
+        );
+        self.full
+            .send(chunk)
+            .map_err(|_| std::io::Error::other("the timeline output thread stopped"))
     }
 
     /// Write one second's events, folding later copies of an event into its first copy.
@@ -460,23 +572,39 @@ impl<J: Write, C: Write> Writer<J, C> {
     }
 
     fn write(&mut self, r: &Rec) -> std::io::Result<()> {
-        let sha = hex::encode(r.sha256);
-        let chain = link(&self.prev, &sha);
+        let mut sha = [0u8; 64];
+        // Both buffers are 64 bytes, exactly what 32 bytes encode to.
+        let _ = hex::encode_to_slice(r.sha256, &mut sha);
+        // `timeline::link` over the hex strings, without allocating them.
+        let mut chain = [0u8; 64];
+        let mut h = Sha256::new();
+        h.update(self.prev);
+        h.update(sha);
+        let _ = hex::encode_to_slice(h.finalize(), &mut chain);
         self.merged.events += 1;
-        writeln!(
-            self.jsonl,
-            "{{\"seq\":{},\"event_sha256\":\"{sha}\",\"prev\":\"{}\",\"chain\":\"{chain}\",\"event\":{}}}",
-            self.merged.events, self.prev, r.json
-        )?;
-        self.csv.write_all(&r.csv)?;
+        let j = &mut self.jsonl;
+        j.extend_from_slice(b"{\"seq\":");
+        j.extend_from_slice(self.merged.events.to_string().as_bytes());
+        j.extend_from_slice(b",\"event_sha256\":\"");
+        j.extend_from_slice(&sha);
+        j.extend_from_slice(b"\",\"prev\":\"");
+        j.extend_from_slice(&self.prev);
+        j.extend_from_slice(b"\",\"chain\":\"");
+        j.extend_from_slice(&chain);
+        j.extend_from_slice(b"\",\"event\":");
+        j.extend_from_slice(r.json.as_bytes());
+        j.extend_from_slice(b"}\n");
+        self.csv.extend_from_slice(&r.csv);
         self.prev = chain;
+        if self.jsonl.len() >= OUT_CHUNK || self.csv.len() >= OUT_CHUNK {
+            self.send()?;
+        }
         Ok(())
     }
 
     fn finish(mut self) -> std::io::Result<Merged> {
-        self.jsonl.flush()?;
-        self.csv.flush()?;
-        self.merged.head = self.prev;
+        self.send()?;
+        self.merged.head = String::from_utf8_lossy(&self.prev).into_owned();
         Ok(self.merged)
     }
 }
