@@ -110,6 +110,10 @@ pub struct RunOutput {
     pub events: Vec<Event>,
     pub timeline_head: String,
     pub case_dir: PathBuf,
+    /// Files this process wrote into the case folder and hashed as it wrote them: path
+    /// relative to the case folder → (SHA-256, size). Packaging takes these hashes instead of
+    /// reading the files again (empty for a case loaded from disk).
+    pub written: BTreeMap<String, (String, u64)>,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -375,20 +379,24 @@ fn collect_impl(
     let head = merged.head.clone();
     let duplicates_merged = merged.duplicates_merged as usize;
     // Hashed by the merge as it wrote them: reading 3× the input back costs seconds.
-    let mut written = serde_json::Map::new();
+    let mut written = BTreeMap::new();
     written.insert(
-        "timeline/timeline.jsonl".into(),
-        std::mem::take(&mut merged.jsonl_sha256).into(),
+        "timeline/timeline.jsonl".to_string(),
+        (std::mem::take(&mut merged.jsonl_sha256), merged.jsonl_bytes),
     );
     written.insert(
-        "timeline/timeline.csv".into(),
-        std::mem::take(&mut merged.csv_sha256).into(),
+        "timeline/timeline.csv".to_string(),
+        (std::mem::take(&mut merged.csv_sha256), merged.csv_bytes),
     );
+    let files_written: serde_json::Map<String, serde_json::Value> = written
+        .iter()
+        .map(|(k, (sha, _))| (k.clone(), sha.clone().into()))
+        .collect();
     custody.append(
         &now,
         &actor,
         "timeline_written",
-        serde_json::json!({ "events": merged.events, "duplicates_merged": duplicates_merged, "chain_head": head, "files": written }),
+        serde_json::json!({ "events": merged.events, "duplicates_merged": duplicates_merged, "chain_head": head, "files": files_written }),
     )?;
 
     let zone_notes = zones
@@ -418,6 +426,7 @@ fn collect_impl(
             events: merged.events,
             timeline_head: head,
             case_dir,
+            written,
         },
         held,
         folds,
@@ -431,6 +440,8 @@ pub struct Sealed {
     pub events: u64,
     pub timeline_head: String,
     pub case_dir: PathBuf,
+    /// As [`RunOutput::written`].
+    pub written: BTreeMap<String, (String, u64)>,
 }
 
 /// Collect and normalize, keeping the events for the analysis as the sealed timeline has
@@ -446,6 +457,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         events,
         timeline_head: sealed.timeline_head,
         case_dir: sealed.case_dir,
+        written: sealed.written,
     })
 }
 
@@ -884,6 +896,7 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         events,
         timeline_head: head,
         case_dir: case_dir.to_path_buf(),
+        written: BTreeMap::new(),
     })
 }
 

@@ -285,9 +285,12 @@ pub struct Merged {
     pub folded_assumed_zones: HashMap<(String, String), u64>,
     /// Every fold, so a caller holding the events can apply the same merge.
     pub folds: Vec<Fold>,
-    /// SHA-256 (hex) of the JSON lines and of the CSV, header included, as written.
+    /// SHA-256 (hex) and length of the JSON lines and of the CSV (header included), as
+    /// written.
     pub jsonl_sha256: String,
+    pub jsonl_bytes: u64,
     pub csv_sha256: String,
+    pub csv_bytes: u64,
 }
 
 /// One de-duplication: the copies at `dropped` were folded into the event at `kept`, in
@@ -427,9 +430,9 @@ fn with_writer<J: Write + Send, C: Write + Send, E>(
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("timeline output thread panicked")));
         match (merged, hashes) {
-            (Ok(mut m), Ok((j, c))) => {
-                m.jsonl_sha256 = j;
-                m.csv_sha256 = c;
+            (Ok(mut m), Ok(((j, jn), (c, cn)))) => {
+                (m.jsonl_sha256, m.jsonl_bytes) = (j, jn);
+                (m.csv_sha256, m.csv_bytes) = (c, cn);
                 Ok(m)
             }
             (_, Err(e)) => Err(WriteError::Io(e)),
@@ -438,26 +441,35 @@ fn with_writer<J: Write + Send, C: Write + Send, E>(
     })
 }
 
+/// SHA-256 (hex) and length of what was written.
+type Written = (String, u64);
+
 /// The output thread: write each chunk and hash it; the hashes when the merge is done.
 fn write_out<J: Write, C: Write>(
     chunks: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
     spare: std::sync::mpsc::Sender<(Vec<u8>, Vec<u8>)>,
     mut jsonl: J,
     mut csv: C,
-) -> std::io::Result<(String, String)> {
+) -> std::io::Result<(Written, Written)> {
     let (mut hj, mut hc) = (Sha256::new(), Sha256::new());
+    let (mut nj, mut nc) = (0u64, 0u64);
     for (mut j, mut c) in chunks {
         hj.update(&j);
         jsonl.write_all(&j)?;
+        nj += j.len() as u64;
         hc.update(&c);
         csv.write_all(&c)?;
+        nc += c.len() as u64;
         j.clear();
         c.clear();
         let _ = spare.send((j, c));
     }
     jsonl.flush()?;
     csv.flush()?;
-    Ok((hex::encode(hj.finalize()), hex::encode(hc.finalize())))
+    Ok((
+        (hex::encode(hj.finalize()), nj),
+        (hex::encode(hc.finalize()), nc),
+    ))
 }
 
 struct Writer {
