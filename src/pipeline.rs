@@ -7,7 +7,6 @@ use crate::evidence::intake::{self, EvidenceItem, ItemKind, ZipLimits};
 use crate::sources::{self, ParseContext, RecordError};
 use crate::timeline::spill;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,6 +109,10 @@ pub struct RunOutput {
     pub events: Vec<Event>,
     pub timeline_head: String,
     pub case_dir: PathBuf,
+    /// Files this process wrote into the case folder and hashed as it wrote them: path
+    /// relative to the case folder → (SHA-256, size). Packaging takes these hashes instead of
+    /// reading the files again (empty for a case loaded from disk).
+    pub written: BTreeMap<String, (String, u64)>,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -286,14 +289,11 @@ fn collect_impl(
         keep,
         chunking,
     };
-    let parsed: Vec<ParsedItem> = items
-        .par_iter()
-        .map(|&(n, item)| {
-            let p = parse_item(&setup, n, item);
-            bar.inc(item.size);
-            p
-        })
-        .collect::<Result<_, _>>()?;
+    let parsed = parse_largest_first(&items, |n, item| {
+        let p = parse_item(&setup, n, item);
+        bar.inc(item.size);
+        p
+    })?;
     bar.finish_and_clear();
 
     let mut files = Vec::new();
@@ -374,20 +374,25 @@ fn collect_impl(
     }
     let head = merged.head.clone();
     let duplicates_merged = merged.duplicates_merged as usize;
-    let mut written = serde_json::Map::new();
+    // Hashed by the merge as it wrote them: reading 3× the input back costs seconds.
+    let mut written = BTreeMap::new();
     written.insert(
-        "timeline/timeline.jsonl".into(),
-        file_sha256(&tl_path)?.into(),
+        "timeline/timeline.jsonl".to_string(),
+        (std::mem::take(&mut merged.jsonl_sha256), merged.jsonl_bytes),
     );
     written.insert(
-        "timeline/timeline.csv".into(),
-        file_sha256(&csv_path)?.into(),
+        "timeline/timeline.csv".to_string(),
+        (std::mem::take(&mut merged.csv_sha256), merged.csv_bytes),
     );
+    let files_written: serde_json::Map<String, serde_json::Value> = written
+        .iter()
+        .map(|(k, (sha, _))| (k.clone(), sha.clone().into()))
+        .collect();
     custody.append(
         &now,
         &actor,
         "timeline_written",
-        serde_json::json!({ "events": merged.events, "duplicates_merged": duplicates_merged, "chain_head": head, "files": written }),
+        serde_json::json!({ "events": merged.events, "duplicates_merged": duplicates_merged, "chain_head": head, "files": files_written }),
     )?;
 
     let zone_notes = zones
@@ -417,6 +422,7 @@ fn collect_impl(
             events: merged.events,
             timeline_head: head,
             case_dir,
+            written,
         },
         held,
         folds,
@@ -430,6 +436,8 @@ pub struct Sealed {
     pub events: u64,
     pub timeline_head: String,
     pub case_dir: PathBuf,
+    /// As [`RunOutput::written`].
+    pub written: BTreeMap<String, (String, u64)>,
 }
 
 /// Collect and normalize, keeping the events for the analysis as the sealed timeline has
@@ -445,6 +453,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         events,
         timeline_head: sealed.timeline_head,
         case_dir: sealed.case_dir,
+        written: sealed.written,
     })
 }
 
@@ -518,6 +527,60 @@ fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event
         !dropped[i - 1]
     });
     events
+}
+
+/// Parse every item on every thread, largest first, each thread taking the next item when it
+/// is done (longest-processing-time order): the last items to finish are the small ones, so
+/// no core idles while another works through a large file alone. Results come back in
+/// `items` order; the first error stops the taking of further items.
+fn parse_largest_first<F>(
+    items: &[(usize, &EvidenceItem)],
+    parse: F,
+) -> Result<Vec<ParsedItem>, PipelineError>
+where
+    F: Fn(usize, &EvidenceItem) -> Result<ParsedItem, PipelineError> + Sync,
+{
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // Stable: equal sizes keep their intake order.
+    order.sort_by_key(|&i| std::cmp::Reverse(items[i].1.size));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<ParsedItem, PipelineError>>>> =
+        items.iter().map(|_| Mutex::new(None)).collect();
+    rayon::scope(|s| {
+        for _ in 0..rayon::current_num_threads().max(1) {
+            s.spawn(|_| {
+                while !failed.load(Ordering::Relaxed) {
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let (n, item) = items[i];
+                    let p = parse(n, item);
+                    if p.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
+                }
+            });
+        }
+    });
+    let mut parsed = Vec::with_capacity(items.len());
+    for (slot, (_, item)) in slots.into_iter().zip(items) {
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(p) => parsed.push(p?),
+            // Only left when another item failed; that error is returned first or next.
+            None if failed.load(Ordering::Relaxed) => continue,
+            None => {
+                return Err(PipelineError::Output {
+                    path: item.stored_path.clone(),
+                    message: "was not parsed".into(),
+                })
+            }
+        }
+    }
+    Ok(parsed)
 }
 
 /// Where sorted runs wait for the merge, inside the case folder (removed after it).
@@ -883,6 +946,7 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         events,
         timeline_head: head,
         case_dir: case_dir.to_path_buf(),
+        written: BTreeMap::new(),
     })
 }
 
@@ -921,4 +985,94 @@ pub fn load_conclusions(case_dir: &Path) -> Result<Conclusions, PipelineError> {
         actions: read(&dir, "actions.json")?,
         regulatory: read(&dir, "regulatory.json")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(name: &str, size: u64) -> EvidenceItem {
+        EvidenceItem {
+            original_path: name.into(),
+            stored_path: name.into(),
+            kind: ItemKind::File,
+            sha256: String::new(),
+            size,
+            modified: None,
+            acquired_at: String::new(),
+            examiner: String::new(),
+            host: String::new(),
+            tool: String::new(),
+            member_name: None,
+            member_index: None,
+        }
+    }
+
+    fn parsed(item: &EvidenceItem) -> ParsedItem {
+        ParsedItem {
+            report: FileReport {
+                stored_path: item.stored_path.clone(),
+                original_path: item.original_path.clone(),
+                sha256: String::new(),
+                size: item.size,
+                kind: ItemKind::File,
+                format: None,
+                decoded_from: None,
+                records: 0,
+                events: 0,
+                rejected: 0,
+                error: None,
+            },
+            events: Vec::new(),
+            rejected: Vec::new(),
+            zones: BTreeMap::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    /// Results come back in item order whatever order the threads took them in (largest
+    /// first), on one thread and on several; an error is returned.
+    #[test]
+    fn largest_first_keeps_item_order_and_reports_errors() {
+        let owned: Vec<EvidenceItem> = [5u64, 70, 0, 70, 3, 1000, 9]
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| item(&format!("f{i}"), size))
+            .collect();
+        let items: Vec<(usize, &EvidenceItem)> = owned.iter().enumerate().collect();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let taken = std::sync::Mutex::new(Vec::new());
+            let got = pool
+                .install(|| {
+                    parse_largest_first(&items, |n, it| {
+                        taken.lock().unwrap().push(it.size);
+                        assert_eq!(owned[n].stored_path, it.stored_path);
+                        Ok(parsed(it))
+                    })
+                })
+                .unwrap();
+            let names: Vec<&str> = got.iter().map(|p| p.report.stored_path.as_str()).collect();
+            assert_eq!(names, ["f0", "f1", "f2", "f3", "f4", "f5", "f6"]);
+            if threads == 1 {
+                assert_eq!(taken.into_inner().unwrap(), [1000, 70, 70, 9, 5, 3, 0]);
+            }
+            let err = pool.install(|| {
+                parse_largest_first(&items, |_, it| {
+                    if it.size == 3 {
+                        Err(PipelineError::Output {
+                            path: it.stored_path.clone(),
+                            message: "broken".into(),
+                        })
+                    } else {
+                        Ok(parsed(it))
+                    }
+                })
+            });
+            assert!(matches!(err, Err(PipelineError::Output { ref path, .. }) if path == "f4"));
+        }
+    }
 }

@@ -641,6 +641,7 @@ fn collected_case(dir: &Path, case: CaseFile) -> RunOutput {
         events: ip_only_hop("alice@x.com"),
         timeline_head: "0".repeat(64),
         case_dir: dir.to_path_buf(),
+        written: Default::default(),
     }
 }
 

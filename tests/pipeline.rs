@@ -125,6 +125,91 @@ fn custody_and_timeline_chains_verify() {
     for f in &run.collected.files {
         assert_eq!(f.records, f.events + f.rejected, "{}", f.stored_path);
     }
+    // The merge hashed the timeline files as it wrote them: the custody log and the run
+    // carry the hashes of the files on disk.
+    for f in ["timeline/timeline.jsonl", "timeline/timeline.csv"] {
+        let bytes = std::fs::read(out.join(f)).unwrap();
+        let sha = irpack::sources::sha256_hex(&bytes);
+        assert_eq!(last.details["files"][f], serde_json::json!(sha), "{f}");
+        assert_eq!(run.written[f], (sha, bytes.len() as u64), "{f}");
+    }
+}
+
+/// The sealed manifest of the payload a run packages (the timeline's hashes taken as the merge
+/// wrote it) equals the manifest of the same case folder hashed from disk. A timeline file
+/// changed in place after it was written keeps the hash of what was written, so `verify`
+/// catches the package's copy; one whose size changed is hashed again.
+#[test]
+fn package_takes_the_hashes_taken_while_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("case");
+    let mut o = opts(
+        vec![common::samples_dir().join("scenario-bec")],
+        out.clone(),
+    );
+    o.quiet = true;
+    let run = pipeline::collect(&o).unwrap();
+    assert_eq!(run.written.len(), 2);
+    let concl = pipeline::analyze(&run, &o).unwrap();
+    let pkg = irpack::package::PackageOptions {
+        quiet: true,
+        force: true,
+        ..Default::default()
+    };
+    let zip = out.join("IR-TEST-1.zip");
+    let manifest = |run: &pipeline::RunOutput| {
+        pipeline::report_and_package(run, &concl, &o, &pkg).unwrap();
+        let mut z = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+        let mut m = String::new();
+        std::io::Read::read_to_string(
+            &mut z.by_name("IR-TEST-1/manifest-sha256.txt").unwrap(),
+            &mut m,
+        )
+        .unwrap();
+        // The report cites the custody log, which each packaging extends.
+        m.lines()
+            .filter(|l| !l.contains("  data/report/"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let from_run = manifest(&run);
+    let loaded = pipeline::load(&out).unwrap();
+    assert!(loaded.written.is_empty());
+    assert_eq!(from_run, manifest(&loaded));
+    let verified = || {
+        irpack::package::verify::verify(&zip, &Default::default())
+            .unwrap()
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(verified().is_empty(), "{:?}", verified());
+    // One byte of the CSV changes in place.
+    let csv = out.join("timeline/timeline.csv");
+    let mut bytes = std::fs::read(&csv).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    std::fs::write(&csv, &bytes).unwrap();
+    assert_eq!(manifest(&run), from_run);
+    let problems = verified();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("data/timeline/timeline.csv")),
+        "{problems:?}"
+    );
+    // The CSV grows: its recorded hash no longer applies.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&csv).unwrap();
+    f.write_all(b"x\n").unwrap();
+    drop(f);
+    let now = irpack::sources::sha256_hex(&std::fs::read(&csv).unwrap());
+    let after = manifest(&run);
+    assert!(
+        after.contains(&format!("{now}  data/timeline/timeline.csv")),
+        "{after}"
+    );
+    assert!(!from_run.contains(&now));
 }
 
 #[test]

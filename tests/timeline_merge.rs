@@ -119,14 +119,74 @@ proptest! {
         let (jsonl, csv, merged) = reference(all);
         let (sj, sc, m) = streamed(&files, budget);
         prop_assert_eq!(String::from_utf8(sj.clone()).unwrap(), String::from_utf8(jsonl.clone()).unwrap());
-        prop_assert_eq!(sc, csv);
+        prop_assert_eq!(&sc, &csv);
         prop_assert_eq!(m.duplicates_merged as usize, merged);
         let lines = jsonl.iter().filter(|&&b| b == b'\n').count() as u64;
         prop_assert_eq!(m.events, lines);
         // The head the merge reports is the chain the file verifies to.
         let (_, head) = timeline::verify_text(std::str::from_utf8(&sj).unwrap()).unwrap();
         prop_assert_eq!(m.head, head);
+        // And the hashes it reports are those of the bytes written (the custody log takes them).
+        prop_assert_eq!(m.jsonl_sha256, sha256_hex(&sj));
+        prop_assert_eq!(m.csv_sha256, sha256_hex(&sc));
     }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// Accepts `limit` bytes, then fails every write.
+struct Failing {
+    limit: usize,
+    taken: usize,
+}
+
+impl std::io::Write for Failing {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.taken + b.len() > self.limit {
+            return Err(std::io::Error::other("disk full (test)"));
+        }
+        self.taken += b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The timeline files are written on a thread of their own: when writing fails, the merge
+/// stops with that error instead of waiting for a writer that is gone, whichever file fails
+/// and whether it fails at once or after megabytes.
+#[test]
+fn a_failing_timeline_write_stops_the_merge_with_its_error() {
+    let events: Vec<Event> = (0..20_000u64)
+        .map(|i| event(1, "entra_signin", i + 1, (i / 7) as i64, 0, None))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = spill::RunSink::new(dir.path(), 0, 1 << 20);
+    for e in &events {
+        sink.push(e).unwrap();
+    }
+    let runs: Vec<spill::Run> = sink
+        .finish()
+        .unwrap()
+        .into_iter()
+        .map(|path| spill::Run { path, rank: 0 })
+        .collect();
+    for limit in [0, 3 << 20] {
+        let fail = || Failing { limit, taken: 0 };
+        let e = spill::merge(&runs, fail(), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("disk full"), "{e}");
+        let e = spill::merge(&runs, Vec::new(), fail()).unwrap_err();
+        assert!(e.to_string().contains("disk full"), "{e}");
+    }
+    // Enough events that the JSON lines span several chunks.
+    let mut whole = Vec::new();
+    let m = spill::merge(&runs, &mut whole, Vec::new()).unwrap();
+    assert!(whole.len() > 8 << 20, "{}", whole.len());
+    assert_eq!(m.events, events.len() as u64);
 }
 
 #[test]

@@ -91,8 +91,16 @@ pub struct Intake {
     pub problems: Vec<IntakeError>,
 }
 
+/// One step of the walk over the inputs, replayed in walk order once the files are taken.
+enum Step {
+    Problem(IntakeError),
+    /// Copy and hash the file at this path to this stored path.
+    Take(PathBuf, String),
+}
+
 pub fn intake(opts: &IntakeOptions) -> Intake {
-    let mut out = Intake::default();
+    use rayon::prelude::*;
+    let mut steps: Vec<Step> = Vec::new();
     let evidence_dir = opts.case_dir.join("evidence");
     // Each input gets its own root under evidence/: two inputs with one name (`logs` the file
     // and `logs` the folder, or two `export.zip` from different places) must not collide.
@@ -104,10 +112,10 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
         let meta = match std::fs::symlink_metadata(input) {
             Ok(m) => m,
             Err(source) => {
-                out.problems.push(IntakeError::Io {
+                steps.push(Step::Problem(IntakeError::Io {
                     path: input.display().to_string(),
                     source,
-                });
+                }));
                 continue;
             }
         };
@@ -128,20 +136,20 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
                             .path()
                             .map(|p| p.display().to_string())
                             .unwrap_or_else(|| input.display().to_string());
-                        out.problems.push(IntakeError::Input {
+                        steps.push(Step::Problem(IntakeError::Input {
                             path,
                             message: format!("cannot walk: {e}"),
-                        });
+                        }));
                         continue;
                     }
                 };
                 let ft = entry.file_type();
                 if ft.is_symlink() {
                     // Following links could pull in files outside the evidence the analyst chose.
-                    out.problems.push(IntakeError::Input {
+                    steps.push(Step::Problem(IntakeError::Input {
                         path: entry.path().display().to_string(),
                         message: "symbolic link not followed".into(),
-                    });
+                    }));
                     continue;
                 }
                 if ft.is_dir() {
@@ -149,10 +157,10 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
                 }
                 if !ft.is_file() {
                     // FIFOs, sockets and devices: opening one could block or read forever.
-                    out.problems.push(IntakeError::Input {
+                    steps.push(Step::Problem(IntakeError::Input {
                         path: entry.path().display().to_string(),
                         message: "not a regular file; not taken".into(),
-                    });
+                    }));
                     continue;
                 }
                 if is_excluded(entry.path(), opts.exclude) {
@@ -165,20 +173,45 @@ pub fn intake(opts: &IntakeOptions) -> Intake {
                     .collect::<Vec<_>>()
                     .join("/");
                 let stored = format!("evidence/{root_name}/{rel}");
-                if first_time(entry.path(), &stored, &mut seen, &mut out) {
-                    take_file(entry.path(), &stored, &evidence_dir, opts, &mut out);
+                if first_time(entry.path(), &stored, &mut seen, &mut steps) {
+                    steps.push(Step::Take(entry.path().to_path_buf(), stored));
                 }
             }
         } else if meta.is_file() {
             let stored = format!("evidence/{root_name}");
-            if first_time(input, &stored, &mut seen, &mut out) {
-                take_file(input, &stored, &evidence_dir, opts, &mut out);
+            if first_time(input, &stored, &mut seen, &mut steps) {
+                steps.push(Step::Take(input.clone(), stored));
             }
         } else {
-            out.problems.push(IntakeError::Input {
+            steps.push(Step::Problem(IntakeError::Input {
                 path: input.display().to_string(),
                 message: "not a regular file or folder (symbolic links are not followed)".into(),
-            });
+            }));
+        }
+    }
+    // Files are copied and hashed on every thread (the hashing is what costs), then recorded
+    // in walk order, so items and problems come out as a sequential walk gives them.
+    let taken: Vec<Option<Intake>> = steps
+        .par_iter()
+        .with_max_len(1)
+        .map(|step| match step {
+            Step::Take(src, stored) => {
+                let mut one = Intake::default();
+                take_file(src, stored, &evidence_dir, opts, &mut one);
+                Some(one)
+            }
+            Step::Problem(_) => None,
+        })
+        .collect();
+    let mut out = Intake::default();
+    for (step, took) in steps.into_iter().zip(taken) {
+        match (step, took) {
+            (Step::Problem(p), _) => out.problems.push(p),
+            (Step::Take(..), Some(one)) => {
+                out.items.extend(one.items);
+                out.problems.extend(one.problems);
+            }
+            (Step::Take(..), None) => {}
         }
     }
     out.items.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
@@ -190,17 +223,17 @@ fn first_time(
     p: &Path,
     stored: &str,
     seen: &mut std::collections::BTreeMap<PathBuf, String>,
-    out: &mut Intake,
+    steps: &mut Vec<Step>,
 ) -> bool {
     let Ok(c) = std::fs::canonicalize(p) else {
         return true;
     };
     match seen.get(&c) {
         Some(first) => {
-            out.problems.push(IntakeError::Input {
+            steps.push(Step::Problem(IntakeError::Input {
                 path: p.display().to_string(),
                 message: format!("same file as {first}, already taken; kept once"),
-            });
+            }));
             false
         }
         None => {

@@ -15,6 +15,7 @@ use crate::report::{self, ReportError, ReportInput};
 use bagit::{BagInfo, Entry, Payload};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -277,6 +278,41 @@ fn payload_files(case_dir: &Path) -> Result<Vec<(String, PathBuf)>, PackageError
     Ok(v)
 }
 
+/// Hash the payload, taking the hashes this process took as it wrote a file (the timeline:
+/// about 3× the input) instead of reading it again. A file whose size changed since is
+/// hashed again; one changed at the same size would keep the hash of what was written,
+/// which the ZIP's copy then fails against in `verify`, so nothing changed is sealed as if
+/// it were written so.
+fn hash_payload(
+    files: Vec<(String, PathBuf)>,
+    written: &BTreeMap<String, (String, u64)>,
+) -> Result<Vec<Entry>, PackageError> {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for (bag_path, disk) in files {
+        let memo = bag_path
+            .strip_prefix("data/")
+            .and_then(|rel| written.get(rel))
+            .filter(|(_, size)| std::fs::metadata(&disk).is_ok_and(|m| m.len() == *size));
+        match memo {
+            Some((sha256, size)) => known.push(Entry {
+                path: bag_path,
+                content: bagit::Content::File(disk),
+                sha256: sha256.clone(),
+                size: *size,
+            }),
+            None => unknown.push((bag_path, disk)),
+        }
+    }
+    let mut entries = bagit::hash_files(unknown).map_err(|(p, e)| PackageError::Io {
+        path: p.display().to_string(),
+        source: e,
+    })?;
+    entries.extend(known);
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn seal_evidence_package(
     out: &RunOutput,
@@ -290,11 +326,7 @@ fn seal_evidence_package(
 ) -> Result<(String, u64, String), PackageError> {
     let case = &out.collected.case;
     let case_dir = &out.case_dir;
-    let entries =
-        bagit::hash_files(payload_files(case_dir)?).map_err(|(p, e)| PackageError::Io {
-            path: p.display().to_string(),
-            source: e,
-        })?;
+    let entries = hash_payload(payload_files(case_dir)?, &out.written)?;
     crate::profile::mark("package: hash payload");
     // The originals must still be what intake hashed: packaging is not the place to
     // discover (and silently seal) a changed file.

@@ -13,7 +13,7 @@
 //! that point stay separate (a timeline never has that many same-second exports of one
 //! sign-in; the cap only keeps hostile input inside the memory bound).
 
-use super::{dedup, export, link, GENESIS};
+use super::{dedup, export, GENESIS};
 use crate::event::Event;
 use sha2::{Digest, Sha256};
 use std::collections::{BinaryHeap, HashMap};
@@ -63,32 +63,62 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    pub fn render(&mut self, e: &Event) -> Rec {
-        let json = e.canonical_json();
-        let sha256: [u8; 32] = Sha256::digest(json.as_bytes()).into();
-        let csv = self.csv_row(e, &hex::encode(sha256));
-        Rec {
-            time_us: e.time.timestamp_micros(),
-            record_no: e.provenance.record_no,
-            dedup: dedup::key_string(e),
-            sha256,
-            json,
-            csv,
-        }
+    /// One event as a [`Rec`] (the merge's re-rendering of a folded event).
+    pub fn render(&mut self, e: &Event) -> std::io::Result<Rec> {
+        let mut bytes = Vec::new();
+        self.render_into(e, &mut bytes)?;
+        read_rec(&mut &bytes[..])?.ok_or_else(|| std::io::Error::other("empty rendering"))
     }
 
-    fn csv_row(&mut self, e: &Event, sha: &str) -> Vec<u8> {
+    /// Append one event to `out` as a run record (the layout [`read_rec`] reads): its sort
+    /// key, de-duplication key, SHA-256, canonical JSON and CSV row, rendered straight into
+    /// `out` (no allocation per event). Returns the SHA-256.
+    pub fn render_into(&mut self, e: &Event, out: &mut Vec<u8>) -> std::io::Result<[u8; 32]> {
+        out.extend_from_slice(&e.time.timestamp_micros().to_le_bytes());
+        out.extend_from_slice(&e.provenance.record_no.to_le_bytes());
+        match dedup::key_string(e) {
+            None => out.push(0),
+            Some(k) => {
+                out.push(1);
+                put_bytes(out, k.as_bytes())?;
+            }
+        }
+        let sha_at = out.len();
+        out.extend_from_slice(&[0; 32]);
+        let len_at = out.len();
+        out.extend_from_slice(&[0; 8]);
+        // The same bytes as `Event::canonical_json` (serde_json's compact writer), written in
+        // place; the tests hold the two together.
+        serde_json::to_writer(&mut *out, e).map_err(std::io::Error::other)?;
+        let json = &out[len_at + 8..];
+        let sha256: [u8; 32] = Sha256::digest(json).into();
+        let json_len = json.len() as u64;
+        out[sha_at..sha_at + 32].copy_from_slice(&sha256);
+        out[len_at..len_at + 8].copy_from_slice(&json_len.to_le_bytes());
+        let mut hex = [0u8; 64];
+        // 32 bytes encode to exactly 64.
+        let _ = hex::encode_to_slice(sha256, &mut hex);
+        let row = self.csv_row(e, std::str::from_utf8(&hex).unwrap_or_default());
+        put_bytes(out, row)?;
+        self.reset_csv_now_and_then();
+        Ok(sha256)
+    }
+
+    /// The event's CSV row, valid until the next call.
+    fn csv_row(&mut self, e: &Event, sha: &str) -> &[u8] {
         // Writing to a Vec cannot fail; a row that still did would only lose its CSV view,
         // never the event (the JSON line is the evidence).
         let start = self.csv.get_ref().len();
         let _ = export::csv_row(&mut self.csv, e, sha);
         let _ = self.csv.flush();
-        let row = self.csv.get_ref()[start..].to_vec();
+        &self.csv.get_ref()[start..]
+    }
+
+    fn reset_csv_now_and_then(&mut self) {
         // csv::Writer lends no `&mut` to its buffer: start a fresh one now and then.
         if self.csv.get_ref().len() > 1 << 20 {
             *self = Renderer::default();
         }
-        row
     }
 }
 
@@ -108,14 +138,19 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SpillError + '_ {
     }
 }
 
+/// Most a sink reserves up front for its records (larger budgets grow as needed).
+const MAX_ARENA_RESERVE: usize = 256 << 20;
+
 /// Collects one evidence item's events and writes them out as sorted runs of at most
 /// `budget` bytes each.
 pub struct RunSink {
     dir: PathBuf,
     item: usize,
     budget: usize,
-    held: usize,
-    buf: Vec<Rec>,
+    /// Rendered records back to back, each already in the run file's layout.
+    arena: Vec<u8>,
+    /// Sort key and place in `arena` of each record: (time, record number, start, end).
+    index: Vec<(i64, u64, usize, usize)>,
     pub runs: Vec<PathBuf>,
     renderer: Renderer,
 }
@@ -126,8 +161,8 @@ impl RunSink {
             dir: dir.to_path_buf(),
             item,
             budget: budget.max(1),
-            held: 0,
-            buf: Vec::new(),
+            arena: Vec::new(),
+            index: Vec::new(),
             runs: Vec::new(),
             renderer: Renderer::default(),
         }
@@ -135,11 +170,24 @@ impl RunSink {
 
     /// Render and hold one event; returns the SHA-256 of its canonical JSON.
     pub fn push(&mut self, e: &Event) -> Result<[u8; 32], SpillError> {
-        let r = self.renderer.render(e);
-        let sha = r.sha256;
-        self.held += r.heap_bytes();
-        self.buf.push(r);
-        if self.held >= self.budget {
+        if self.arena.capacity() == 0 {
+            // Reserved once, so the arena never grows by copying itself (which would hold
+            // the old and the new buffer at once); pages count only once written.
+            self.arena
+                .reserve(self.budget.min(MAX_ARENA_RESERVE) + (64 << 10));
+        }
+        let start = self.arena.len();
+        let sha = self
+            .renderer
+            .render_into(e, &mut self.arena)
+            .map_err(io(&self.dir))?;
+        self.index.push((
+            e.time.timestamp_micros(),
+            e.provenance.record_no,
+            start,
+            self.arena.len(),
+        ));
+        if self.arena.len() + 32 * self.index.len() >= self.budget {
             self.spill()?;
         }
         Ok(sha)
@@ -147,22 +195,24 @@ impl RunSink {
 
     /// Write what is held as one sorted run.
     pub fn spill(&mut self) -> Result<(), SpillError> {
-        if self.buf.is_empty() {
+        if self.index.is_empty() {
             return Ok(());
         }
-        // Exports are often newest-first (Graph) or in order already; sort_by is adaptive.
-        self.buf.sort_by_key(|r| (r.time_us, r.record_no));
+        // Exports are often newest-first (Graph) or in order already; sort_by is adaptive,
+        // and stable, so equal keys keep the order they came in.
+        self.index.sort_by_key(|&(t, r, _, _)| (t, r));
         let path = self
             .dir
             .join(format!("run-{:06}-{:04}.bin", self.item, self.runs.len()));
         let f = File::create(&path).map_err(io(&path))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        for r in self.buf.drain(..) {
-            write_rec(&mut w, &r).map_err(io(&path))?;
+        for &(_, _, start, end) in &self.index {
+            w.write_all(&self.arena[start..end]).map_err(io(&path))?;
         }
         w.flush().map_err(io(&path))?;
         self.runs.push(path);
-        self.held = 0;
+        self.index.clear();
+        self.arena.clear();
         Ok(())
     }
 
@@ -177,21 +227,6 @@ fn put_bytes<W: Write>(w: &mut W, b: &[u8]) -> std::io::Result<()> {
     w.write_all(b)
 }
 
-fn write_rec<W: Write>(w: &mut W, r: &Rec) -> std::io::Result<()> {
-    w.write_all(&r.time_us.to_le_bytes())?;
-    w.write_all(&r.record_no.to_le_bytes())?;
-    match &r.dedup {
-        None => w.write_all(&[0])?,
-        Some(k) => {
-            w.write_all(&[1])?;
-            put_bytes(w, k.as_bytes())?;
-        }
-    }
-    w.write_all(&r.sha256)?;
-    put_bytes(w, r.json.as_bytes())?;
-    put_bytes(w, &r.csv)
-}
-
 fn get_u64<R: Read>(r: &mut R) -> std::io::Result<u64> {
     let mut b = [0u8; 8];
     r.read_exact(&mut b)?;
@@ -199,9 +234,13 @@ fn get_u64<R: Read>(r: &mut R) -> std::io::Result<u64> {
 }
 
 fn get_bytes<R: Read>(r: &mut R) -> std::io::Result<Vec<u8>> {
-    let n = get_u64(r)? as usize;
-    let mut v = vec![0u8; n];
-    r.read_exact(&mut v)?;
+    let n = get_u64(r)?;
+    // Read into fresh capacity rather than zeroing it first; a short run file is an error.
+    let mut v = Vec::with_capacity(n.min(1 << 30) as usize);
+    r.take(n).read_to_end(&mut v)?;
+    if v.len() as u64 != n {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(v)
 }
 
@@ -285,6 +324,12 @@ pub struct Merged {
     pub folded_assumed_zones: HashMap<(String, String), u64>,
     /// Every fold, so a caller holding the events can apply the same merge.
     pub folds: Vec<Fold>,
+    /// SHA-256 (hex) and length of the JSON lines and of the CSV (header included), as
+    /// written.
+    pub jsonl_sha256: String,
+    pub jsonl_bytes: u64,
+    pub csv_sha256: String,
+    pub csv_bytes: u64,
 }
 
 /// One de-duplication: the copies at `dropped` were folded into the event at `kept`, in
@@ -297,13 +342,17 @@ pub struct Fold {
 }
 
 /// Merge sorted runs into the chained JSON lines and the CSV rows (header included).
-pub fn merge<J: Write, C: Write>(runs: &[Run], jsonl: J, csv: C) -> Result<Merged, SpillError> {
+pub fn merge<J: Write + Send, C: Write + Send>(
+    runs: &[Run],
+    jsonl: J,
+    csv: C,
+) -> Result<Merged, SpillError> {
     merge_with(runs, jsonl, csv, &mut |_| {})
 }
 
 /// [`merge`], calling `tick` with the number of events read every [`TICK`] events (for a
 /// progress bar).
-pub fn merge_with<J: Write, C: Write>(
+pub fn merge_with<J: Write + Send, C: Write + Send>(
     runs: &[Run],
     jsonl: J,
     csv: C,
@@ -323,81 +372,195 @@ pub fn merge_with<J: Write, C: Write>(
         }
         readers.push(r);
     }
-    let mut out = Writer::new(jsonl, csv).map_err(io(Path::new("timeline")))?;
-    let mut group: Vec<(usize, Rec)> = Vec::new();
-    let mut group_second = i64::MIN;
-    let mut group_bytes = 0usize;
-    let mut read = 0u64;
-    while let Some(Head { rec, rank, run }) = heap.pop() {
-        read += 1;
-        if read.is_multiple_of(TICK) {
-            tick(TICK);
+    let timeline = || io(Path::new("timeline"));
+    with_writer(jsonl, csv, |out| {
+        let mut group: Vec<(usize, Rec)> = Vec::new();
+        let mut group_second = i64::MIN;
+        let mut group_bytes = 0usize;
+        let mut read = 0u64;
+        while let Some(Head { rec, rank, run }) = heap.pop() {
+            read += 1;
+            if read.is_multiple_of(TICK) {
+                tick(TICK);
+            }
+            if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
+                heap.push(Head {
+                    rec: next,
+                    rank: runs[run].rank,
+                    run,
+                });
+            }
+            let second = rec.time_us.div_euclid(1_000_000);
+            if second != group_second || group_bytes >= GROUP_CAP_BYTES {
+                out.group(std::mem::take(&mut group)).map_err(timeline())?;
+                group_second = second;
+                group_bytes = 0;
+            }
+            group_bytes += rec.heap_bytes();
+            group.push((rank, rec));
         }
-        if let Some(next) = read_rec(&mut readers[run]).map_err(io(&runs[run].path))? {
-            heap.push(Head {
-                rec: next,
-                rank: runs[run].rank,
-                run,
-            });
-        }
-        let second = rec.time_us.div_euclid(1_000_000);
-        if second != group_second || group_bytes >= GROUP_CAP_BYTES {
-            out.group(std::mem::take(&mut group))
-                .map_err(io(Path::new("timeline")))?;
-            group_second = second;
-            group_bytes = 0;
-        }
-        group_bytes += rec.heap_bytes();
-        group.push((rank, rec));
-    }
-    out.group(group).map_err(io(Path::new("timeline")))?;
-    out.finish().map_err(io(Path::new("timeline")))
+        out.group(group).map_err(timeline())
+    })
+    .map_err(|e| match e {
+        WriteError::Merge(e) => e,
+        WriteError::Io(e) => timeline()(e),
+    })
 }
 
 /// Merge sorted in-memory runs (tests, small inputs): the same output as [`merge`].
-pub fn merge_recs<J: Write, C: Write>(
+pub fn merge_recs<J: Write + Send, C: Write + Send>(
     mut recs: Vec<(usize, Rec)>,
     jsonl: J,
     csv: C,
 ) -> std::io::Result<Merged> {
     recs.sort_by_key(|(rank, r)| (r.time_us, *rank, r.record_no));
-    let mut out = Writer::new(jsonl, csv)?;
-    let mut group: Vec<(usize, Rec)> = Vec::new();
-    let mut group_second = i64::MIN;
-    for (rank, rec) in recs {
-        let second = rec.time_us.div_euclid(1_000_000);
-        if second != group_second {
-            out.group(std::mem::take(&mut group))?;
-            group_second = second;
+    with_writer(jsonl, csv, |out| {
+        let mut group: Vec<(usize, Rec)> = Vec::new();
+        let mut group_second = i64::MIN;
+        for (rank, rec) in recs {
+            let second = rec.time_us.div_euclid(1_000_000);
+            if second != group_second {
+                out.group(std::mem::take(&mut group))?;
+                group_second = second;
+            }
+            group.push((rank, rec));
         }
-        group.push((rank, rec));
-    }
-    out.group(group)?;
-    out.finish()
+        out.group(group)
+    })
+    .map_err(|e| match e {
+        WriteError::Merge(e) | WriteError::Io(e) => e,
+    })
 }
 
-struct Writer<J: Write, C: Write> {
-    jsonl: BufWriter<J>,
-    csv: BufWriter<C>,
-    prev: String,
+/// Bytes handed to the output thread at a time (each file's share).
+const OUT_CHUNK: usize = 1 << 20;
+
+/// Why [`with_writer`] failed: the merge's own error, or writing the files.
+enum WriteError<E> {
+    Merge(E),
+    Io(std::io::Error),
+}
+
+/// Run `merge` with a [`Writer`] whose bytes an output thread of its own writes to `jsonl`
+/// and `csv` and hashes: the merge thread only merges, renders lines and chains (the chain is
+/// sequential; the writing and hashing need not wait for it).
+fn with_writer<J: Write + Send, C: Write + Send, E>(
+    jsonl: J,
+    csv: C,
+    merge: impl FnOnce(&mut Writer) -> Result<(), E>,
+) -> Result<Merged, WriteError<E>> {
+    // Two chunks in flight besides the one being filled; spent buffers come back for reuse
+    // (fresh megabyte buffers would each cost page faults).
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, Vec<u8>)>(2);
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let output = s.spawn(move || write_out(full_rx, spare_tx, jsonl, csv));
+        let mut w = Writer::new(full_tx, spare_rx);
+        let merged = match merge(&mut w) {
+            Ok(()) => w.finish().map_err(WriteError::Io),
+            Err(e) => {
+                // Closes the channel, so the output thread ends.
+                drop(w);
+                Err(WriteError::Merge(e))
+            }
+        };
+        // The output thread's error explains a merge that stopped because it quit.
+        let hashes = output
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("timeline output thread panicked")));
+        match (merged, hashes) {
+            (Ok(mut m), Ok(((j, jn), (c, cn)))) => {
+                (m.jsonl_sha256, m.jsonl_bytes) = (j, jn);
+                (m.csv_sha256, m.csv_bytes) = (c, cn);
+                Ok(m)
+            }
+            (_, Err(e)) => Err(WriteError::Io(e)),
+            (Err(e), Ok(_)) => Err(e),
+        }
+    })
+}
+
+/// SHA-256 (hex) and length of what was written.
+type Written = (String, u64);
+
+/// The output thread: write each chunk and hash it; the hashes when the merge is done.
+fn write_out<J: Write, C: Write>(
+    chunks: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+    spare: std::sync::mpsc::Sender<(Vec<u8>, Vec<u8>)>,
+    mut jsonl: J,
+    mut csv: C,
+) -> std::io::Result<(Written, Written)> {
+    let (mut hj, mut hc) = (Sha256::new(), Sha256::new());
+    let (mut nj, mut nc) = (0u64, 0u64);
+    for (mut j, mut c) in chunks {
+        hj.update(&j);
+        jsonl.write_all(&j)?;
+        nj += j.len() as u64;
+        hc.update(&c);
+        csv.write_all(&c)?;
+        nc += c.len() as u64;
+        j.clear();
+        c.clear();
+        let _ = spare.send((j, c));
+    }
+    jsonl.flush()?;
+    csv.flush()?;
+    Ok((
+        (hex::encode(hj.finalize()), nj),
+        (hex::encode(hc.finalize()), nc),
+    ))
+}
+
+struct Writer {
+    jsonl: Vec<u8>,
+    csv: Vec<u8>,
+    full: std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u8>)>,
+    spare: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+    /// The previous line's chain value (hex).
+    prev: [u8; 64],
     merged: Merged,
     renderer: Renderer,
 }
 
-impl<J: Write, C: Write> Writer<J, C> {
-    fn new(jsonl: J, csv: C) -> std::io::Result<Self> {
-        let mut csv = BufWriter::with_capacity(1 << 20, csv);
+impl Writer {
+    fn new(
+        full: std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u8>)>,
+        spare: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+    ) -> Self {
         let mut header = csv::Writer::from_writer(Vec::new());
-        export::csv_header(&mut header).map_err(std::io::Error::other)?;
-        header.flush()?;
-        csv.write_all(header.get_ref())?;
-        Ok(Writer {
-            jsonl: BufWriter::with_capacity(1 << 20, jsonl),
+        // Writing to a Vec cannot fail.
+        let _ = export::csv_header(&mut header);
+        let _ = header.flush();
+        let mut csv = Vec::with_capacity(2 * OUT_CHUNK);
+        csv.extend_from_slice(header.get_ref());
+        let mut prev = [0u8; 64];
+        prev.copy_from_slice(GENESIS.as_bytes());
+        Writer {
+            jsonl: Vec::with_capacity(2 * OUT_CHUNK),
             csv,
-            prev: GENESIS.to_string(),
+            full,
+            spare,
+            prev,
             merged: Merged::default(),
             renderer: Renderer::default(),
-        })
+        }
+    }
+
+    /// Hand the filled buffers to the output thread.
+    fn send(&mut self) -> std::io::Result<()> {
+        let (j, c) = self.spare.try_recv().unwrap_or_else(|_| {
+            (
+                Vec::with_capacity(2 * OUT_CHUNK),
+                Vec::with_capacity(2 * OUT_CHUNK),
+            )
+        });
+        let chunk = (
+            std::mem::replace(&mut self.jsonl, j),
+            std::mem::replace(&mut self.csv, c),
+        );
+        self.full
+            .send(chunk)
+            .map_err(|_| std::io::Error::other("the timeline output thread stopped"))
     }
 
     /// Write one second's events, folding later copies of an event into its first copy.
@@ -442,7 +605,7 @@ impl<J: Write, C: Write> Writer<J, C> {
             }
             for (j, (e, gone)) in kept {
                 let rank = recs[j].0;
-                recs[j].1 = self.renderer.render(&e);
+                recs[j].1 = self.renderer.render(&e)?;
                 self.merged.folds.push(Fold {
                     kept: (rank, recs[j].1.record_no),
                     dropped: gone,
@@ -460,23 +623,105 @@ impl<J: Write, C: Write> Writer<J, C> {
     }
 
     fn write(&mut self, r: &Rec) -> std::io::Result<()> {
-        let sha = hex::encode(r.sha256);
-        let chain = link(&self.prev, &sha);
+        let mut sha = [0u8; 64];
+        // Both buffers are 64 bytes, exactly what 32 bytes encode to.
+        let _ = hex::encode_to_slice(r.sha256, &mut sha);
+        // `timeline::link` over the hex strings, without allocating them.
+        let mut chain = [0u8; 64];
+        let mut h = Sha256::new();
+        h.update(self.prev);
+        h.update(sha);
+        let _ = hex::encode_to_slice(h.finalize(), &mut chain);
         self.merged.events += 1;
-        writeln!(
-            self.jsonl,
-            "{{\"seq\":{},\"event_sha256\":\"{sha}\",\"prev\":\"{}\",\"chain\":\"{chain}\",\"event\":{}}}",
-            self.merged.events, self.prev, r.json
-        )?;
-        self.csv.write_all(&r.csv)?;
+        let j = &mut self.jsonl;
+        j.extend_from_slice(b"{\"seq\":");
+        j.extend_from_slice(self.merged.events.to_string().as_bytes());
+        j.extend_from_slice(b",\"event_sha256\":\"");
+        j.extend_from_slice(&sha);
+        j.extend_from_slice(b"\",\"prev\":\"");
+        j.extend_from_slice(&self.prev);
+        j.extend_from_slice(b"\",\"chain\":\"");
+        j.extend_from_slice(&chain);
+        j.extend_from_slice(b"\",\"event\":");
+        j.extend_from_slice(r.json.as_bytes());
+        j.extend_from_slice(b"}\n");
+        self.csv.extend_from_slice(&r.csv);
         self.prev = chain;
+        if self.jsonl.len() >= OUT_CHUNK || self.csv.len() >= OUT_CHUNK {
+            self.send()?;
+        }
         Ok(())
     }
 
     fn finish(mut self) -> std::io::Result<Merged> {
-        self.jsonl.flush()?;
-        self.csv.flush()?;
-        self.merged.head = self.prev;
+        self.send()?;
+        self.merged.head = String::from_utf8_lossy(&self.prev).into_owned();
         Ok(self.merged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventClass, Outcome, Provenance};
+    use chrono::TimeZone;
+
+    fn ev(record_no: u64, req: Option<&str>) -> Event {
+        let mut e = Event::new(
+            chrono::Utc
+                .timestamp_opt(1_710_237_900, 123_456_000)
+                .unwrap(),
+            "2024-03-12T10:05:00.123456Z",
+            "UTC",
+            "entra_signin",
+            "graph_json",
+            EventClass::Authentication,
+            "sign_in",
+            "Sign-in \"quoted\" ünïcode\n",
+            Outcome::Success,
+            Provenance {
+                evidence_path: "data/evidence/a.json".into(),
+                record_no,
+                ..Default::default()
+            },
+        );
+        e.user = Some("=alice@contoso.com".into());
+        e.request_id = req.map(str::to_string);
+        e.extra
+            .insert("k".into(), serde_json::json!({"b": [1, "x"], "a": null}));
+        e
+    }
+
+    /// A record rendered in place reads back as the event's canonical JSON, its SHA-256, its
+    /// CSV row and its de-duplication key, whatever came before it in the buffer.
+    #[test]
+    fn rendered_records_read_back_as_the_event() {
+        let mut r = Renderer::default();
+        let mut buf = b"earlier bytes".to_vec();
+        let events = [ev(7, Some("REQ-1")), ev(8, None)];
+        let mut starts = Vec::new();
+        for e in &events {
+            starts.push(buf.len());
+            let sha = r.render_into(e, &mut buf).unwrap();
+            assert_eq!(hex::encode(sha), e.hash());
+        }
+        for (e, &start) in events.iter().zip(&starts) {
+            let rec = read_rec(&mut &buf[start..]).unwrap().unwrap();
+            assert_eq!(rec.json, e.canonical_json());
+            assert_eq!(hex::encode(rec.sha256), e.hash());
+            assert_eq!(rec.time_us, e.time.timestamp_micros());
+            assert_eq!(rec.record_no, e.provenance.record_no);
+            assert_eq!(rec.dedup, dedup::key_string(e));
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::new());
+            export::csv_row(&mut w, e, &e.hash()).unwrap();
+            w.flush().unwrap();
+            assert_eq!(rec.csv, w.get_ref().clone());
+            assert_eq!(r.render(e).unwrap(), rec);
+        }
+        // A run file cut short is an error, not a shorter record.
+        let end = starts[1] + 40;
+        assert!(read_rec(&mut &buf[starts[1]..end]).is_err());
     }
 }

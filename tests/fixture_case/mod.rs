@@ -514,6 +514,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
             events,
             timeline_head: head,
             case_dir: case_dir.to_path_buf(),
+            written: Default::default(),
         },
         concl,
         opts,
