@@ -1,6 +1,8 @@
 //! Detections: positive and negative cases per rule, plus the calibration background (200
 //! benign users over 30 days must yield no High or Critical finding).
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use irpack::analysis::detect::analyze;
 use irpack::analysis::geo::{distance_km, fold, gazetteer, Precision};
@@ -216,7 +218,13 @@ const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.
 const OFFICE: &str = "198.51.100.10";
 
 fn run(ev: &[Event], c: &CaseFile) -> Analysis {
-    analyze(ev, c)
+    let a = analyze(ev, c);
+    assert_eq!(
+        analyze(&common::trimmed(ev), c),
+        a,
+        "trimming the events for the analysis changed its findings"
+    );
+    a
 }
 
 fn by_rule<'a>(a: &'a Analysis, rule: &str) -> Vec<&'a Finding> {

@@ -2,6 +2,8 @@
 //! the way the parsers and detections will produce them: events plus the `Analysis` that
 //! cites them.
 
+mod common;
+
 use chrono::{DateTime, Utc};
 use irpack::analysis::classify::classify;
 use irpack::analysis::recommend::recommend;
@@ -279,7 +281,14 @@ impl Fx {
     }
 
     fn run(&self) -> Classification {
-        classify(&self.analysis, &self.events, &self.case)
+        let c = classify(&self.analysis, &self.events, &self.case);
+        let trimmed = common::trimmed(&self.events);
+        assert_eq!(
+            classify(&self.analysis, &trimmed, &self.case),
+            c,
+            "trimming the events for the analysis changed the classification"
+        );
+        c
     }
 }
 

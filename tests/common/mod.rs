@@ -85,3 +85,18 @@ pub fn check_accounting(bytes: &[u8], p: &Parsed) {
 pub fn extra_str<'a>(e: &'a irpack::event::Event, k: &str) -> Option<&'a str> {
     e.extra.get(k).and_then(|v| v.as_str())
 }
+
+/// The events as the analysis holds them: each remembering the hash of its full form, then
+/// trimmed to the `extra` keys the analysis reads (`analysis::trim_for_analysis`). Rule
+/// fixtures run on these too, so a rule reading a key the trim drops fails its own tests.
+pub fn trimmed(events: &[irpack::event::Event]) -> Vec<irpack::event::Event> {
+    events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.timeline_sha256 = irpack::event::HashMemo(Some(e.hash()));
+            irpack::analysis::trim_for_analysis(&mut e);
+            e
+        })
+        .collect()
+}
