@@ -159,9 +159,9 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<Geo>,
+    pub geo: Option<Box<Geo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<Device>,
+    pub device: Option<Box<Device>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +179,7 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mfa: Option<Mfa>,
+    pub mfa: Option<Box<Mfa>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,14 +196,23 @@ pub struct Event {
     pub also_seen_in: Vec<Provenance>,
     /// The hash the timeline recorded for this event, set only by the timeline readers so
     /// the analysis and the report need not serialize a million events again. Never
-    /// serialized and never compared.
+    /// serialized and never compared. Kept as bytes, not hex: it is in every held event.
     #[serde(skip)]
     pub timeline_sha256: HashMemo,
 }
 
 /// A remembered event hash that takes no part in equality (see `Event::timeline_sha256`).
 #[derive(Debug, Clone, Default)]
-pub struct HashMemo(pub Option<String>);
+pub struct HashMemo(pub Option<[u8; 32]>);
+
+impl HashMemo {
+    /// From the hex a timeline line records; nothing is remembered if it is not 64 hex
+    /// digits (the event is then hashed, and kept whole, as if read from no timeline).
+    pub fn from_hex(h: &str) -> Self {
+        let mut b = [0u8; 32];
+        HashMemo(hex::decode_to_slice(h, &mut b).ok().map(|()| b))
+    }
+}
 
 impl PartialEq for HashMemo {
     fn eq(&self, _: &Self) -> bool {
@@ -272,9 +281,17 @@ impl Event {
     /// The event's identity: SHA-256 of its canonical JSON. Findings cite this.
     pub fn hash(&self) -> String {
         if let Some(h) = &self.timeline_sha256.0 {
-            return h.clone();
+            return hex::encode(h);
         }
         hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+
+    /// Remember the hash of the event as it is now, as a timeline reader does, so it can be
+    /// trimmed for the analysis and still be cited by the hash of its full form.
+    pub fn remember_hash(&mut self) {
+        self.timeline_sha256 = HashMemo(Some(
+            Sha256::digest(self.canonical_json().as_bytes()).into(),
+        ));
     }
 
     /// Lower-cased user for grouping (UPNs differ in case across sources).

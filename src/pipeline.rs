@@ -510,7 +510,7 @@ fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event
         }
         let e = &mut events[kp];
         e.also_seen_in.extend(seen);
-        e.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(f.sha256)));
+        e.timeline_sha256 = crate::event::HashMemo(Some(f.sha256));
     }
     let mut i = 0;
     events.retain(|_| {
@@ -628,7 +628,7 @@ fn parse_item(
                             {
                                 ev.time = t;
                             }
-                            ev.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(sha)));
+                            ev.timeline_sha256 = crate::event::HashMemo(Some(sha));
                             crate::analysis::trim_for_analysis(&mut ev);
                             out.events.push(ev);
                         }

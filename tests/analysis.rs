@@ -85,17 +85,17 @@ impl E {
         E(e)
     }
     fn at(mut self, city: &str, cc: &str, lat: f64, lon: f64) -> E {
-        self.0.geo = Some(Geo {
+        self.0.geo = Some(Box::new(Geo {
             city: Some(city.into()),
             country: Some(cc.into()),
             lat: Some(lat),
             lon: Some(lon),
             ..Geo::default()
-        });
+        }));
         self
     }
     fn geo(mut self, g: Geo) -> E {
-        self.0.geo = Some(g);
+        self.0.geo = Some(Box::new(g));
         self
     }
     fn berlin(self) -> E {
@@ -105,7 +105,7 @@ impl E {
         self.at("Lagos", "NG", 6.45, 3.39)
     }
     fn mfa(mut self, multi: bool) -> E {
-        self.0.mfa = Some(Mfa {
+        self.0.mfa = Some(Box::new(Mfa {
             requirement: Some(
                 if multi {
                     "multiFactorAuthentication"
@@ -116,7 +116,7 @@ impl E {
             ),
             satisfied: Some(multi),
             ..Mfa::default()
-        });
+        }));
         self
     }
     fn reason(mut self, r: &str) -> E {
@@ -136,15 +136,15 @@ impl E {
         self
     }
     fn device(mut self, os: &str, browser: &str) -> E {
-        self.0.device = Some(Device {
+        self.0.device = Some(Box::new(Device {
             os: Some(os.into()),
             browser: Some(browser.into()),
             ..Device::default()
-        });
+        }));
         self
     }
     fn asn(mut self, a: u32) -> E {
-        self.0.geo.get_or_insert_with(Geo::default).asn = Some(a);
+        self.0.geo.get_or_insert_with(Default::default).asn = Some(a);
         self
     }
     fn ip(mut self, ip: &str) -> E {
@@ -2034,14 +2034,14 @@ fn never_panics_on_odd_events() {
             e.user = Some(["", " ", "A@X", "a@x", "CORP\\a", "ü@ö.de"][r.below(6) as usize].into());
         }
         e.src_ip = Some(odd_ips[r.below(odd_ips.len() as u64) as usize].into());
-        e.geo = Some(Geo {
+        e.geo = Some(Box::new(Geo {
             country: Some(odd_countries[r.below(6) as usize].into()),
             city: Some("".into()),
             lat: [None, Some(f64::NAN), Some(91.0), Some(-33.9)][r.below(4) as usize],
             lon: Some(f64::INFINITY),
             asn: None,
             state: None,
-        });
+        }));
         e.reason = Some(
             ["", "500121", "abc", "50126: x", "99999999999999999999999"][r.below(5) as usize]
                 .into(),

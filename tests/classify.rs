@@ -100,23 +100,25 @@ impl Fx {
         );
         e.user = Some(user.into());
         e.src_ip = Some(ip.into());
-        e.geo = Some(Geo {
+        e.geo = Some(Box::new(Geo {
             country: Some(country.into()),
             ..Default::default()
-        });
+        }));
         e.client_app = Some("Browser".into());
         e.app = Some("Office 365 Exchange Online".into());
         e.reason = reason.map(str::to_string);
-        e.mfa = mfa_satisfied.map(|s| Mfa {
-            requirement: Some(if s {
-                "multiFactorAuthentication".into()
-            } else {
-                "singleFactorAuthentication".into()
-            }),
-            satisfied: Some(s),
-            method: s.then(|| "Mobile app notification".into()),
-            detail: None,
-        });
+        e.mfa = mfa_satisfied
+            .map(|s| Mfa {
+                requirement: Some(if s {
+                    "multiFactorAuthentication".into()
+                } else {
+                    "singleFactorAuthentication".into()
+                }),
+                satisfied: Some(s),
+                method: s.then(|| "Mobile app notification".into()),
+                detail: None,
+            })
+            .map(Box::new);
         self.push(e)
     }
 

@@ -55,7 +55,7 @@ fn bytes_per_event(kind: Kind) -> (usize, f64) {
     let mut events: Vec<Event> = Vec::new();
     sources::parse_bytes_with(&reg, &data, "evidence/x", &sha, &ctx, &mut |r| {
         if let Ok(mut e) = r {
-            e.timeline_sha256 = HashMemo(Some(e.hash()));
+            e.remember_hash();
             irpack::analysis::trim_for_analysis(&mut e);
             events.push(e);
         }
@@ -101,7 +101,7 @@ fn breakdown() {
         let mut events: Vec<Event> = Vec::new();
         sources::parse_bytes_with(&reg, &data, "evidence/x", &sha, &ctx, &mut |r| {
             if let Ok(mut e) = r {
-                e.timeline_sha256 = HashMemo(Some(e.hash()));
+                e.remember_hash();
                 irpack::analysis::trim_for_analysis(&mut e);
                 events.push(e);
             }

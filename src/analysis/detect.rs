@@ -817,10 +817,10 @@ mod tests {
         assert_eq!(browser_family("IE"), "IE");
         let mut e = ev();
         assert_eq!(device_key(&e), None);
-        e.device = Some(crate::event::Device {
+        e.device = Some(Box::new(crate::event::Device {
             os: Some("Ios 17.4.1".into()),
             ..Default::default()
-        });
+        }));
         assert_eq!(device_key(&e).as_deref(), Some("Ios / ?"));
     }
 
@@ -841,15 +841,15 @@ mod tests {
         assert_eq!(legacy_client(&e), Some("IMAP4"));
         e.client_app = Some("Browser".into());
         assert_eq!(legacy_client(&e), None);
-        e.mfa = Some(Mfa {
+        e.mfa = Some(Box::new(Mfa {
             requirement: Some("singleFactorAuthentication".into()),
             ..Default::default()
-        });
+        }));
         assert!(single_factor(&e) && !mfa_done(&e));
-        e.mfa = Some(Mfa {
+        e.mfa = Some(Box::new(Mfa {
             requirement: Some("multiFactorAuthentication".into()),
             ..Default::default()
-        });
+        }));
         assert!(!single_factor(&e) && mfa_done(&e));
     }
 }

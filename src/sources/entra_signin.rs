@@ -1008,8 +1008,8 @@ fn map_signin(
             }
         }
     }
-    ev.geo = geo(o, env);
-    ev.device = device(o);
+    ev.geo = geo(o, env).map(Box::new);
+    ev.device = device(o).map(Box::new);
     ev.user_agent = s(o, &["userAgent"]);
     ev.client_app = s(o, &["clientAppUsed"]);
     ev.app = s(o, &["appDisplayName"]);
@@ -1021,7 +1021,7 @@ fn map_signin(
     ev.session_id = s(o, &["sessionId"]);
     ev.correlation_id = both(&["correlationId"]);
     ev.request_id = s(o, &["id"]);
-    ev.mfa = mfa(o, status.as_deref(), additional.as_deref(), outcome);
+    ev.mfa = mfa(o, status.as_deref(), additional.as_deref(), outcome).map(Box::new);
 
     let x = &mut ev.extra;
     if let Some(c) = code {

@@ -186,7 +186,7 @@ pub fn read_file(
                 let mut e: TimelineEntry = serde_json::from_str(line)
                     .map_err(|err| (*n, format!("not a timeline entry: {err}")))?;
                 let h = verify.then(|| e.event.hash());
-                e.event.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256.clone()));
+                e.event.timeline_sha256 = crate::event::HashMemo::from_hex(&e.event_sha256);
                 each(&mut e.event);
                 Ok((*n, e, h))
             })

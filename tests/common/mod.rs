@@ -94,7 +94,7 @@ pub fn trimmed(events: &[irpack::event::Event]) -> Vec<irpack::event::Event> {
         .iter()
         .map(|e| {
             let mut e = e.clone();
-            e.timeline_sha256 = irpack::event::HashMemo(Some(e.hash()));
+            e.remember_hash();
             irpack::analysis::trim_for_analysis(&mut e);
             e
         })
