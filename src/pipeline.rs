@@ -711,7 +711,7 @@ fn unrepresentable(e: &Event) -> Option<RecordError> {
     let p = &e.provenance;
     Some(RecordError {
         evidence_path: p.evidence_path.clone(),
-        evidence_sha256: p.evidence_sha256.clone(),
+        evidence_sha256: p.evidence_sha256.to_string(),
         record_no: p.record_no,
         line: p.line,
         byte_offset: p.byte_offset,

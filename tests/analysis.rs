@@ -30,7 +30,7 @@ fn base(
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let prov = Provenance {
-        evidence_sha256: "00".repeat(32),
+        evidence_sha256: "00".repeat(32).into(),
         evidence_path: "data/evidence/x".into(),
         record_no: n,
         line: n,

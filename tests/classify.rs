@@ -296,7 +296,7 @@ impl Fx {
 
 fn prov(n: u64) -> Provenance {
     Provenance {
-        evidence_sha256: "f".repeat(64),
+        evidence_sha256: "f".repeat(64).into(),
         evidence_path: "data/evidence/fixture.json".into(),
         record_no: n,
         line: n,

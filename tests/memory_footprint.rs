@@ -125,7 +125,7 @@ fn breakdown() {
         step(
             "prov_ev",
             &mut |e| {
-                e.provenance.evidence_sha256 = String::new();
+                e.provenance.evidence_sha256 = Default::default();
                 e.provenance.evidence_path = String::new();
             },
             &mut events,

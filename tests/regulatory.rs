@@ -123,7 +123,7 @@ fn ual(n: u64, time: &str, user: &str, action: &str) -> Event {
         "FileDownloaded",
         Outcome::Success,
         Provenance {
-            evidence_sha256: "a".repeat(64),
+            evidence_sha256: "a".repeat(64).into(),
             record_no: n,
             ..Default::default()
         },
