@@ -55,6 +55,160 @@ pub struct Provenance {
     pub decoded_from: Option<String>,
 }
 
+/// An event's verbatim source fields, sorted by key: a map with `BTreeMap`'s behaviour and
+/// JSON (an object in key order), kept as one sorted vector. The analysis holds every event,
+/// and a B-tree node has room for 11 entries (~640 bytes) however few the event keeps.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Extra(Vec<(String, serde_json::Value)>);
+
+impl Extra {
+    pub fn new() -> Self {
+        Extra(Vec::new())
+    }
+
+    fn find(&self, k: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(key, _)| key.as_str().cmp(k))
+    }
+
+    pub fn get(&self, k: &str) -> Option<&serde_json::Value> {
+        self.find(k).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut serde_json::Value> {
+        self.find(k).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.find(k).is_ok()
+    }
+
+    /// Set `k`, returning the value it replaced.
+    pub fn insert(&mut self, k: String, v: serde_json::Value) -> Option<serde_json::Value> {
+        match self.find(&k) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
+            Err(i) => {
+                self.0.insert(i, (k, v));
+                None
+            }
+        }
+    }
+
+    /// The slot for `k`, filled only if it is empty (`BTreeMap::entry`'s `or_insert`s).
+    pub fn entry(&mut self, k: String) -> ExtraEntry<'_> {
+        ExtraEntry { map: self, key: k }
+    }
+
+    pub fn remove(&mut self, k: &str) -> Option<serde_json::Value> {
+        self.find(k).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &serde_json::Value> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// Keep the entries `keep` accepts, and give back the room of the others.
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut serde_json::Value) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+        self.0.shrink_to_fit();
+    }
+}
+
+impl std::ops::Index<&str> for Extra {
+    type Output = serde_json::Value;
+    /// Like `BTreeMap`'s: panics when the key is absent (for tests; code uses `get`).
+    fn index(&self, k: &str) -> &serde_json::Value {
+        self.get(k).expect("key in extra")
+    }
+}
+
+/// See [`Extra::entry`].
+pub struct ExtraEntry<'a> {
+    map: &'a mut Extra,
+    key: String,
+}
+
+impl<'a> ExtraEntry<'a> {
+    pub fn or_insert(self, v: serde_json::Value) -> &'a mut serde_json::Value {
+        self.or_insert_with(|| v)
+    }
+
+    pub fn or_insert_with(
+        self,
+        v: impl FnOnce() -> serde_json::Value,
+    ) -> &'a mut serde_json::Value {
+        let i = match self.map.find(&self.key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.map.0.insert(i, (self.key, v()));
+                i
+            }
+        };
+        &mut self.map.0[i].1
+    }
+}
+
+impl FromIterator<(String, serde_json::Value)> for Extra {
+    /// As a `BTreeMap` collects: sorted by key, the last value of a repeated key kept.
+    fn from_iter<I: IntoIterator<Item = (String, serde_json::Value)>>(it: I) -> Self {
+        let mut v: Vec<(String, serde_json::Value)> = it.into_iter().collect();
+        // Stable, so equal keys stay in insertion order and the last one can win.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, serde_json::Value)> = Vec::with_capacity(v.len());
+        for (k, val) in v {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = val,
+                _ => out.push((k, val)),
+            }
+        }
+        Extra(out)
+    }
+}
+
+impl Extend<(String, serde_json::Value)> for Extra {
+    fn extend<I: IntoIterator<Item = (String, serde_json::Value)>>(&mut self, it: I) {
+        for (k, v) in it {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl IntoIterator for Extra {
+    type Item = (String, serde_json::Value);
+    type IntoIter = std::vec::IntoIter<(String, serde_json::Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Serialize for Extra {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Extra {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, serde_json::Value>::deserialize(d)
+            .map(|m| Extra(m.into_iter().collect()))
+    }
+}
+
 /// A string that many events hold, stored once for all of them: the analysis keeps every
 /// event, and an evidence item's hash repeated in each cost 80 bytes an event. Reads as a
 /// `&str`, compares with strings, and serializes exactly as a `String` does.
@@ -268,8 +422,8 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Target>,
     /// Source fields kept verbatim (or decoded from nested JSON strings), sorted by key.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Extra::is_empty")]
+    pub extra: Extra,
     pub provenance: Provenance,
     /// The same event read from other exports (e.g. a sign-in in both a Graph JSON page and a
     /// portal CSV): kept so every copy stays traceable after de-duplication.
@@ -347,7 +501,7 @@ impl Event {
             bytes_in: None,
             bytes_out: None,
             targets: Vec::new(),
-            extra: BTreeMap::new(),
+            extra: Extra::new(),
             provenance,
             also_seen_in: Vec::new(),
             timeline_sha256: HashMemo::default(),
@@ -446,5 +600,89 @@ mod utc_micros {
         DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `Extra` must behave and serialize exactly as the `BTreeMap` it replaced: the timeline's
+    /// hashes are over this JSON.
+    #[test]
+    fn extra_behaves_and_serializes_like_a_btreemap() {
+        let ops: Vec<(&str, serde_json::Value)> = vec![
+            ("zeta", json!(1)),
+            ("alpha", json!("a")),
+            ("Beta", json!({"x": [1, 2]})),
+            ("alpha", json!("replaced")),
+            ("", json!(null)),
+            ("émoji", json!("é")),
+            ("alpha2", json!(true)),
+        ];
+        let mut x = Extra::new();
+        let mut b = BTreeMap::new();
+        for (k, v) in &ops {
+            assert_eq!(
+                x.insert(k.to_string(), v.clone()),
+                b.insert(k.to_string(), v.clone())
+            );
+        }
+        x.entry("zeta".into()).or_insert(json!("not set"));
+        b.entry("zeta".to_string()).or_insert(json!("not set"));
+        x.entry("new".into()).or_insert_with(|| json!(2));
+        b.entry("new".to_string()).or_insert_with(|| json!(2));
+        assert_eq!(
+            serde_json::to_string(&x).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+        assert_eq!(x.len(), b.len());
+        assert_eq!(x.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        assert_eq!(x.get("alpha"), b.get("alpha"));
+        assert!(x.contains_key("") && !x.contains_key("missing"));
+        assert_eq!(x.remove("Beta"), b.remove("Beta"));
+        // Collecting keeps the last value of a repeated key, as a BTreeMap does.
+        let c: Extra = ops
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let d: BTreeMap<String, serde_json::Value> = ops
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            serde_json::to_string(&d).unwrap()
+        );
+        // Read back, a repeated key in the JSON also keeps the last value.
+        let back: Extra = serde_json::from_str(r#"{"b":1,"a":2,"b":3}"#).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), r#"{"a":2,"b":3}"#);
+        x.retain(|k, _| k.starts_with('a'));
+        assert_eq!(x.keys().collect::<Vec<_>>(), ["alpha", "alpha2"]);
+    }
+
+    #[test]
+    fn shared_str_serializes_as_a_string() {
+        let p = Provenance {
+            evidence_sha256: "ab".repeat(32).into(),
+            ..Default::default()
+        };
+        let j = serde_json::to_string(&p).unwrap();
+        assert!(j.starts_with(&format!(r#"{{"evidence_sha256":"{}","#, "ab".repeat(32))));
+        let back: Provenance = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, p);
+        assert_eq!("ab".repeat(32), back.evidence_sha256);
+    }
+
+    /// What the analysis holds per event starts here (see tests/memory_footprint.rs).
+    #[test]
+    fn event_struct_size() {
+        let n = std::mem::size_of::<Event>();
+        eprintln!("size_of::<Event>() = {n}");
+        assert!(
+            n <= 768,
+            "Event grew to {n} bytes; every held event pays it"
+        );
     }
 }

@@ -22,7 +22,6 @@ use crate::event::{actions, Device, Event, EventClass, Geo, Mfa, Outcome};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 const ID: &str = "entra_signin";
@@ -1118,7 +1117,7 @@ fn map_signin(
     Draft { ev }
 }
 
-fn put(x: &mut BTreeMap<String, Value>, k: &str, v: Option<Value>) {
+fn put(x: &mut crate::event::Extra, k: &str, v: Option<Value>) {
     if let Some(v) = v {
         x.entry(k.to_string()).or_insert(v);
     }
