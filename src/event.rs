@@ -515,10 +515,15 @@ impl Event {
 
     /// The event's identity: SHA-256 of its canonical JSON. Findings cite this.
     pub fn hash(&self) -> String {
-        if let Some(h) = &self.timeline_sha256.0 {
-            return hex::encode(h);
+        hex::encode(self.hash_bytes())
+    }
+
+    /// [`Event::hash`] as bytes.
+    pub fn hash_bytes(&self) -> [u8; 32] {
+        match self.timeline_sha256.0 {
+            Some(h) => h,
+            None => Sha256::digest(self.canonical_json().as_bytes()).into(),
         }
-        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
     }
 
     /// Remember the hash of the event as it is now, as a timeline reader does, so it can be

@@ -202,8 +202,12 @@ impl<'a> Ctx<'a> {
         &self.events[i]
     }
 
-    /// `Event::hash()` of one event, memoized.
+    /// `Event::hash()` of one event, memoized unless the event remembers its timeline hash
+    /// (then it is only hex-encoded, and a copy per cited event would cost memory for nothing).
     pub fn hash(&self, i: usize) -> String {
+        if self.events[i].timeline_sha256.0.is_some() {
+            return self.events[i].hash();
+        }
         if let Some(h) = self.hashes.borrow().get(&i) {
             return h.clone();
         }
@@ -218,7 +222,7 @@ impl<'a> Ctx<'a> {
             let have = self.hashes.borrow();
             idx.iter()
                 .copied()
-                .filter(|i| !have.contains_key(i))
+                .filter(|&i| self.events[i].timeline_sha256.0.is_none() && !have.contains_key(&i))
                 .collect()
         };
         let computed: Vec<(usize, String)> = missing
