@@ -433,8 +433,9 @@ pub struct Sealed {
 }
 
 /// Collect and normalize, keeping the events for the analysis as the sealed timeline has
-/// them: in its order, de-duplicated the same way, firewall and RADIUS events trimmed to what
-/// the rules read (`analysis::trim_for_analysis`), each remembering its timeline hash. The
+/// them: in its order, de-duplicated the same way, every event's `extra` trimmed to the keys
+/// the rules and the report read (`analysis::trim_for_analysis`), each remembering its
+/// timeline hash. The
 /// same as reading the timeline back, without parsing it again.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let (sealed, held, folds) = collect_impl(opts, true)?;
