@@ -298,7 +298,7 @@ fn leaving_a_key_out_is_noticed() {
             .collect();
         let mut noticed = None;
         for ((label, c, r, head), want) in loaded.iter().zip(&full) {
-            if !r.full.iter().any(|e| e.extra.contains_key(*key)) {
+            if !r.full.iter().any(|e| e.extra.contains_key(key)) {
                 continue;
             }
             let events: Vec<Event> = r
