@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What kind of thing happened, in OCSF-like classes so exports map one to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -35,7 +36,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Provenance {
     /// SHA-256 of the evidence item (the file, or the zip member) the record was read from.
-    pub evidence_sha256: String,
+    /// One copy shared by all the item's events (serialized as a plain string).
+    pub evidence_sha256: SharedStr,
     /// Path of the evidence item as stored in the package (`data/evidence/...`), `!`-joined for zip members.
     pub evidence_path: String,
     /// 1-based record number within the evidence item, counting rejected records too.
@@ -51,6 +53,239 @@ pub struct Provenance {
     /// was decoded from (e.g. `utf-16le`), and offsets are into its UTF-8 decoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoded_from: Option<String>,
+}
+
+/// An event's verbatim source fields, sorted by key: a map with `BTreeMap`'s behaviour and
+/// JSON (an object in key order), kept as one sorted vector. The analysis holds every event,
+/// and a B-tree node has room for 11 entries (~640 bytes) however few the event keeps.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Extra(Vec<(String, serde_json::Value)>);
+
+impl Extra {
+    pub fn new() -> Self {
+        Extra(Vec::new())
+    }
+
+    fn find(&self, k: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(key, _)| key.as_str().cmp(k))
+    }
+
+    pub fn get(&self, k: &str) -> Option<&serde_json::Value> {
+        self.find(k).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut serde_json::Value> {
+        self.find(k).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.find(k).is_ok()
+    }
+
+    /// Set `k`, returning the value it replaced.
+    pub fn insert(&mut self, k: String, v: serde_json::Value) -> Option<serde_json::Value> {
+        match self.find(&k) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
+            Err(i) => {
+                self.0.insert(i, (k, v));
+                None
+            }
+        }
+    }
+
+    /// The slot for `k`, filled only if it is empty (`BTreeMap::entry`'s `or_insert`s).
+    pub fn entry(&mut self, k: String) -> ExtraEntry<'_> {
+        ExtraEntry { map: self, key: k }
+    }
+
+    pub fn remove(&mut self, k: &str) -> Option<serde_json::Value> {
+        self.find(k).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &serde_json::Value> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// Keep the entries `keep` accepts, and give back the room of the others.
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut serde_json::Value) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+        self.0.shrink_to_fit();
+    }
+}
+
+impl std::ops::Index<&str> for Extra {
+    type Output = serde_json::Value;
+    /// Like `BTreeMap`'s: panics when the key is absent (for tests; code uses `get`).
+    fn index(&self, k: &str) -> &serde_json::Value {
+        self.get(k).expect("key in extra")
+    }
+}
+
+/// See [`Extra::entry`].
+pub struct ExtraEntry<'a> {
+    map: &'a mut Extra,
+    key: String,
+}
+
+impl<'a> ExtraEntry<'a> {
+    pub fn or_insert(self, v: serde_json::Value) -> &'a mut serde_json::Value {
+        self.or_insert_with(|| v)
+    }
+
+    pub fn or_insert_with(
+        self,
+        v: impl FnOnce() -> serde_json::Value,
+    ) -> &'a mut serde_json::Value {
+        let i = match self.map.find(&self.key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.map.0.insert(i, (self.key, v()));
+                i
+            }
+        };
+        &mut self.map.0[i].1
+    }
+}
+
+impl FromIterator<(String, serde_json::Value)> for Extra {
+    /// As a `BTreeMap` collects: sorted by key, the last value of a repeated key kept.
+    fn from_iter<I: IntoIterator<Item = (String, serde_json::Value)>>(it: I) -> Self {
+        let mut v: Vec<(String, serde_json::Value)> = it.into_iter().collect();
+        // Stable, so equal keys stay in insertion order and the last one can win.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, serde_json::Value)> = Vec::with_capacity(v.len());
+        for (k, val) in v {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = val,
+                _ => out.push((k, val)),
+            }
+        }
+        Extra(out)
+    }
+}
+
+impl Extend<(String, serde_json::Value)> for Extra {
+    fn extend<I: IntoIterator<Item = (String, serde_json::Value)>>(&mut self, it: I) {
+        for (k, v) in it {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl IntoIterator for Extra {
+    type Item = (String, serde_json::Value);
+    type IntoIter = std::vec::IntoIter<(String, serde_json::Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Serialize for Extra {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Extra {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, serde_json::Value>::deserialize(d)
+            .map(|m| Extra(m.into_iter().collect()))
+    }
+}
+
+/// A string that many events hold, stored once for all of them: the analysis keeps every
+/// event, and an evidence item's hash repeated in each cost 80 bytes an event. Reads as a
+/// `&str`, compares with strings, and serializes exactly as a `String` does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedStr(Arc<str>);
+
+impl Default for SharedStr {
+    fn default() -> Self {
+        SharedStr(Arc::from(""))
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> Self {
+        SharedStr(Arc::from(s))
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(s: String) -> Self {
+        SharedStr(Arc::from(s))
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<SharedStr> for String {
+    fn eq(&self, other: &SharedStr) -> bool {
+        **self == *other.0
+    }
+}
+
+impl Serialize for SharedStr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedStr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SharedStr::from)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -159,9 +394,9 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<Geo>,
+    pub geo: Option<Box<Geo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<Device>,
+    pub device: Option<Box<Device>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +414,7 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mfa: Option<Mfa>,
+    pub mfa: Option<Box<Mfa>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,8 +422,8 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Target>,
     /// Source fields kept verbatim (or decoded from nested JSON strings), sorted by key.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Extra::is_empty")]
+    pub extra: Extra,
     pub provenance: Provenance,
     /// The same event read from other exports (e.g. a sign-in in both a Graph JSON page and a
     /// portal CSV): kept so every copy stays traceable after de-duplication.
@@ -196,14 +431,23 @@ pub struct Event {
     pub also_seen_in: Vec<Provenance>,
     /// The hash the timeline recorded for this event, set only by the timeline readers so
     /// the analysis and the report need not serialize a million events again. Never
-    /// serialized and never compared.
+    /// serialized and never compared. Kept as bytes, not hex: it is in every held event.
     #[serde(skip)]
     pub timeline_sha256: HashMemo,
 }
 
 /// A remembered event hash that takes no part in equality (see `Event::timeline_sha256`).
 #[derive(Debug, Clone, Default)]
-pub struct HashMemo(pub Option<String>);
+pub struct HashMemo(pub Option<[u8; 32]>);
+
+impl HashMemo {
+    /// From the hex a timeline line records; nothing is remembered if it is not 64 hex
+    /// digits (the event is then hashed, and kept whole, as if read from no timeline).
+    pub fn from_hex(h: &str) -> Self {
+        let mut b = [0u8; 32];
+        HashMemo(hex::decode_to_slice(h, &mut b).ok().map(|()| b))
+    }
+}
 
 impl PartialEq for HashMemo {
     fn eq(&self, _: &Self) -> bool {
@@ -257,7 +501,7 @@ impl Event {
             bytes_in: None,
             bytes_out: None,
             targets: Vec::new(),
-            extra: BTreeMap::new(),
+            extra: Extra::new(),
             provenance,
             also_seen_in: Vec::new(),
             timeline_sha256: HashMemo::default(),
@@ -271,10 +515,23 @@ impl Event {
 
     /// The event's identity: SHA-256 of its canonical JSON. Findings cite this.
     pub fn hash(&self) -> String {
-        if let Some(h) = &self.timeline_sha256.0 {
-            return h.clone();
+        hex::encode(self.hash_bytes())
+    }
+
+    /// [`Event::hash`] as bytes.
+    pub fn hash_bytes(&self) -> [u8; 32] {
+        match self.timeline_sha256.0 {
+            Some(h) => h,
+            None => Sha256::digest(self.canonical_json().as_bytes()).into(),
         }
-        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+
+    /// Remember the hash of the event as it is now, as a timeline reader does, so it can be
+    /// trimmed for the analysis and still be cited by the hash of its full form.
+    pub fn remember_hash(&mut self) {
+        self.timeline_sha256 = HashMemo(Some(
+            Sha256::digest(self.canonical_json().as_bytes()).into(),
+        ));
     }
 
     /// Lower-cased user for grouping (UPNs differ in case across sources).
@@ -348,5 +605,89 @@ mod utc_micros {
         DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `Extra` must behave and serialize exactly as the `BTreeMap` it replaced: the timeline's
+    /// hashes are over this JSON.
+    #[test]
+    fn extra_behaves_and_serializes_like_a_btreemap() {
+        let ops: Vec<(&str, serde_json::Value)> = vec![
+            ("zeta", json!(1)),
+            ("alpha", json!("a")),
+            ("Beta", json!({"x": [1, 2]})),
+            ("alpha", json!("replaced")),
+            ("", json!(null)),
+            ("émoji", json!("é")),
+            ("alpha2", json!(true)),
+        ];
+        let mut x = Extra::new();
+        let mut b = BTreeMap::new();
+        for (k, v) in &ops {
+            assert_eq!(
+                x.insert(k.to_string(), v.clone()),
+                b.insert(k.to_string(), v.clone())
+            );
+        }
+        x.entry("zeta".into()).or_insert(json!("not set"));
+        b.entry("zeta".to_string()).or_insert(json!("not set"));
+        x.entry("new".into()).or_insert_with(|| json!(2));
+        b.entry("new".to_string()).or_insert_with(|| json!(2));
+        assert_eq!(
+            serde_json::to_string(&x).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+        assert_eq!(x.len(), b.len());
+        assert_eq!(x.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        assert_eq!(x.get("alpha"), b.get("alpha"));
+        assert!(x.contains_key("") && !x.contains_key("missing"));
+        assert_eq!(x.remove("Beta"), b.remove("Beta"));
+        // Collecting keeps the last value of a repeated key, as a BTreeMap does.
+        let c: Extra = ops
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let d: BTreeMap<String, serde_json::Value> = ops
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            serde_json::to_string(&d).unwrap()
+        );
+        // Read back, a repeated key in the JSON also keeps the last value.
+        let back: Extra = serde_json::from_str(r#"{"b":1,"a":2,"b":3}"#).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), r#"{"a":2,"b":3}"#);
+        x.retain(|k, _| k.starts_with('a'));
+        assert_eq!(x.keys().collect::<Vec<_>>(), ["alpha", "alpha2"]);
+    }
+
+    #[test]
+    fn shared_str_serializes_as_a_string() {
+        let p = Provenance {
+            evidence_sha256: "ab".repeat(32).into(),
+            ..Default::default()
+        };
+        let j = serde_json::to_string(&p).unwrap();
+        assert!(j.starts_with(&format!(r#"{{"evidence_sha256":"{}","#, "ab".repeat(32))));
+        let back: Provenance = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, p);
+        assert_eq!("ab".repeat(32), back.evidence_sha256);
+    }
+
+    /// What the analysis holds per event starts here (see tests/memory_footprint.rs).
+    #[test]
+    fn event_struct_size() {
+        let n = std::mem::size_of::<Event>();
+        eprintln!("size_of::<Event>() = {n}");
+        assert!(
+            n <= 768,
+            "Event grew to {n} bytes; every held event pays it"
+        );
     }
 }

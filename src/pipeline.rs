@@ -441,8 +441,9 @@ pub struct Sealed {
 }
 
 /// Collect and normalize, keeping the events for the analysis as the sealed timeline has
-/// them: in its order, de-duplicated the same way, firewall and RADIUS events trimmed to what
-/// the rules read (`analysis::trim_for_analysis`), each remembering its timeline hash. The
+/// them: in its order, de-duplicated the same way, every event's `extra` trimmed to the keys
+/// the rules and the report read (`analysis::trim_for_analysis`), each remembering its
+/// timeline hash. The
 /// same as reading the timeline back, without parsing it again.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let (sealed, held, folds) = collect_impl(opts, true)?;
@@ -519,7 +520,7 @@ fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event
         }
         let e = &mut events[kp];
         e.also_seen_in.extend(seen);
-        e.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(f.sha256)));
+        e.timeline_sha256 = crate::event::HashMemo(Some(f.sha256));
     }
     let mut i = 0;
     events.retain(|_| {
@@ -691,7 +692,7 @@ fn parse_item(
                             {
                                 ev.time = t;
                             }
-                            ev.timeline_sha256 = crate::event::HashMemo(Some(hex::encode(sha)));
+                            ev.timeline_sha256 = crate::event::HashMemo(Some(sha));
                             crate::analysis::trim_for_analysis(&mut ev);
                             out.events.push(ev);
                         }
@@ -774,7 +775,7 @@ fn unrepresentable(e: &Event) -> Option<RecordError> {
     let p = &e.provenance;
     Some(RecordError {
         evidence_path: p.evidence_path.clone(),
-        evidence_sha256: p.evidence_sha256.clone(),
+        evidence_sha256: p.evidence_sha256.to_string(),
         record_no: p.record_no,
         line: p.line,
         byte_offset: p.byte_offset,

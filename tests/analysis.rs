@@ -1,6 +1,8 @@
 //! Detections: positive and negative cases per rule, plus the calibration background (200
 //! benign users over 30 days must yield no High or Critical finding).
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use irpack::analysis::detect::analyze;
 use irpack::analysis::geo::{distance_km, fold, gazetteer, Precision};
@@ -28,7 +30,7 @@ fn base(
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let prov = Provenance {
-        evidence_sha256: "00".repeat(32),
+        evidence_sha256: "00".repeat(32).into(),
         evidence_path: "data/evidence/x".into(),
         record_no: n,
         line: n,
@@ -83,17 +85,17 @@ impl E {
         E(e)
     }
     fn at(mut self, city: &str, cc: &str, lat: f64, lon: f64) -> E {
-        self.0.geo = Some(Geo {
+        self.0.geo = Some(Box::new(Geo {
             city: Some(city.into()),
             country: Some(cc.into()),
             lat: Some(lat),
             lon: Some(lon),
             ..Geo::default()
-        });
+        }));
         self
     }
     fn geo(mut self, g: Geo) -> E {
-        self.0.geo = Some(g);
+        self.0.geo = Some(Box::new(g));
         self
     }
     fn berlin(self) -> E {
@@ -103,7 +105,7 @@ impl E {
         self.at("Lagos", "NG", 6.45, 3.39)
     }
     fn mfa(mut self, multi: bool) -> E {
-        self.0.mfa = Some(Mfa {
+        self.0.mfa = Some(Box::new(Mfa {
             requirement: Some(
                 if multi {
                     "multiFactorAuthentication"
@@ -114,7 +116,7 @@ impl E {
             ),
             satisfied: Some(multi),
             ..Mfa::default()
-        });
+        }));
         self
     }
     fn reason(mut self, r: &str) -> E {
@@ -134,15 +136,15 @@ impl E {
         self
     }
     fn device(mut self, os: &str, browser: &str) -> E {
-        self.0.device = Some(Device {
+        self.0.device = Some(Box::new(Device {
             os: Some(os.into()),
             browser: Some(browser.into()),
             ..Device::default()
-        });
+        }));
         self
     }
     fn asn(mut self, a: u32) -> E {
-        self.0.geo.get_or_insert_with(Geo::default).asn = Some(a);
+        self.0.geo.get_or_insert_with(Default::default).asn = Some(a);
         self
     }
     fn ip(mut self, ip: &str) -> E {
@@ -216,7 +218,13 @@ const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.
 const OFFICE: &str = "198.51.100.10";
 
 fn run(ev: &[Event], c: &CaseFile) -> Analysis {
-    analyze(ev, c)
+    let a = analyze(ev, c);
+    assert_eq!(
+        analyze(&common::trimmed(ev), c),
+        a,
+        "trimming the events for the analysis changed its findings"
+    );
+    a
 }
 
 fn by_rule<'a>(a: &'a Analysis, rule: &str) -> Vec<&'a Finding> {
@@ -2026,14 +2034,14 @@ fn never_panics_on_odd_events() {
             e.user = Some(["", " ", "A@X", "a@x", "CORP\\a", "ü@ö.de"][r.below(6) as usize].into());
         }
         e.src_ip = Some(odd_ips[r.below(odd_ips.len() as u64) as usize].into());
-        e.geo = Some(Geo {
+        e.geo = Some(Box::new(Geo {
             country: Some(odd_countries[r.below(6) as usize].into()),
             city: Some("".into()),
             lat: [None, Some(f64::NAN), Some(91.0), Some(-33.9)][r.below(4) as usize],
             lon: Some(f64::INFINITY),
             asn: None,
             state: None,
-        });
+        }));
         e.reason = Some(
             ["", "500121", "abc", "50126: x", "99999999999999999999999"][r.below(5) as usize]
                 .into(),

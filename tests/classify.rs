@@ -2,6 +2,8 @@
 //! the way the parsers and detections will produce them: events plus the `Analysis` that
 //! cites them.
 
+mod common;
+
 use chrono::{DateTime, Utc};
 use irpack::analysis::classify::classify;
 use irpack::analysis::recommend::recommend;
@@ -98,23 +100,25 @@ impl Fx {
         );
         e.user = Some(user.into());
         e.src_ip = Some(ip.into());
-        e.geo = Some(Geo {
+        e.geo = Some(Box::new(Geo {
             country: Some(country.into()),
             ..Default::default()
-        });
+        }));
         e.client_app = Some("Browser".into());
         e.app = Some("Office 365 Exchange Online".into());
         e.reason = reason.map(str::to_string);
-        e.mfa = mfa_satisfied.map(|s| Mfa {
-            requirement: Some(if s {
-                "multiFactorAuthentication".into()
-            } else {
-                "singleFactorAuthentication".into()
-            }),
-            satisfied: Some(s),
-            method: s.then(|| "Mobile app notification".into()),
-            detail: None,
-        });
+        e.mfa = mfa_satisfied
+            .map(|s| Mfa {
+                requirement: Some(if s {
+                    "multiFactorAuthentication".into()
+                } else {
+                    "singleFactorAuthentication".into()
+                }),
+                satisfied: Some(s),
+                method: s.then(|| "Mobile app notification".into()),
+                detail: None,
+            })
+            .map(Box::new);
         self.push(e)
     }
 
@@ -279,13 +283,20 @@ impl Fx {
     }
 
     fn run(&self) -> Classification {
-        classify(&self.analysis, &self.events, &self.case)
+        let c = classify(&self.analysis, &self.events, &self.case);
+        let trimmed = common::trimmed(&self.events);
+        assert_eq!(
+            classify(&self.analysis, &trimmed, &self.case),
+            c,
+            "trimming the events for the analysis changed the classification"
+        );
+        c
     }
 }
 
 fn prov(n: u64) -> Provenance {
     Provenance {
-        evidence_sha256: "f".repeat(64),
+        evidence_sha256: "f".repeat(64).into(),
         evidence_path: "data/evidence/fixture.json".into(),
         record_no: n,
         line: n,

@@ -65,7 +65,7 @@ fn signin(time: DateTime<Utc>, user: &str, ip: &str, source: &str) -> Event {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let prov = Provenance {
-        evidence_sha256: "00".repeat(32),
+        evidence_sha256: "00".repeat(32).into(),
         evidence_path: "data/evidence/x".into(),
         record_no: n,
         line: n,
@@ -89,7 +89,7 @@ fn signin(time: DateTime<Utc>, user: &str, ip: &str, source: &str) -> Event {
 }
 
 fn with_geo(mut e: Event, g: Geo) -> Event {
-    e.geo = Some(g);
+    e.geo = Some(Box::new(g));
     e
 }
 

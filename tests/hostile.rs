@@ -306,7 +306,7 @@ fn ev(time: DateTime<Utc>, record_no: u64) -> Event {
         "probe",
         Outcome::Success,
         Provenance {
-            evidence_sha256: "0".repeat(64),
+            evidence_sha256: "0".repeat(64).into(),
             evidence_path: PATH.into(),
             record_no,
             line: record_no,

@@ -34,7 +34,7 @@ fn event(
         Outcome::Success,
         Provenance {
             evidence_path: format!("data/evidence/f{file}.json"),
-            evidence_sha256: format!("{file:064}"),
+            evidence_sha256: format!("{file:064}").into(),
             record_no,
             line: record_no,
             ..Default::default()

@@ -202,8 +202,12 @@ impl<'a> Ctx<'a> {
         &self.events[i]
     }
 
-    /// `Event::hash()` of one event, memoized.
+    /// `Event::hash()` of one event, memoized unless the event remembers its timeline hash
+    /// (then it is only hex-encoded, and a copy per cited event would cost memory for nothing).
     pub fn hash(&self, i: usize) -> String {
+        if self.events[i].timeline_sha256.0.is_some() {
+            return self.events[i].hash();
+        }
         if let Some(h) = self.hashes.borrow().get(&i) {
             return h.clone();
         }
@@ -218,7 +222,7 @@ impl<'a> Ctx<'a> {
             let have = self.hashes.borrow();
             idx.iter()
                 .copied()
-                .filter(|i| !have.contains_key(i))
+                .filter(|&i| self.events[i].timeline_sha256.0.is_none() && !have.contains_key(&i))
                 .collect()
         };
         let computed: Vec<(usize, String)> = missing
@@ -817,10 +821,10 @@ mod tests {
         assert_eq!(browser_family("IE"), "IE");
         let mut e = ev();
         assert_eq!(device_key(&e), None);
-        e.device = Some(crate::event::Device {
+        e.device = Some(Box::new(crate::event::Device {
             os: Some("Ios 17.4.1".into()),
             ..Default::default()
-        });
+        }));
         assert_eq!(device_key(&e).as_deref(), Some("Ios / ?"));
     }
 
@@ -841,15 +845,15 @@ mod tests {
         assert_eq!(legacy_client(&e), Some("IMAP4"));
         e.client_app = Some("Browser".into());
         assert_eq!(legacy_client(&e), None);
-        e.mfa = Some(Mfa {
+        e.mfa = Some(Box::new(Mfa {
             requirement: Some("singleFactorAuthentication".into()),
             ..Default::default()
-        });
+        }));
         assert!(single_factor(&e) && !mfa_done(&e));
-        e.mfa = Some(Mfa {
+        e.mfa = Some(Box::new(Mfa {
             requirement: Some("multiFactorAuthentication".into()),
             ..Default::default()
-        });
+        }));
         assert!(!single_factor(&e) && mfa_done(&e));
     }
 }

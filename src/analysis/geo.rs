@@ -386,7 +386,7 @@ impl<'a> Locator<'a> {
             return Some(p);
         }
         let empty = Geo::default();
-        let geo = e.geo.as_ref().unwrap_or(&empty);
+        let geo = e.geo.as_deref().unwrap_or(&empty);
         let log_cc = geo
             .country
             .as_deref()

@@ -322,26 +322,77 @@ pub struct NetworkSession {
     pub terminate_cause: Option<String>,
 }
 
-/// Sources whose `extra` fields the analysis and the report read freely.
-const IDENTITY_SOURCES: &[&str] = &["entra_signin", "entra_audit", "entra_risk", "m365_ual"];
-
-/// The only `extra` keys read from network and accounting events (RADIUS sessions, VPN
-/// address assignments; see `network.rs`).
-pub const NETWORK_EXTRA_KEYS: &[&str] = &[
+/// Every `extra` key that detections, classification, regulatory flags, recommended actions,
+/// the report or the notification read, from any source. An event held in memory keeps only
+/// these (see [`trim_for_analysis`]); a rule that reads a new key must add it here, or it
+/// will not see it. `tests/trim_equivalence.rs` runs every sample, corpus file and rule
+/// fixture with and without trimming and fails when the two disagree.
+pub const ANALYSIS_EXTRA_KEYS: &[&str] = &[
+    // RADIUS sessions and VPN address assignments (network.rs).
     "nas_identifier",
     "nas_ip",
     "calling_station_id",
     "framed_ip",
     "terminate_cause",
     "assigned_ip",
+    // Sign-in error codes and interactivity (detect.rs `error_code`, `interactive`).
+    "errorCode",
+    "error_code",
+    "ResultType",
+    "is_interactive",
+    // Who or what made a directory change (containment.rs, classify/facts.rs, persistence.rs).
+    "initiated_by_type",
+    "initiated_by_app",
+    // Exchange cmdlet parameters (persistence.rs `param`, report/keytimeline.rs).
+    "parameters",
+    "Parameters",
+    // Role names and MFA methods (persistence.rs).
+    "role",
+    "role_name",
+    "RoleName",
+    "method",
+    // Risk detections (risk.rs, report/keytimeline.rs, timeline/export.rs).
+    "risk_event_type",
+    "detected_time",
+    "risk_level",
+    "risk_state",
+    "detection_timing",
+    // Mail items accessed (bulk.rs, report/keytimeline.rs).
+    "item_count",
+    // Sites, files and mailboxes an account reached (regulatory/assets.rs).
+    "SiteUrl",
+    "site_url",
+    "ObjectId",
+    "object_id",
+    "SourceRelativeUrl",
+    "MailboxOwnerUPN",
+    "mailbox_owner_upn",
+    "mailbox",
+    "Mailbox",
+];
+
+/// Actions whose whole `extra` a rule reads: the OAuth consent rule searches all of it for
+/// risky scopes and "AllPrincipals" (persistence.rs `oauth`). They are few, so they keep it.
+const WHOLE_EXTRA_ACTIONS: &[&str] = &[
+    crate::event::actions::OAUTH_CONSENT,
+    crate::event::actions::APP_ROLE_ASSIGNED,
 ];
 
 /// Drop what no rule and no report section reads from an event held in memory: the verbatim
-/// fields of firewall and RADIUS records, which are most events and most of their memory.
-/// The timeline on disk keeps every field, and the event keeps the hash of its full form
-/// (set by the timeline reader), so findings still cite the sealed event.
+/// fields outside [`ANALYSIS_EXTRA_KEYS`], which are most of a sign-in's, an audit record's
+/// and a firewall record's memory. The timeline on disk keeps every field, and the event
+/// keeps the hash of its full form (set by the timeline reader), so findings still cite the
+/// sealed event. An event that does not remember that hash is left whole.
 pub fn trim_for_analysis(e: &mut crate::event::Event) {
-    if IDENTITY_SOURCES.contains(&e.source.as_str()) || e.extra.is_empty() {
+    trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
+}
+
+/// [`trim_for_analysis`] with another key list (the equivalence test leaves keys out to
+/// show it notices).
+pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
+    if WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str())
+        || e.extra.keys().all(|k| keep.contains(&k.as_str()))
+    {
         return;
     }
     debug_assert!(
@@ -351,6 +402,5 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
     if e.timeline_sha256.0.is_none() {
         return;
     }
-    e.extra
-        .retain(|k, _| NETWORK_EXTRA_KEYS.contains(&k.as_str()));
+    e.extra.retain(|k, _| keep.contains(&k.as_str()));
 }

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 const SESSION_LOOKBACK_HOURS: i64 = 24;
 
 fn extra_str(e: &Event, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| match e.extra.get(*k)? {
+    keys.iter().find_map(|k| match e.extra.get(k)? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

@@ -41,23 +41,20 @@ pub struct Row {
     pub context: bool,
 }
 
-pub fn build(idx: &EventIndex, concl: &Conclusions) -> KeyTimeline {
+pub fn build<'c>(idx: &EventIndex, concl: &'c Conclusions) -> KeyTimeline {
     let a = &concl.analysis;
     // hash → (citers, highest severity citing)
-    let mut cited: BTreeMap<&str, (BTreeSet<String>, Severity)> = BTreeMap::new();
-    let mut add = |h: &str, by: &str, sev: Severity| {
-        if let Some(&i) = idx.by_hash.get(h) {
-            let key = idx.hashes[i].as_str();
-            let e = cited
-                .entry(key)
-                .or_insert((BTreeSet::new(), Severity::Info));
+    let mut cited: BTreeMap<&'c str, (BTreeSet<String>, Severity)> = BTreeMap::new();
+    let mut add = |h: &'c str, by: &str, sev: Severity| {
+        if idx.position(h).is_some() {
+            let e = cited.entry(h).or_insert((BTreeSet::new(), Severity::Info));
             e.0.insert(by.to_string());
             e.1 = e.1.max(sev);
         }
     };
     let mut unknown = BTreeSet::new();
     let mut check = |h: &str| {
-        if super::model::is_event_hash(h) && !idx.by_hash.contains_key(h) {
+        if super::model::is_event_hash(h) && idx.position(h).is_none() {
             unknown.insert(short(h));
         }
     };
@@ -91,7 +88,7 @@ pub fn build(idx: &EventIndex, concl: &Conclusions) -> KeyTimeline {
     // Priority: cited before context, then severity, then time.
     let mut picked: Vec<(usize, bool, Severity)> = cited
         .iter()
-        .map(|(h, (_, sev))| (idx.by_hash[*h], false, *sev))
+        .filter_map(|(h, (_, sev))| Some((idx.position(h)?, false, *sev)))
         .collect();
     let cited_idx: BTreeSet<usize> = picked.iter().map(|p| p.0).collect();
     let mut context = BTreeSet::new();
@@ -113,9 +110,9 @@ pub fn build(idx: &EventIndex, concl: &Conclusions) -> KeyTimeline {
         .into_iter()
         .map(|(i, is_context, _)| {
             let e = &idx.events[i];
-            let h = &idx.hashes[i];
+            let h = idx.hash(i);
             Row {
-                short: short(h),
+                short: short(&h),
                 time: t(e.time),
                 source: e.source.clone(),
                 action: e.action.clone(),

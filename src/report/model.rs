@@ -7,7 +7,7 @@ use crate::analysis::{rules, Finding, FlagStatus, Severity};
 use crate::event::Event;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Rows of the rejected-record list printed in the report; the rest is in collected.json.
 pub const REJECTED_CAP: usize = 50;
@@ -320,31 +320,50 @@ pub struct IocRow {
     pub listed: bool,
 }
 
-/// Lookup from event hash to the event, built once.
+/// Lookup from event hash to the event, built once: every event's hash as bytes and the
+/// positions sorted by it, 40 bytes an event (hex strings in a hash map took ~225, and the
+/// report holds this beside every event).
 pub struct EventIndex<'a> {
     pub events: &'a [Event],
-    pub hashes: Vec<String>,
-    pub by_hash: HashMap<String, usize>,
+    hashes: Vec<[u8; 32]>,
+    /// Positions, sorted by (hash, position).
+    sorted: Vec<usize>,
 }
 
 impl<'a> EventIndex<'a> {
     pub fn new(events: &'a [Event]) -> Self {
         use rayon::prelude::*;
-        let hashes: Vec<String> = events.par_iter().map(Event::hash).collect();
-        let by_hash = hashes
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.clone(), i))
-            .collect();
+        let hashes: Vec<[u8; 32]> = events.par_iter().map(Event::hash_bytes).collect();
+        let mut sorted: Vec<usize> = (0..hashes.len()).collect();
+        sorted.par_sort_unstable_by_key(|&i| (hashes[i], i));
         EventIndex {
             events,
             hashes,
-            by_hash,
+            sorted,
         }
     }
 
+    /// The position of the event with this hash (the last, should two events hash alike).
+    /// Only the lower-case hex `Event::hash` writes matches, as a map keyed by it would.
+    pub fn position(&self, hash: &str) -> Option<usize> {
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if hash.len() != 64 || !hash.bytes().all(lower_hex) {
+            return None;
+        }
+        let mut want = [0u8; 32];
+        hex::decode_to_slice(hash, &mut want).ok()?;
+        let end = self.sorted.partition_point(|&i| self.hashes[i] <= want);
+        let last = *self.sorted[..end].last()?;
+        (self.hashes[last] == want).then_some(last)
+    }
+
+    /// `Event::hash` of the event at `i`.
+    pub fn hash(&self, i: usize) -> String {
+        hex::encode(self.hashes[i])
+    }
+
     pub fn get(&self, hash: &str) -> Option<&'a Event> {
-        self.by_hash.get(hash).map(|&i| &self.events[i])
+        self.position(hash).map(|i| &self.events[i])
     }
 }
 
@@ -1037,4 +1056,51 @@ pub fn suspicious_ips(a: &crate::analysis::Analysis) -> Vec<String> {
             .flat_map(|f| f.ips.clone())
             .chain(a.network.iter().map(|n| n.ip.clone())),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventClass, Outcome, Provenance};
+    use chrono::TimeZone;
+
+    fn ev(record_no: u64) -> Event {
+        Event::new(
+            Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(),
+            "t",
+            "UTC",
+            "entra_signin",
+            "graph_json",
+            EventClass::Authentication,
+            "sign_in",
+            "Sign-in activity",
+            Outcome::Success,
+            Provenance {
+                record_no,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// The index answers as the `HashMap<String, usize>` it replaced: exact lower-case hex
+    /// only, the last of two events that hash alike.
+    #[test]
+    fn event_index_finds_what_a_hash_map_would() {
+        let events = vec![ev(1), ev(2), ev(1), ev(3)];
+        let idx = EventIndex::new(&events);
+        let mut map = std::collections::HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            map.insert(e.hash(), i);
+        }
+        for (i, e) in events.iter().enumerate() {
+            let h = e.hash();
+            assert_eq!(idx.position(&h), map.get(&h).copied());
+            assert_eq!(idx.hash(i), h);
+        }
+        assert_eq!(idx.position(&events[0].hash()), Some(2));
+        assert_eq!(idx.position(&events[1].hash().to_ascii_uppercase()), None);
+        assert_eq!(idx.position(&"0".repeat(64)), None);
+        assert_eq!(idx.position("not a hash"), None);
+        assert!(EventIndex::new(&[]).position(&"0".repeat(64)).is_none());
+    }
 }

@@ -278,7 +278,10 @@ fn risk_event(
         }
         (!m.is_empty()).then_some(std::borrow::Cow::Owned(m))
     });
-    ev.geo = loc.as_deref().and_then(ops::geo_from_location);
+    ev.geo = loc
+        .as_deref()
+        .and_then(ops::geo_from_location)
+        .map(Box::new);
 
     let info = get_array(r, "additionalInfo");
     if !info.is_empty() {

@@ -22,7 +22,6 @@ use crate::event::{actions, Device, Event, EventClass, Geo, Mfa, Outcome};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 const ID: &str = "entra_signin";
@@ -1008,8 +1007,8 @@ fn map_signin(
             }
         }
     }
-    ev.geo = geo(o, env);
-    ev.device = device(o);
+    ev.geo = geo(o, env).map(Box::new);
+    ev.device = device(o).map(Box::new);
     ev.user_agent = s(o, &["userAgent"]);
     ev.client_app = s(o, &["clientAppUsed"]);
     ev.app = s(o, &["appDisplayName"]);
@@ -1021,7 +1020,7 @@ fn map_signin(
     ev.session_id = s(o, &["sessionId"]);
     ev.correlation_id = both(&["correlationId"]);
     ev.request_id = s(o, &["id"]);
-    ev.mfa = mfa(o, status.as_deref(), additional.as_deref(), outcome);
+    ev.mfa = mfa(o, status.as_deref(), additional.as_deref(), outcome).map(Box::new);
 
     let x = &mut ev.extra;
     if let Some(c) = code {
@@ -1118,7 +1117,7 @@ fn map_signin(
     Draft { ev }
 }
 
-fn put(x: &mut BTreeMap<String, Value>, k: &str, v: Option<Value>) {
+fn put(x: &mut crate::event::Extra, k: &str, v: Option<Value>) {
     if let Some(v) = v {
         x.entry(k.to_string()).or_insert(v);
     }

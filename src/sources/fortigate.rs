@@ -554,20 +554,20 @@ fn map_with_time(
         };
     }
     if let Some(c) = f.get("srccountry").and_then(syslog::country_code) {
-        ev.geo = Some(Geo {
+        ev.geo = Some(Box::new(Geo {
             country: Some(c.to_string()),
             ..Geo::default()
-        });
+        }));
     }
     if f.get("srcname").is_some() || f.get("osname").is_some() {
-        ev.device = Some(Device {
+        ev.device = Some(Box::new(Device {
             name: f.get("srcname").map(str::to_string),
             os: f.get("osname").map(|o| match f.get("srcswversion") {
                 Some(v) => format!("{o} {v}"),
                 None => o.to_string(),
             }),
             ..Device::default()
-        });
+        }));
     }
     if let Some(a) = f.get_any(&["tunnelip", "assignip"]).and_then(ip_value) {
         ev.extra.insert("assigned_ip".into(), a.into());

@@ -579,7 +579,7 @@ fn sign_in_details(
         trust_type: get_text(devp, "TrustType"),
     };
     if d != Device::default() {
-        ev.device = Some(d);
+        ev.device = Some(Box::new(d));
     }
     if let Some(m) = get_text(ext, "UserAuthenticationMethod") {
         ev.extra

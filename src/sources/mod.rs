@@ -21,7 +21,7 @@ pub mod entra_risk;
 pub mod m365_ops;
 pub mod m365_ual;
 
-use crate::event::{Event, Provenance};
+use crate::event::{Event, Provenance, SharedStr};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,6 +37,8 @@ pub struct Input<'a> {
     pub base_offset: u64,
     pub decoded_from: Option<&'static str>,
     pub lines: text::LineIndex,
+    /// `evidence_sha256` once, for every event's provenance to share.
+    shared_sha256: SharedStr,
 }
 
 impl<'a> Input<'a> {
@@ -55,6 +57,7 @@ impl<'a> Input<'a> {
             base_offset,
             decoded_from: None,
             lines: text::LineIndex::with_base(text, line_base),
+            shared_sha256: evidence_sha256.into(),
         }
     }
 
@@ -72,6 +75,7 @@ impl<'a> Input<'a> {
             base_offset,
             decoded_from,
             lines: text::LineIndex::new(text),
+            shared_sha256: evidence_sha256.into(),
         }
     }
 
@@ -79,7 +83,7 @@ impl<'a> Input<'a> {
     pub fn provenance(&self, record_no: u64, start: usize, end: usize) -> Provenance {
         let raw = &self.text.as_bytes()[start..end];
         Provenance {
-            evidence_sha256: self.evidence_sha256.to_string(),
+            evidence_sha256: self.shared_sha256.clone(),
             evidence_path: self.evidence_path.to_string(),
             record_no,
             line: self.lines.line_of(start),
@@ -101,7 +105,7 @@ impl<'a> Input<'a> {
         let p = self.provenance(record_no, start, end);
         RecordError {
             evidence_path: p.evidence_path,
-            evidence_sha256: p.evidence_sha256,
+            evidence_sha256: p.evidence_sha256.to_string(),
             record_no,
             line: p.line,
             byte_offset: p.byte_offset,

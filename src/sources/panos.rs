@@ -804,10 +804,10 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
     ev.session_id = f.get("sessionid").map(str::to_string).filter(|s| s != "0");
     ev.user_agent = f.get("user_agent").map(str::to_string);
     if let Some(c) = country.and_then(syslog::country_code) {
-        ev.geo = Some(Geo {
+        ev.geo = Some(Box::new(Geo {
             country: Some(c.to_string()),
             ..Geo::default()
-        });
+        }));
     }
     match ty.as_str() {
         "THREAT" => ev.resource = f.get("misc").map(str::to_string),
@@ -828,12 +828,12 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
                 _ => None,
             };
             if f.get("machinename").is_some() || f.get("hostid").is_some() || os.is_some() {
-                ev.device = Some(Device {
+                ev.device = Some(Box::new(Device {
                     id: f.get("hostid").map(str::to_string),
                     name: f.get("machinename").map(str::to_string),
                     os,
                     ..Device::default()
-                });
+                }));
             }
         }
         "SYSTEM" if ev.class == EventClass::Authentication => {

@@ -832,13 +832,13 @@ fn classify(
     }
 }
 
-pub(crate) fn put_str(x: &mut BTreeMap<String, Value>, k: &str, v: Option<&str>) {
+pub(crate) fn put_str(x: &mut crate::event::Extra, k: &str, v: Option<&str>) {
     if let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) {
         x.insert(k.to_string(), Value::String(v.to_string()));
     }
 }
 
-pub(crate) fn put_num(x: &mut BTreeMap<String, Value>, k: &str, v: Option<u64>) {
+pub(crate) fn put_num(x: &mut crate::event::Extra, k: &str, v: Option<u64>) {
     if let Some(v) = v {
         x.insert(k.to_string(), Value::from(v));
     }

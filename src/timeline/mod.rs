@@ -155,6 +155,7 @@ pub fn read_file(
     let file = std::fs::File::open(path).map_err(|e| (0, e.to_string()))?;
     let mut r = std::io::BufReader::with_capacity(1 << 20, file);
     let mut out: Vec<Event> = Vec::new();
+    let mut items: std::collections::HashSet<crate::event::SharedStr> = Default::default();
     let mut prev = GENESIS.to_string();
     let mut last_time = None;
     let mut n = 0usize;
@@ -186,7 +187,7 @@ pub fn read_file(
                 let mut e: TimelineEntry = serde_json::from_str(line)
                     .map_err(|err| (*n, format!("not a timeline entry: {err}")))?;
                 let h = verify.then(|| e.event.hash());
-                e.event.timeline_sha256 = crate::event::HashMemo(Some(e.event_sha256.clone()));
+                e.event.timeline_sha256 = crate::event::HashMemo::from_hex(&e.event_sha256);
                 each(&mut e.event);
                 Ok((*n, e, h))
             })
@@ -200,7 +201,16 @@ pub fn read_file(
             }
             prev = e.chain;
             last_time = Some(e.event.time);
-            out.push(e.event);
+            let mut ev = e.event;
+            // One copy of each evidence item's hash for all its events, as the parsers give.
+            let sha = &mut ev.provenance.evidence_sha256;
+            match items.get(&**sha) {
+                Some(s) => *sha = s.clone(),
+                None => {
+                    items.insert(sha.clone());
+                }
+            }
+            out.push(ev);
         }
     }
     out.shrink_to_fit();

@@ -184,3 +184,17 @@ pub fn line_throughput(
     assert_eq!(ev + rej, lines);
     assert_eq!(rej, 0);
 }
+/// The events as the analysis holds them: each remembering the hash of its full form, then
+/// trimmed to the `extra` keys the analysis reads (`analysis::trim_for_analysis`). Rule
+/// fixtures run on these too, so a rule reading a key the trim drops fails its own tests.
+pub fn trimmed(events: &[irpack::event::Event]) -> Vec<irpack::event::Event> {
+    events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.remember_hash();
+            irpack::analysis::trim_for_analysis(&mut e);
+            e
+        })
+        .collect()
+}

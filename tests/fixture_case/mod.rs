@@ -170,10 +170,10 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
     let ap = |n| prov(audit_path, &audit_sha, &audit_text, n, Some("utf-16le"));
     let rp = |n| prov(member_path, &member_sha, radius, n, None);
     let geo = |c: &str| {
-        Some(Geo {
+        Some(Box::new(Geo {
             country: Some(c.into()),
             ..Geo::default()
-        })
+        }))
     };
     let mut e1 = ev(
         "2024-04-30T08:00:00Z",
@@ -187,11 +187,11 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         sp(0),
     );
     e1.geo = geo("DE");
-    e1.mfa = Some(Mfa {
+    e1.mfa = Some(Box::new(Mfa {
         requirement: Some("multiFactorAuthentication".into()),
         satisfied: Some(true),
         ..Mfa::default()
-    });
+    }));
     let mut e2 = ev(
         "2024-05-01T02:10:00Z",
         "entra_signin",
@@ -220,15 +220,15 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
     e3.user_agent = Some("python-requests/2.31".into());
     e3.client_app = Some("Browser".into());
     e3.app = Some("Office 365 Exchange Online".into());
-    e3.mfa = Some(Mfa {
+    e3.mfa = Some(Box::new(Mfa {
         requirement: Some("singleFactorAuthentication".into()),
         satisfied: Some(false),
         ..Mfa::default()
-    });
-    e3.device = Some(Device {
+    }));
+    e3.device = Some(Box::new(Device {
         os: Some("Linux".into()),
         ..Device::default()
-    });
+    }));
     let mut e4 = ev(
         "2024-05-01T02:20:00Z",
         "entra_signin",

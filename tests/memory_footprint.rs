@@ -1,0 +1,92 @@
+//! What one event costs in memory once held for the analysis (trimmed, remembering its
+//! timeline hash), per source family: the analysis holds every event, so this is what the
+//! run's peak grows by per event. Measured with a counting allocator that rounds each block
+//! the way glibc malloc does, so the figures track resident memory, not just requested bytes.
+
+use irpack::event::Event;
+use irpack::gen::{self, Kind};
+use irpack::sources::{self, ParseContext};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// A glibc chunk: the request plus an 8-byte header, rounded up to 16, at least 32 bytes.
+fn chunk(size: usize) -> isize {
+    (size + 8).div_ceil(16).max(2) as isize * 16
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(chunk(l.size()), Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(chunk(l.size()), Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(chunk(l.size()), Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(chunk(new) - chunk(l.size()), Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Bytes held per event of `kind`, as the pipeline keeps them for the analysis.
+fn bytes_per_event(kind: Kind) -> (usize, f64) {
+    let mut data = Vec::new();
+    gen::write_one(kind, 7, 4 << 20, &mut data).unwrap();
+    let reg = sources::registry();
+    let sha = sources::sha256_hex(&data);
+    let ctx = ParseContext::default();
+    let before = live();
+    let mut events: Vec<Event> = Vec::new();
+    sources::parse_bytes_with(&reg, &data, "evidence/x", &sha, &ctx, &mut |r| {
+        if let Ok(mut e) = r {
+            e.remember_hash();
+            irpack::analysis::trim_for_analysis(&mut e);
+            events.push(e);
+        }
+    });
+    events.shrink_to_fit();
+    let held = live() - before;
+    let n = events.len();
+    assert!(n > 1000, "{kind:?}: only {n} events");
+    drop(events);
+    (n, held as f64 / n as f64)
+}
+
+/// Bounds about 10% over what each family costs today (before this was measured: sign-ins
+/// 4,827 bytes, UAL 4,986, RADIUS 2,511, FortiGate 2,312, PAN-OS 2,405), so a change that
+/// makes every held event larger is noticed.
+#[test]
+fn bytes_held_per_event() {
+    eprintln!("size_of::<Event>() = {}", std::mem::size_of::<Event>());
+    let mut over = Vec::new();
+    for (kind, bound) in [
+        (Kind::Signin, 2700.0),
+        (Kind::Ual, 2200.0),
+        (Kind::Radius, 1850.0),
+        (Kind::Fortigate, 1400.0),
+        (Kind::Panos, 1500.0),
+    ] {
+        let (n, per) = bytes_per_event(kind);
+        eprintln!("{kind:?}: {n} events, {per:.0} bytes per event held");
+        if per > bound {
+            over.push(format!("{kind:?}: {per:.0} > {bound}"));
+        }
+    }
+    assert!(over.is_empty(), "held events grew: {over:?}");
+}
