@@ -658,24 +658,24 @@ mod tests {
             e.provenance.record_no = i as u64;
             e.provenance.line = 1000 + i as u64;
             if i % 3 == 1 {
-                e.geo = Some(crate::event::Geo {
+                e.geo = Some(Box::new(crate::event::Geo {
                     country: s.clone(),
                     city: (i % 2 == 0).then(|| "Köln".to_string()),
                     ..Default::default()
-                });
+                }));
             }
             if i % 3 != 2 {
-                e.device = Some(crate::event::Device {
+                e.device = Some(Box::new(crate::event::Device {
                     os: (i % 2 == 0).then(|| "Windows".to_string()),
                     browser: s.clone(),
                     name: (i % 4 == 1).then(|| "PC-1".to_string()),
                     ..Default::default()
-                });
-                e.mfa = Some(crate::event::Mfa {
+                }));
+                e.mfa = Some(Box::new(crate::event::Mfa {
                     requirement: (i % 2 == 1).then(|| "multiFactorAuthentication".to_string()),
                     method: s.clone(),
                     ..Default::default()
-                });
+                }));
             }
             events.push(e);
         }
