@@ -809,13 +809,15 @@ mod tests {
             assert_eq!(j, serde_json::to_string(s).unwrap());
             let back: HexDigest = serde_json::from_str(&j).unwrap();
             assert_eq!(back, d);
-            assert!(d == *s && s.to_string() == d);
+            let owned: String = s.to_string();
+            assert!(d == *s && owned == d);
         }
         assert!(matches!(
             HexDigest::from(hex.as_str()),
             HexDigest::Sha256(_)
         ));
-        assert!(HexDigest::from(hex.as_str()) != hex.to_ascii_uppercase());
+        let (lower, upper) = (HexDigest::from(hex.as_str()), hex.to_ascii_uppercase());
+        assert!(lower != upper);
         assert_eq!(HexDigest::Text(hex.clone()), HexDigest::from(hex.as_str()));
     }
 
