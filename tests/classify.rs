@@ -302,7 +302,7 @@ fn prov(n: u64) -> Provenance {
         line: n,
         byte_offset: n * 100,
         byte_len: 100,
-        raw_sha256: format!("{n:064x}"),
+        raw_sha256: format!("{n:064x}").into(),
         decoded_from: None,
     }
 }

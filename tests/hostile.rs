@@ -312,7 +312,7 @@ fn ev(time: DateTime<Utc>, record_no: u64) -> Event {
             line: record_no,
             byte_offset: 0,
             byte_len: 0,
-            raw_sha256: "0".repeat(64),
+            raw_sha256: "0".repeat(64).into(),
             decoded_from: None,
         },
     )

@@ -89,7 +89,7 @@ impl<'a> Input<'a> {
             line: self.lines.line_of(start),
             byte_offset: self.base_offset + start as u64,
             byte_len: (end - start) as u64,
-            raw_sha256: hex::encode(Sha256::digest(raw)),
+            raw_sha256: <[u8; 32]>::from(Sha256::digest(raw)).into(),
             decoded_from: self.decoded_from.map(str::to_string),
         }
     }
@@ -110,7 +110,7 @@ impl<'a> Input<'a> {
             line: p.line,
             byte_offset: p.byte_offset,
             byte_len: p.byte_len,
-            raw_sha256: p.raw_sha256,
+            raw_sha256: p.raw_sha256.to_string(),
             reason: reason.into(),
             excerpt: text::excerpt(&self.text[start..end], 160),
         }

@@ -61,7 +61,7 @@ fn prov(path: &str, item_sha: &str, text: &str, n: usize, decoded: Option<&str>)
         line: n as u64 + 1,
         byte_offset: s as u64,
         byte_len: (e - s) as u64,
-        raw_sha256: sha256_hex(&text.as_bytes()[s..e]),
+        raw_sha256: sha256_hex(&text.as_bytes()[s..e]).into(),
         decoded_from: decoded.map(str::to_string),
     }
 }

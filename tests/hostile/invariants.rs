@@ -94,7 +94,7 @@ pub fn check_parsed(bytes: &[u8], path: &str, sha: &str, parsed: &Parsed) -> Res
             p.byte_offset,
             p.byte_len,
             p.line,
-            &p.raw_sha256,
+            &p.raw_sha256.to_string(),
             p.decoded_from.as_deref(),
             &p.evidence_path,
             &p.evidence_sha256,
