@@ -82,6 +82,25 @@ pub struct FileReport {
     pub error: Option<String>,
 }
 
+impl FileReport {
+    /// An item as intake recorded it, before any record is parsed.
+    pub fn for_item(item: &EvidenceItem) -> Self {
+        FileReport {
+            stored_path: item.stored_path.clone(),
+            original_path: item.original_path.clone(),
+            sha256: item.sha256.clone(),
+            size: item.size,
+            kind: item.kind.clone(),
+            format: None,
+            decoded_from: None,
+            records: 0,
+            events: 0,
+            rejected: 0,
+            error: None,
+        }
+    }
+}
+
 /// A time-zone assumption the report must state.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ZoneNote {
@@ -335,17 +354,8 @@ fn collect_impl(
     // Zip containers appear in the inventory too, with their members listed after them.
     for item in intake.items.iter().filter(|i| i.kind == ItemKind::Zip) {
         files.push(FileReport {
-            stored_path: item.stored_path.clone(),
-            original_path: item.original_path.clone(),
-            sha256: item.sha256.clone(),
-            size: item.size,
-            kind: ItemKind::Zip,
             format: Some("zip".into()),
-            decoded_from: None,
-            records: 0,
-            events: 0,
-            rejected: 0,
-            error: None,
+            ..FileReport::for_item(item)
         });
     }
     files.sort_by(|a, b| a.stored_path.cmp(&b.stored_path));
@@ -647,19 +657,7 @@ fn parse_item(
         keep,
         chunking,
     } = *setup;
-    let mut report = FileReport {
-        stored_path: item.stored_path.clone(),
-        original_path: item.original_path.clone(),
-        sha256: item.sha256.clone(),
-        size: item.size,
-        kind: item.kind.clone(),
-        format: None,
-        decoded_from: None,
-        records: 0,
-        events: 0,
-        rejected: 0,
-        error: None,
-    };
+    let mut report = FileReport::for_item(item);
     let mut out = ParsedItem {
         report: report.clone(),
         events: Vec::new(),
@@ -1011,19 +1009,7 @@ mod tests {
 
     fn parsed(item: &EvidenceItem) -> ParsedItem {
         ParsedItem {
-            report: FileReport {
-                stored_path: item.stored_path.clone(),
-                original_path: item.original_path.clone(),
-                sha256: String::new(),
-                size: item.size,
-                kind: ItemKind::File,
-                format: None,
-                decoded_from: None,
-                records: 0,
-                events: 0,
-                rejected: 0,
-                error: None,
-            },
+            report: FileReport::for_item(item),
             events: Vec::new(),
             rejected: Vec::new(),
             zones: BTreeMap::new(),
