@@ -203,7 +203,7 @@ fn generated_mix_with_flow_indicators_is_the_same() {
     let ip = field(flow, "dstip").unwrap();
     let mut case = CaseFile::minimal("IR-FLOWS-GEN");
     case.ioc.ips = vec![ip.clone()];
-    let c = check("generated mix", &[dir.clone()], &case).expect("the mix parses");
+    let c = check("generated mix", &[dir], &case).expect("the mix parses");
     eprintln!("generated mix, IOC {ip}: {c:?}");
     assert!(c.compact > 1000, "{c:?}");
     assert!(c.whole > 0, "flows to the IOC address stay whole: {c:?}");
