@@ -347,7 +347,15 @@ fn collect_impl(
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r;
     }
-    let mut held: Held = (Vec::new(), Vec::new(), FlowStore::default());
+    // Reserved whole: growing a vector of a million events by doubling copies it (the
+    // allocator cannot always grow it in place), holding the old and the new at once.
+    let total: usize = parsed.iter().map(|p| p.events.len()).sum();
+    let mut held: Held = (
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+        FlowStore::default(),
+    );
+    held.2.reserve(parsed.iter().map(|p| p.flows.len()).sum());
     for (i, p) in parsed.into_iter().enumerate() {
         held.0.extend(std::iter::repeat_n(rank[i], p.events.len()));
         held.1.extend(p.events);
