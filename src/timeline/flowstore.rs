@@ -84,6 +84,10 @@ impl FlowStore {
     pub fn is_empty(&self) -> bool {
         self.recs.is_empty()
     }
+    /// Give back unused room (a store filled by pushing).
+    pub fn shrink_to_fit(&mut self) {
+        self.recs.shrink_to_fit();
+    }
     /// Room for `n` more flows (one allocation rather than doubling through a million).
     pub fn reserve(&mut self, n: usize) {
         self.recs.reserve_exact(n);
