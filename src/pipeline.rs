@@ -1003,11 +1003,13 @@ fn permute<T>(v: &mut [T], order: &[usize]) {
 }
 
 /// The compact flows the key timeline would show as a cited event's neighbour (the same
-/// user's nearest event either side, `report::keytimeline::neighbours`).
+/// user's nearest event on either side, `report::keytimeline::neighbours`), found over held
+/// events and compact flows together by timeline line.
 fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>) -> Vec<usize> {
     use crate::report::keytimeline::{CONTEXT_MINUTES, CONTEXT_SCAN};
     let flows = out.flows.recs();
     let total = (out.events.len() + flows.len()) as u64;
+    let scan = CONTEXT_SCAN as u64;
     let mut picked = Vec::new();
     for (i, e) in out.events.iter().enumerate() {
         if !cited.contains(&e.hash_bytes()) {
@@ -1015,72 +1017,53 @@ fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>)
         }
         let Some(user) = e.user_key() else { continue };
         let line = out.positions[i];
-        let near_time = |t: DateTime<Utc>| (t - e.time).num_minutes().abs() <= CONTEXT_MINUTES;
-        // Lines before, nearest first: walk the held events and the flows down together.
-        let (mut h, mut f) = (i, flows.partition_point(|r| r.pos < line));
-        let lo = line.saturating_sub(CONTEXT_SCAN as u64);
-        loop {
-            let hp = h
-                .checked_sub(1)
-                .map(|k| out.positions[k])
-                .filter(|&p| p >= lo);
-            let fp = f.checked_sub(1).map(|k| flows[k].pos).filter(|&p| p >= lo);
-            match (hp, fp) {
-                (Some(a), Some(b)) if a > b => {
-                    h -= 1;
-                    let x = &out.events[h];
-                    if near_time(x.time) && x.user_key().as_deref() == Some(user.as_str()) {
-                        break;
-                    }
-                }
-                (Some(_), None) => {
-                    h -= 1;
-                    let x = &out.events[h];
-                    if near_time(x.time) && x.user_key().as_deref() == Some(user.as_str()) {
-                        break;
-                    }
-                }
-                (_, Some(_)) => {
-                    f -= 1;
-                    let r = &flows[f];
-                    if near_time(r.time()) && out.flows.user_key(r) == Some(user.as_str()) {
-                        picked.push(f);
-                        break;
-                    }
-                }
-                (None, None) => break,
-            }
-        }
-        // Lines after.
-        let (mut h, mut f) = (i + 1, flows.partition_point(|r| r.pos <= line));
-        let hi = (line + 1 + CONTEXT_SCAN as u64).min(total);
-        loop {
-            let hp = out.positions.get(h).copied().filter(|&p| p < hi);
-            let fp = flows.get(f).map(|r| r.pos).filter(|&p| p < hi);
-            match (hp, fp) {
-                (Some(a), Some(b)) if a < b => {
-                    let x = &out.events[h];
-                    h += 1;
-                    if near_time(x.time) && x.user_key().as_deref() == Some(user.as_str()) {
-                        break;
-                    }
-                }
-                (Some(_), None) => {
-                    let x = &out.events[h];
-                    h += 1;
-                    if near_time(x.time) && x.user_key().as_deref() == Some(user.as_str()) {
-                        break;
-                    }
-                }
-                (_, Some(_)) => {
-                    let r = &flows[f];
-                    if near_time(r.time()) && out.flows.user_key(r) == Some(user.as_str()) {
-                        picked.push(f);
-                        break;
-                    }
-                    f += 1;
-                }
-                (None, None) => break,
+        let same = |t: DateTime<Utc>, u: Option<&str>| {
+            (t - e.time).num_minutes().abs() <= CONTEXT_MINUTES && u == Some(user.as_str())
+        };
+        let flows_in = |lo: u64, hi: u64| {
+            let a = flows.partition_point(|r| r.pos < lo);
+            let b = flows.partition_point(|r| r.pos < hi);
+            (a..b).map(|f| {
+                (
+                    flows[f].pos,
+                    same(flows[f].time(), out.flows.user_key(&flows[f])),
+                    Some(f),
+                )
+            })
+        };
+        // (line, same user and near in time, flow index) on each side, nearest first.
+        let lo = line.saturating_sub(scan);
+        let mut before: Vec<(u64, bool, Option<usize>)> = (0..i)
+            .rev()
+            .map(|k| (out.positions[k], k))
+            .take_while(|&(p, _)| p >= lo)
+            .map(|(p, k)| {
+                (
+                    p,
+                    same(out.events[k].time, out.events[k].user_key().as_deref()),
+                    None,
+                )
+            })
+            .chain(flows_in(lo, line))
+            .collect();
+        before.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let hi = (line + 1 + scan).min(total);
+        let mut after: Vec<(u64, bool, Option<usize>)> = (i + 1..out.events.len())
+            .map(|k| (out.positions[k], k))
+            .take_while(|&(p, _)| p < hi)
+            .map(|(p, k)| {
+                (
+                    p,
+                    same(out.events[k].time, out.events[k].user_key().as_deref()),
+                    None,
+                )
+            })
+            .chain(flows_in(line + 1, hi))
+            .collect();
+        after.sort_unstable_by_key(|c| c.0);
+        for side in [before, after] {
+            if let Some(&(_, _, Some(f))) = side.iter().find(|c| c.1) {
+                picked.push(f);
             }
         }
     }
