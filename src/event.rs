@@ -98,6 +98,21 @@ impl Extra {
         ExtraEntry { map: self, key: k }
     }
 
+    /// Add each pair whose key is not there yet, the first of repeated keys winning: what
+    /// `entry(k).or_insert(v)` pair by pair gives, with one sort instead of an insertion
+    /// into place per pair (a firewall record brings about a hundred keys, and shifting the
+    /// vector for each was a tenth of the parse time).
+    pub fn extend_absent(&mut self, pairs: impl IntoIterator<Item = (String, serde_json::Value)>) {
+        let before = self.0.len();
+        self.0.extend(pairs);
+        if self.0.len() == before {
+            return;
+        }
+        // Stable: entries already there, then new ones in the order given, stay first.
+        self.0.sort_by(|a, b| a.0.cmp(&b.0));
+        self.0.dedup_by(|later, first| later.0 == first.0);
+    }
+
     pub fn remove(&mut self, k: &str) -> Option<serde_json::Value> {
         self.find(k).ok().map(|i| self.0.remove(i).1)
     }
@@ -723,6 +738,45 @@ mod utc_micros {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `extend_absent` is `entry(k).or_insert(v)` pair by pair: keys already there keep their
+    /// value, and of a key repeated among the new pairs the first wins.
+    #[test]
+    fn extend_absent_is_or_insert_pair_by_pair() {
+        let start = [("m", 0), ("b", 1)];
+        let pairs = [
+            ("z", 2),
+            ("b", 3),
+            ("a", 4),
+            ("z", 5),
+            ("m", 6),
+            ("c", 7),
+            ("a", 8),
+        ];
+        let mut one_by_one = Extra::new();
+        let mut batch = Extra::new();
+        for (k, v) in start {
+            one_by_one.insert(k.to_string(), json!(v));
+            batch.insert(k.to_string(), json!(v));
+        }
+        for (k, v) in pairs {
+            one_by_one.entry(k.to_string()).or_insert(json!(v));
+        }
+        batch.extend_absent(pairs.iter().map(|(k, v)| (k.to_string(), json!(v))));
+        assert_eq!(batch, one_by_one);
+        let got: Vec<(String, i64)> = batch
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_i64().unwrap()))
+            .collect();
+        let want = [("a", 4), ("b", 1), ("c", 7), ("m", 0), ("z", 2)];
+        assert_eq!(
+            got,
+            want.map(|(k, v)| (k.to_string(), v)).to_vec(),
+            "sorted, old values kept, first new value of a repeated key"
+        );
+        batch.extend_absent(std::iter::empty());
+        assert_eq!(batch, one_by_one);
+    }
 
     /// `Extra` must behave and serialize exactly as the `BTreeMap` it replaced: the timeline's
     /// hashes are over this JSON.

@@ -572,17 +572,13 @@ fn map_with_time(
     if let Some(a) = f.get_any(&["tunnelip", "assignip"]).and_then(ip_value) {
         ev.extra.insert("assigned_ip".into(), a.into());
     }
-    for (k, v) in &f.pairs {
-        if is_blank(v) || CONSUMED.contains(&k.as_ref()) {
-            continue;
-        }
-        if is_vpn && matches!(k.as_ref(), "remip" | "locip" | "remport" | "locport") {
-            continue;
-        }
-        ev.extra
-            .entry(k.to_string())
-            .or_insert_with(|| v.trim().into());
-    }
+    let kept = f.pairs.iter().filter_map(|(k, v)| {
+        let skip = is_blank(v)
+            || CONSUMED.contains(&k.as_ref())
+            || (is_vpn && matches!(k.as_ref(), "remip" | "locip" | "remport" | "locport"));
+        (!skip).then(|| (k.to_string(), v.trim().into()))
+    });
+    ev.extra.extend_absent(kept);
     ev
 }
 

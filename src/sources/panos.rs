@@ -852,22 +852,16 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
         "TRAFFIC" => ev.reason = f.get("session_end_reason").map(str::to_string),
         _ => {}
     }
-    for (k, v) in &f.pairs {
+    let kept = f.pairs.iter().filter_map(|(k, v)| {
         let k: &str = k.as_ref();
-        if is_blank(v)
+        let skip = is_blank(v)
             || k.starts_with("future_use")
             || k.starts_with("dg_hier_level")
             || CONSUMED.contains(&k)
-        {
-            continue;
-        }
-        if ty == "GLOBALPROTECT" && matches!(k, "private_ip") {
-            continue;
-        }
-        ev.extra
-            .entry(k.to_string())
-            .or_insert_with(|| v.trim().into());
-    }
+            || (ty == "GLOBALPROTECT" && matches!(k, "private_ip"));
+        (!skip).then(|| (k.to_string(), v.trim().into()))
+    });
+    ev.extra.extend_absent(kept);
     ev
 }
 
