@@ -1271,6 +1271,66 @@ mod tests {
         }
     }
 
+    fn event_at(secs: i64, record_no: u64, action: &str) -> Event {
+        let provenance = crate::event::Provenance {
+            record_no,
+            ..Default::default()
+        };
+        Event::new(
+            DateTime::from_timestamp(secs, 0).unwrap(),
+            "",
+            "UTC",
+            "fortigate",
+            "t",
+            crate::event::EventClass::NetworkActivity,
+            action,
+            "",
+            crate::event::Outcome::Success,
+            provenance,
+        )
+    }
+
+    /// Held events and compact flows get the lines the merge wrote them on: ordered by
+    /// (time, item rank, record), a folded-away copy taking no line.
+    #[test]
+    fn held_events_and_compact_flows_interleave_by_timeline_line() {
+        use crate::event::actions::{FLOW_ALLOWED, SIGN_IN};
+        // Held: (rank, time, record); the one at t=20 in rank 1 folds into rank 0's.
+        let held_spec = [(0, 20, 1), (1, 20, 1), (0, 40, 3), (1, 5, 2)];
+        let ranks: Vec<usize> = held_spec.iter().map(|h| h.0).collect();
+        let events: Vec<Event> = held_spec
+            .iter()
+            .map(|&(_, t, r)| event_at(t, r, SIGN_IN))
+            .collect();
+        let mut flows = FlowStore::default();
+        for &(rank, t, r) in &[(0u32, 20, 2), (1, 1, 9), (0, 50, 4), (1, 20, 0)] {
+            let mut one = FlowStore::default();
+            let mut e = event_at(t, r, FLOW_ALLOWED);
+            e.src_ip = Some("10.0.0.1".into());
+            assert!(one.push(&e, 0));
+            flows.absorb(one, rank).unwrap();
+        }
+        let folds = [spill::Fold {
+            kept: (0, 1),
+            dropped: vec![(1, 1)],
+            sha256: [7; 32],
+        }];
+        let (events, positions, flows) = timeline_order((ranks, events, flows), &folds);
+        // Lines, as (rank, time, record): flow (1,1,9) 0, held (1,5,2) 1, held (0,20,1) 2,
+        // flow (0,20,2) 3, flow (1,20,0) 4, held (1,20,1) folded away, held (0,40,3) 5,
+        // flow (0,50,4) 6.
+        let times: Vec<i64> = events.iter().map(|e| e.time.timestamp()).collect();
+        assert_eq!(times, [5, 20, 40]);
+        assert_eq!(positions, [1, 2, 5]);
+        assert_eq!(events[1].timeline_sha256.0, Some([7; 32]));
+        let lines: Vec<(i64, u64)> = flows
+            .recs()
+            .iter()
+            .map(|r| (r.time().timestamp(), r.pos))
+            .collect();
+        assert_eq!(lines, [(1, 0), (20, 3), (20, 4), (50, 6)]);
+    }
+
     /// Results come back in item order whatever order the threads took them in (largest
     /// first), on one thread and on several; an error is returned.
     #[test]
