@@ -158,8 +158,9 @@ impl FlowStore {
         true
     }
 
-    /// Take in another store's flows (one evidence item's), giving them `rank`. Flows whose
-    /// strings no longer fit the tables are returned: the caller must not lose them.
+    /// Take in another store's flows (one evidence item's), giving them `rank`. Fails when the
+    /// tables cannot hold its strings (65,535 sources or zones): the run stops with an error
+    /// rather than lose flows.
     pub fn absorb(&mut self, other: FlowStore, rank: u32) -> Result<(), FlowStoreFull> {
         let remap = |from: &Table, to: &mut Table, max: u32| -> Option<Vec<u32>> {
             from.names.iter().map(|s| to.id(s, max)).collect()
@@ -198,29 +199,22 @@ impl FlowStore {
     }
 
     pub fn first_time(&self) -> Option<DateTime<Utc>> {
-        self.recs.iter().map(FlowRec::micros_of).min().map(to_time)
+        self.recs.iter().map(|r| r.micros).min().map(to_time)
     }
     pub fn last_time(&self) -> Option<DateTime<Utc>> {
-        self.recs.iter().map(FlowRec::micros_of).max().map(to_time)
+        self.recs.iter().map(|r| r.micros).max().map(to_time)
     }
 
     /// Indices of the flows in `[from, to]` from or to one of `addrs`.
     pub fn select(&self, addrs: &[IpAddr], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<usize> {
+        let addrs: std::collections::HashSet<IpAddr> = addrs.iter().copied().collect();
         let hit = |a: Option<IpAddr>| a.is_some_and(|a| addrs.contains(&a));
-        let addrs_set: std::collections::HashSet<IpAddr> = addrs.iter().copied().collect();
-        let hit_set = |a: Option<IpAddr>| a.is_some_and(|a| addrs_set.contains(&a));
         self.recs
             .iter()
             .enumerate()
             .filter(|(_, r)| {
                 let t = r.time();
-                t >= from && t <= to && {
-                    if addrs.len() < 8 {
-                        hit(r.src) || hit(r.dst)
-                    } else {
-                        hit_set(r.src) || hit_set(r.dst)
-                    }
-                }
+                t >= from && t <= to && (hit(r.src) || hit(r.dst))
             })
             .map(|(i, _)| i)
             .collect()
@@ -247,12 +241,6 @@ impl FlowStore {
             i += 1;
             !gone[i - 1]
         });
-    }
-}
-
-impl FlowRec {
-    fn micros_of(&self) -> i64 {
-        self.micros
     }
 }
 
