@@ -183,10 +183,15 @@ fn a_failing_timeline_write_stops_the_merge_with_its_error() {
         assert!(e.to_string().contains("disk full"), "{e}");
     }
     // Enough events that the JSON lines span several chunks.
-    let mut whole = Vec::new();
-    let m = spill::merge(&runs, &mut whole, Vec::new()).unwrap();
+    let (mut whole, mut csv) = (Vec::new(), Vec::new());
+    let m = spill::merge(&runs, &mut whole, &mut csv).unwrap();
     assert!(whole.len() > 8 << 20, "{}", whole.len());
     assert_eq!(m.events, events.len() as u64);
+    // Hashed on threads of their own, chunk by chunk: the hashes are of the bytes written.
+    assert_eq!(m.jsonl_sha256, sha256_hex(&whole));
+    assert_eq!(m.jsonl_bytes, whole.len() as u64);
+    assert_eq!(m.csv_sha256, sha256_hex(&csv));
+    assert_eq!(m.csv_bytes, csv.len() as u64);
 }
 
 #[test]

@@ -441,41 +441,66 @@ enum WriteError<E> {
     Io(std::io::Error),
 }
 
-/// Run `merge` with a [`Writer`] whose bytes an output thread of its own writes to `jsonl`
-/// and `csv` and hashes: the merge thread only merges, renders lines and chains (the chain is
-/// sequential; the writing and hashing need not wait for it).
+/// Run `merge` with a [`Writer`] whose bytes output threads write to `jsonl` and `csv` and
+/// hash: the merge thread only merges, renders lines and chains (the chain is sequential; the
+/// writing and hashing need not wait for it). Copying into the page cache is the slowest part
+/// of the merge (writing a file costs far more than reading it back), so the JSON lines,
+/// about 85% of the bytes, are written on one thread and hashed on another, and the CSV is
+/// written and hashed on a third.
 fn with_writer<J: Write + Send, C: Write + Send, E>(
     jsonl: J,
     csv: C,
     merge: impl FnOnce(&mut Writer) -> Result<(), E>,
 ) -> Result<Merged, WriteError<E>> {
-    // Two chunks in flight besides the one being filled; spent buffers come back for reuse
-    // (fresh megabyte buffers would each cost page faults).
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, Vec<u8>)>(2);
-    let (spare_tx, spare_rx) = std::sync::mpsc::channel();
+    // Two chunks in flight per stage besides the one being filled; spent buffers come back
+    // for reuse (fresh megabyte buffers would each cost page faults).
+    let (j_tx, j_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    let (jw_tx, jw_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    let (c_tx, c_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    let (j_spare_tx, j_spare_rx) = std::sync::mpsc::channel();
+    let (c_spare_tx, c_spare_rx) = std::sync::mpsc::channel();
     std::thread::scope(|s| {
-        let output = s.spawn(move || write_out(full_rx, spare_tx, jsonl, csv));
-        let mut w = Writer::new(full_tx, spare_rx);
+        let j_write = s.spawn(move || write_chunks(j_rx, jsonl, |chunk| jw_tx.send(chunk).is_ok()));
+        let j_hash = s.spawn(move || {
+            hash_chunks(jw_rx, |chunk| {
+                // The merge may be done with its spare buffers already.
+                let _ = j_spare_tx.send(chunk);
+            })
+        });
+        let c_out = s.spawn(move || {
+            let (mut h, mut n) = (Sha256::new(), 0u64);
+            write_chunks(c_rx, csv, |mut chunk| {
+                h.update(&chunk);
+                n += chunk.len() as u64;
+                chunk.clear();
+                // The merge may be done with its spare buffers already.
+                let _ = c_spare_tx.send(chunk);
+                true
+            })?;
+            Ok((hex::encode(h.finalize()), n))
+        });
+        let mut w = Writer::new(j_tx, c_tx, j_spare_rx, c_spare_rx);
         let merged = match merge(&mut w) {
             Ok(()) => w.finish().map_err(WriteError::Io),
             Err(e) => {
-                // Closes the channel, so the output thread ends.
+                // Closes the channels, so the output threads end.
                 drop(w);
                 Err(WriteError::Merge(e))
             }
         };
-        // The output thread's error explains a merge that stopped because it quit.
-        let hashes = output
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("timeline output thread panicked")));
-        match (merged, hashes) {
-            (Ok(mut m), Ok(((j, jn), (c, cn)))) => {
+        let panicked = || std::io::Error::other("a timeline output thread panicked");
+        // An output thread's error explains a merge that stopped because it quit.
+        let j_written = j_write.join().unwrap_or_else(|_| Err(panicked()));
+        let j_hashed = j_hash.join().map_err(|_| panicked());
+        let c_done = c_out.join().unwrap_or_else(|_| Err(panicked()));
+        match (merged, j_written.and(j_hashed), c_done) {
+            (Ok(mut m), Ok((j, jn)), Ok((c, cn))) => {
                 (m.jsonl_sha256, m.jsonl_bytes) = (j, jn);
                 (m.csv_sha256, m.csv_bytes) = (c, cn);
                 Ok(m)
             }
-            (_, Err(e)) => Err(WriteError::Io(e)),
-            (Err(e), Ok(_)) => Err(e),
+            (_, Err(e), _) | (_, _, Err(e)) => Err(WriteError::Io(e)),
+            (Err(e), Ok(_), Ok(_)) => Err(e),
         }
     })
 }
@@ -483,39 +508,45 @@ fn with_writer<J: Write + Send, C: Write + Send, E>(
 /// SHA-256 (hex) and length of what was written.
 type Written = (String, u64);
 
-/// The output thread: write each chunk and hash it; the hashes when the merge is done.
-fn write_out<J: Write, C: Write>(
-    chunks: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
-    spare: std::sync::mpsc::Sender<(Vec<u8>, Vec<u8>)>,
-    mut jsonl: J,
-    mut csv: C,
-) -> std::io::Result<(Written, Written)> {
-    let (mut hj, mut hc) = (Sha256::new(), Sha256::new());
-    let (mut nj, mut nc) = (0u64, 0u64);
-    for (mut j, mut c) in chunks {
-        hj.update(&j);
-        jsonl.write_all(&j)?;
-        nj += j.len() as u64;
-        hc.update(&c);
-        csv.write_all(&c)?;
-        nc += c.len() as u64;
-        j.clear();
-        c.clear();
-        let _ = spare.send((j, c));
+/// Write each chunk in order, then pass it on to be hashed (only what was written is
+/// hashed); flush at the end. An error returns at once: the closed channel stops the merge.
+fn write_chunks<W: Write>(
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    mut out: W,
+    mut pass_on: impl FnMut(Vec<u8>) -> bool,
+) -> std::io::Result<()> {
+    for chunk in chunks {
+        out.write_all(&chunk)?;
+        if !pass_on(chunk) {
+            return Err(std::io::Error::other("the timeline hashing thread stopped"));
+        }
     }
-    jsonl.flush()?;
-    csv.flush()?;
-    Ok((
-        (hex::encode(hj.finalize()), nj),
-        (hex::encode(hc.finalize()), nc),
-    ))
+    out.flush()
+}
+
+/// Hash the chunks in order; each spent buffer goes back for reuse.
+fn hash_chunks(
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    mut spare: impl FnMut(Vec<u8>),
+) -> Written {
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    for mut chunk in chunks {
+        h.update(&chunk);
+        n += chunk.len() as u64;
+        chunk.clear();
+        spare(chunk);
+    }
+    (hex::encode(h.finalize()), n)
 }
 
 struct Writer {
     jsonl: Vec<u8>,
     csv: Vec<u8>,
-    full: std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u8>)>,
-    spare: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+    full_jsonl: std::sync::mpsc::SyncSender<Vec<u8>>,
+    full_csv: std::sync::mpsc::SyncSender<Vec<u8>>,
+    spare_jsonl: std::sync::mpsc::Receiver<Vec<u8>>,
+    spare_csv: std::sync::mpsc::Receiver<Vec<u8>>,
     /// The previous line's chain value (hex).
     prev: [u8; 64],
     merged: Merged,
@@ -524,8 +555,10 @@ struct Writer {
 
 impl Writer {
     fn new(
-        full: std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u8>)>,
-        spare: std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)>,
+        full_jsonl: std::sync::mpsc::SyncSender<Vec<u8>>,
+        full_csv: std::sync::mpsc::SyncSender<Vec<u8>>,
+        spare_jsonl: std::sync::mpsc::Receiver<Vec<u8>>,
+        spare_csv: std::sync::mpsc::Receiver<Vec<u8>>,
     ) -> Self {
         let mut header = csv::Writer::from_writer(Vec::new());
         // Writing to a Vec cannot fail.
@@ -538,29 +571,28 @@ impl Writer {
         Writer {
             jsonl: Vec::with_capacity(2 * OUT_CHUNK),
             csv,
-            full,
-            spare,
+            full_jsonl,
+            full_csv,
+            spare_jsonl,
+            spare_csv,
             prev,
             merged: Merged::default(),
             renderer: Renderer::default(),
         }
     }
 
-    /// Hand the filled buffers to the output thread.
+    /// Hand the filled buffers to the output threads.
     fn send(&mut self) -> std::io::Result<()> {
-        let (j, c) = self.spare.try_recv().unwrap_or_else(|_| {
-            (
-                Vec::with_capacity(2 * OUT_CHUNK),
-                Vec::with_capacity(2 * OUT_CHUNK),
-            )
-        });
-        let chunk = (
-            std::mem::replace(&mut self.jsonl, j),
-            std::mem::replace(&mut self.csv, c),
-        );
-        self.full
-            .send(chunk)
-            .map_err(|_| std::io::Error::other("the timeline output thread stopped"))
+        let fresh = || Vec::with_capacity(2 * OUT_CHUNK);
+        let j = self.spare_jsonl.try_recv().unwrap_or_else(|_| fresh());
+        let c = self.spare_csv.try_recv().unwrap_or_else(|_| fresh());
+        let stopped = |_| std::io::Error::other("a timeline output thread stopped");
+        self.full_jsonl
+            .send(std::mem::replace(&mut self.jsonl, j))
+            .map_err(stopped)?;
+        self.full_csv
+            .send(std::mem::replace(&mut self.csv, c))
+            .map_err(stopped)
     }
 
     /// Write one second's events, folding later copies of an event into its first copy.
