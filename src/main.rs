@@ -174,10 +174,10 @@ fn stage_opts(out: &pipeline::RunOutput, args: &StageArgs) -> Result<RunOptions>
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
-    let out = pipeline::load(&args.stage.case_dir)?;
+    let mut out = pipeline::load(&args.stage.case_dir)?;
     let mut opts = stage_opts(&out, &args.stage)?;
     opts.geoip = args.geo.open(&out.collected.case)?;
-    let concl = pipeline::analyze(&out, &opts)?;
+    let concl = pipeline::analyze(&mut out, &opts)?;
     print_geo(&concl);
     println!("verdict: {}", concl.classification.verdict.label());
     for f in &concl.analysis.findings {
@@ -204,11 +204,11 @@ fn print_geo(concl: &pipeline::Conclusions) {
 }
 
 fn report(args: ReportArgs) -> Result<ExitCode> {
-    let out = pipeline::load(&args.stage.case_dir)?;
+    let mut out = pipeline::load(&args.stage.case_dir)?;
     let opts = stage_opts(&out, &args.stage)?;
     let concl = match pipeline::load_conclusions(&args.stage.case_dir) {
         Ok(c) => c,
-        Err(_) => pipeline::analyze(&out, &opts)?,
+        Err(_) => pipeline::analyze(&mut out, &opts)?,
     };
     let pkg = PackageOptions {
         force: args.force,
@@ -396,6 +396,8 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         run_budget_bytes: args.run_budget_mib.map(|m| m << 20),
         chunking: None,
         geoip: None,
+        // `run` holds flows compactly; `collect` holds no events at all.
+        compact_flows: true,
     })
 }
 
@@ -413,13 +415,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     // Never dropped: the process ends right after this, and freeing a million events one by
     // one took seconds at 1 GiB of input.
-    let out = std::mem::ManuallyDrop::new(pipeline::collect(&opts)?);
-    let concl = pipeline::analyze(&out, &opts)?;
+    let mut out = std::mem::ManuallyDrop::new(pipeline::collect(&opts)?);
+    let concl = pipeline::analyze(&mut out, &opts)?;
     let info = pipeline::report_and_package(&out, &concl, &opts, &pkg)?;
     let c = &out.collected;
     if args.json {
         let summary = serde_json::json!({
-            "case_id": c.case.case_id, "case_dir": out.case_dir, "files": c.files, "events": out.events.len(),
+            "case_id": c.case.case_id, "case_dir": out.case_dir, "files": c.files, "events": out.events.len() + out.flows.len(),
             "rejected": c.rejected, "intake_problems": c.intake_problems, "zone_notes": c.zone_notes, "timeline_head": out.timeline_head,
             "verdict": concl.classification.verdict, "findings": concl.analysis.findings.len(),
             "package": info,
@@ -448,7 +450,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     println!(
         "{} events on the timeline (chain head {})",
-        out.events.len(),
+        out.events.len() + out.flows.len(),
         out.timeline_head
     );
     if !c.rejected.is_empty() {

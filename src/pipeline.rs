@@ -5,6 +5,7 @@ use crate::event::Event;
 use crate::evidence::custody::{Actor, CustodyError, CustodyLog};
 use crate::evidence::intake::{self, EvidenceItem, ItemKind, ZipLimits};
 use crate::sources::{self, ParseContext, RecordError};
+use crate::timeline::flowstore::{Compacted, Compactor, FlowStore};
 use crate::timeline::spill;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,10 @@ pub struct RunOptions {
     /// MaxMind databases already opened (the CLI opens them before collecting, so a bad path
     /// fails early); when `None`, [`analyze`] opens those the case file's `[geo]` names.
     pub geoip: Option<std::sync::Arc<crate::analysis::geoip::GeoIp>>,
+    /// Hold firewall flows as compact records while analysing (`timeline::flowstore`); the
+    /// few the analysis or the report reads in full are read back from the timeline. The
+    /// results are the same either way; `irpack run` sets it to bound its memory.
+    pub compact_flows: bool,
 }
 
 /// Per evidence item: what it was and what came of it.
@@ -124,8 +129,13 @@ pub struct Collected {
 
 pub struct RunOutput {
     pub collected: Collected,
-    /// Sorted timeline.
+    /// Sorted timeline (without the flows held in `flows`).
     pub events: Vec<Event>,
+    /// Firewall flows held compactly (empty unless `RunOptions::compact_flows`).
+    pub flows: FlowStore,
+    /// Timeline line of each event in `events` when `flows` holds some (else empty: the
+    /// events are the whole timeline and their index is their line).
+    pub positions: Vec<u64>,
     pub timeline_head: String,
     pub case_dir: PathBuf,
     /// Files this process wrote into the case folder and hashed as it wrote them: path
@@ -236,8 +246,8 @@ pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
 }
 
 /// The events of a collection, in parse order, before the merge's folds are applied, and
-/// beside them the rank of the item each came from.
-type Held = (Vec<usize>, Vec<Event>);
+/// beside them the rank of the item each came from; and the flows held compactly.
+type Held = (Vec<usize>, Vec<Event>, FlowStore);
 
 fn collect_impl(
     opts: &RunOptions,
@@ -299,7 +309,9 @@ fn collect_impl(
         sources::chunks::CHUNK_MIN_BYTES,
         sources::chunks::CHUNK_BYTES,
     ));
+    let compactor = (keep && opts.compact_flows).then(|| Compactor::new(&opts.case));
     let setup = ParseSetup {
+        compactor: compactor.as_ref(),
         registry: &registry,
         ctx: &ctx,
         case_dir: &case_dir,
@@ -338,10 +350,21 @@ fn collect_impl(
     // Reserved whole: growing a vector of a million events by doubling copies it (the
     // allocator cannot always grow it in place), holding the old and the new at once.
     let total: usize = parsed.iter().map(|p| p.events.len()).sum();
-    let mut held: Held = (Vec::with_capacity(total), Vec::with_capacity(total));
+    let mut held: Held = (
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+        FlowStore::default(),
+    );
+    held.2.reserve(parsed.iter().map(|p| p.flows.len()).sum());
     for (i, p) in parsed.into_iter().enumerate() {
         held.0.extend(std::iter::repeat_n(rank[i], p.events.len()));
         held.1.extend(p.events);
+        held.2
+            .absorb(p.flows, rank[i] as u32)
+            .map_err(|e| PipelineError::Output {
+                path: p.report.stored_path.clone(),
+                message: e.to_string(),
+            })?;
         let report = p.report;
         custody.append(&now, &actor, "parsed", serde_json::json!({ "evidence": report.stored_path, "sha256": report.sha256, "format": report.format, "records": report.records, "events": report.events, "rejected": report.rejected, "error": report.error }))?;
         files.push(report);
@@ -460,11 +483,17 @@ pub struct Sealed {
 /// same as reading the timeline back, without parsing it again.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let (sealed, held, folds) = collect_impl(opts, true)?;
-    let events = timeline_order(held, &folds);
+    let (events, positions, flows) = timeline_order(held, &folds);
     crate::profile::mark("order events for analysis");
     Ok(RunOutput {
         collected: sealed.collected,
         events,
+        positions: if flows.is_empty() {
+            Vec::new()
+        } else {
+            positions
+        },
+        flows,
         timeline_head: sealed.timeline_head,
         case_dir: sealed.case_dir,
         written: sealed.written,
@@ -473,7 +502,12 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
 
 /// Put held events in the merge's order (time, item rank, record) and apply its folds.
 /// The permutation is applied in place, so no second copy of the events is ever made.
-fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event> {
+/// Flows held compactly are ordered the same way and given their timeline lines; so are the
+/// held events (`positions`). Flows never fold (`Compactor::compact` keeps foldable ones).
+fn timeline_order(
+    (ranks, mut events, mut flows): Held,
+    folds: &[spill::Fold],
+) -> (Vec<Event>, Vec<u64>, FlowStore) {
     use rayon::slice::ParallelSliceMut;
     let mut keys: Vec<(i64, usize, u64, usize)> = events
         .iter()
@@ -501,9 +535,49 @@ fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event
         }
     }
     drop(done);
-    if folds.is_empty() {
-        return events;
+    let mut dropped = vec![false; events.len()];
+    if !folds.is_empty() {
+        fold(&mut events, &keys, folds, &mut dropped);
     }
+    // Timeline lines: held events and flows interleave by the merge's key.
+    let recs = flows.recs_mut();
+    recs.par_sort_unstable_by_key(|r| (r.micros, r.rank as usize, r.record_no));
+    let mut positions = Vec::with_capacity(events.len());
+    let (mut line, mut f) = (0u64, 0usize);
+    for (k, gone) in keys.iter().zip(&dropped) {
+        while f < recs.len()
+            && (recs[f].micros, recs[f].rank as usize, recs[f].record_no) < (k.0, k.1, k.2)
+        {
+            recs[f].pos = line;
+            line += 1;
+            f += 1;
+        }
+        if !gone {
+            positions.push(line);
+            line += 1;
+        }
+    }
+    for r in &mut recs[f..] {
+        r.pos = line;
+        line += 1;
+    }
+    drop(keys);
+    let mut i = 0;
+    events.retain(|_| {
+        i += 1;
+        !dropped[i - 1]
+    });
+    (events, positions, flows)
+}
+
+/// Apply the merge's folds to the ordered events: each kept copy takes the others'
+/// provenances and the merged hash; the others are marked dropped.
+fn fold(
+    events: &mut [Event],
+    keys: &[(i64, usize, u64, usize)],
+    folds: &[spill::Fold],
+    dropped: &mut [bool],
+) {
     // Positions of the events the folds name (only those: a lookup over every event would
     // cost memory in proportion to the timeline).
     let mut pos: std::collections::HashMap<(usize, u64), usize> = folds
@@ -517,7 +591,6 @@ fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event
         }
     }
     pos.retain(|_, p| *p != usize::MAX);
-    let mut dropped = vec![false; events.len()];
     for f in folds {
         let Some(&kp) = pos.get(&f.kept) else {
             continue;
@@ -535,12 +608,6 @@ fn timeline_order((ranks, mut events): Held, folds: &[spill::Fold]) -> Vec<Event
         e.also_seen_in.extend(seen);
         e.timeline_sha256 = crate::event::HashMemo(Some(f.sha256));
     }
-    let mut i = 0;
-    events.retain(|_| {
-        i += 1;
-        !dropped[i - 1]
-    });
-    events
 }
 
 /// Parse every item on every thread, largest first, each thread taking the next item when it
@@ -626,6 +693,8 @@ struct ParsedItem {
     report: FileReport,
     /// The item's events, trimmed for the analysis, when the caller keeps them.
     events: Vec<Event>,
+    /// Its flows held compactly instead (rank 0 until the collection ranks the items).
+    flows: FlowStore,
     rejected: Vec<RecordError>,
     zones: BTreeMap<(String, String), u64>,
     runs: Vec<PathBuf>,
@@ -634,6 +703,8 @@ struct ParsedItem {
 /// Parse one evidence item straight into sorted runs: its events are never all in memory.
 /// What every item's parse shares.
 struct ParseSetup<'a> {
+    /// Set when flows are held compactly.
+    compactor: Option<&'a Compactor>,
     registry: &'a [Box<dyn sources::Source>],
     ctx: &'a ParseContext,
     case_dir: &'a Path,
@@ -652,6 +723,7 @@ fn parse_item(
     item: &EvidenceItem,
 ) -> Result<ParsedItem, PipelineError> {
     let ParseSetup {
+        compactor,
         registry,
         ctx,
         case_dir,
@@ -664,6 +736,7 @@ fn parse_item(
     let mut out = ParsedItem {
         report: report.clone(),
         events: Vec::new(),
+        flows: FlowStore::default(),
         rejected: Vec::new(),
         zones: BTreeMap::new(),
         runs: Vec::new(),
@@ -683,6 +756,10 @@ fn parse_item(
                 events += 1;
                 if spill_error.is_none() {
                     match sink.push(&ev) {
+                        Ok(_)
+                            if keep
+                                && compactor.is_some_and(|c| c.compact(&ev))
+                                && out.flows.push(&ev, 0) => {}
                         Ok(sha) if keep => {
                             // Held for the analysis as the read-back would give it:
                             // trimmed, remembering the hash of its full form.
@@ -868,6 +945,133 @@ pub fn file_sha256(path: &Path) -> Result<String, PipelineError> {
     Ok(hex::encode(h.finalize()))
 }
 
+impl RunOutput {
+    /// The compact flows beside the events, when there are any.
+    pub fn compacted(&self) -> Option<Compacted<'_>> {
+        (!self.flows.is_empty()).then_some(Compacted {
+            flows: &self.flows,
+            positions: &self.positions,
+        })
+    }
+}
+
+/// Read the compact flows at `idx` back from the timeline and hold them as events, in
+/// timeline order among the others.
+fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
+    if idx.is_empty() {
+        return Ok(());
+    }
+    let mut lines: Vec<u64> = idx.iter().map(|&i| out.flows.recs()[i].pos).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let path = out.case_dir.join("timeline/timeline.jsonl");
+    let read = crate::timeline::flowstore::read_lines(&path, &lines).map_err(io_err(&path))?;
+    out.flows.remove(idx);
+    for (line, e) in read {
+        out.positions.push(line);
+        out.events.push(e);
+    }
+    // Both parts are in line order: one stable sort of the indices by line, applied in place.
+    let mut order: Vec<usize> = (0..out.events.len()).collect();
+    order.sort_by_key(|&i| out.positions[i]);
+    if order.iter().enumerate().all(|(k, &i)| k == i) {
+        return Ok(());
+    }
+    permute(&mut out.events, &order);
+    permute(&mut out.positions, &order);
+    Ok(())
+}
+
+/// `v[k]` becomes the old `v[order[k]]`, following each cycle once (no second copy of `v`).
+fn permute<T>(v: &mut [T], order: &[usize]) {
+    let mut done = vec![false; v.len()];
+    for i in 0..v.len() {
+        if done[i] {
+            continue;
+        }
+        let mut cur = i;
+        loop {
+            done[cur] = true;
+            let next = order[cur];
+            if next == i {
+                break;
+            }
+            v.swap(cur, next);
+            cur = next;
+        }
+    }
+}
+
+/// The compact flows the key timeline would show as a cited event's neighbour (the same
+/// user's nearest event on either side, `report::keytimeline::neighbours`), found over held
+/// events and compact flows together by timeline line.
+fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>) -> Vec<usize> {
+    use crate::report::keytimeline::{CONTEXT_MINUTES, CONTEXT_SCAN};
+    let flows = out.flows.recs();
+    let total = (out.events.len() + flows.len()) as u64;
+    let scan = CONTEXT_SCAN as u64;
+    let mut picked = Vec::new();
+    for (i, e) in out.events.iter().enumerate() {
+        if !cited.contains(&e.hash_bytes()) {
+            continue;
+        }
+        let Some(user) = e.user_key() else { continue };
+        let line = out.positions[i];
+        let same = |t: DateTime<Utc>, u: Option<&str>| {
+            (t - e.time).num_minutes().abs() <= CONTEXT_MINUTES && u == Some(user.as_str())
+        };
+        let flows_in = |lo: u64, hi: u64| {
+            let a = flows.partition_point(|r| r.pos < lo);
+            let b = flows.partition_point(|r| r.pos < hi);
+            (a..b).map(|f| {
+                (
+                    flows[f].pos,
+                    same(flows[f].time(), out.flows.user_key(&flows[f])),
+                    Some(f),
+                )
+            })
+        };
+        // (line, same user and near in time, flow index) on each side, nearest first.
+        let lo = line.saturating_sub(scan);
+        let mut before: Vec<(u64, bool, Option<usize>)> = (0..i)
+            .rev()
+            .map(|k| (out.positions[k], k))
+            .take_while(|&(p, _)| p >= lo)
+            .map(|(p, k)| {
+                (
+                    p,
+                    same(out.events[k].time, out.events[k].user_key().as_deref()),
+                    None,
+                )
+            })
+            .chain(flows_in(lo, line))
+            .collect();
+        before.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let hi = (line + 1 + scan).min(total);
+        let mut after: Vec<(u64, bool, Option<usize>)> = (i + 1..out.events.len())
+            .map(|k| (out.positions[k], k))
+            .take_while(|&(p, _)| p < hi)
+            .map(|(p, k)| {
+                (
+                    p,
+                    same(out.events[k].time, out.events[k].user_key().as_deref()),
+                    None,
+                )
+            })
+            .chain(flows_in(line + 1, hi))
+            .collect();
+        after.sort_unstable_by_key(|c| c.0);
+        for side in [before, after] {
+            if let Some(&(_, _, Some(f))) = side.iter().find(|c| c.1) {
+                picked.push(f);
+            }
+        }
+    }
+    picked.sort_unstable();
+    picked.dedup();
+    picked
+}
+
 /// Everything the analysis stage concluded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Conclusions {
@@ -879,20 +1083,64 @@ pub struct Conclusions {
 
 /// Detections, classification, recommended actions and regulatory flags over a timeline;
 /// written to `analysis/` in the case folder with a custody entry.
-pub fn analyze(out: &RunOutput, opts: &RunOptions) -> Result<Conclusions, PipelineError> {
+///
+/// With flows held compactly, the flows network correlation reads and the flows the key
+/// timeline shows beside cited events are read back from the timeline into `out.events`
+/// first, so every step sees what it would see with all events held.
+pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, PipelineError> {
     use crate::analysis::{classify, detect, recommend, regulatory};
-    let case = &out.collected.case;
     crate::profile::mark("analysis start");
     let geoip = match &opts.geoip {
         Some(g) => Some(g.clone()),
-        None => crate::analysis::geoip::GeoIp::for_case(case, None, None)?.map(Into::into),
+        None => crate::analysis::geoip::GeoIp::for_case(&out.collected.case, None, None)?
+            .map(Into::into),
     };
-    let analysis = detect::analyze_with(&out.events, case, geoip.as_deref());
+    let analysis = {
+        let (a, want) = detect::analyze_compacted(
+            &out.events,
+            out.compacted(),
+            &out.collected.case,
+            geoip.as_deref(),
+        );
+        let picked = match (&want, out.compacted()) {
+            (Some(w), Some(c)) => {
+                let addrs: Vec<std::net::IpAddr> = w
+                    .addrs
+                    .iter()
+                    .filter_map(|a| a.trim().parse().ok())
+                    .collect();
+                c.flows.select(&addrs, w.from, w.to)
+            }
+            _ => Vec::new(),
+        };
+        if picked.is_empty() {
+            a
+        } else {
+            drop(a);
+            hold_flows(out, &picked)?;
+            crate::profile::mark("detections, first pass + flows read back");
+            detect::analyze_compacted(
+                &out.events,
+                out.compacted(),
+                &out.collected.case,
+                geoip.as_deref(),
+            )
+            .0
+        }
+    };
     crate::profile::mark("detections");
+    let case = &out.collected.case;
     let classification = classify::classify(&analysis, &out.events, case);
     let actions = recommend::recommend(&analysis, &classification, case);
     let regulatory = regulatory::flags_with_events(&analysis, &classification, case, &out.events);
     crate::profile::mark("classification + clocks");
+    if out.compacted().is_some() {
+        let cited = crate::report::keytimeline::cited_hashes(&analysis, &actions);
+        let near = neighbour_flows(out, &cited);
+        hold_flows(out, &near)?;
+        crate::profile::mark("key timeline flows read back");
+    }
+    let case = &out.collected.case;
     let dir = out.case_dir.join("analysis");
     write_json(&dir.join("findings.json"), &analysis.findings)?;
     write_json(&dir.join("analysis.json"), &analysis)?;
@@ -946,6 +1194,8 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
     Ok(RunOutput {
         collected,
         events,
+        flows: FlowStore::default(),
+        positions: Vec::new(),
         timeline_head: head,
         case_dir: case_dir.to_path_buf(),
         written: BTreeMap::new(),
@@ -1014,10 +1264,71 @@ mod tests {
         ParsedItem {
             report: FileReport::for_item(item),
             events: Vec::new(),
+            flows: FlowStore::default(),
             rejected: Vec::new(),
             zones: BTreeMap::new(),
             runs: Vec::new(),
         }
+    }
+
+    fn event_at(secs: i64, record_no: u64, action: &str) -> Event {
+        let provenance = crate::event::Provenance {
+            record_no,
+            ..Default::default()
+        };
+        Event::new(
+            DateTime::from_timestamp(secs, 0).unwrap(),
+            "",
+            "UTC",
+            "fortigate",
+            "t",
+            crate::event::EventClass::NetworkActivity,
+            action,
+            "",
+            crate::event::Outcome::Success,
+            provenance,
+        )
+    }
+
+    /// Held events and compact flows get the lines the merge wrote them on: ordered by
+    /// (time, item rank, record), a folded-away copy taking no line.
+    #[test]
+    fn held_events_and_compact_flows_interleave_by_timeline_line() {
+        use crate::event::actions::{FLOW_ALLOWED, SIGN_IN};
+        // Held: (rank, time, record); the one at t=20 in rank 1 folds into rank 0's.
+        let held_spec = [(0, 20, 1), (1, 20, 1), (0, 40, 3), (1, 5, 2)];
+        let ranks: Vec<usize> = held_spec.iter().map(|h| h.0).collect();
+        let events: Vec<Event> = held_spec
+            .iter()
+            .map(|&(_, t, r)| event_at(t, r, SIGN_IN))
+            .collect();
+        let mut flows = FlowStore::default();
+        for &(rank, t, r) in &[(0u32, 20, 2), (1, 1, 9), (0, 50, 4), (1, 20, 0)] {
+            let mut one = FlowStore::default();
+            let mut e = event_at(t, r, FLOW_ALLOWED);
+            e.src_ip = Some("10.0.0.1".into());
+            assert!(one.push(&e, 0));
+            flows.absorb(one, rank).unwrap();
+        }
+        let folds = [spill::Fold {
+            kept: (0, 1),
+            dropped: vec![(1, 1)],
+            sha256: [7; 32],
+        }];
+        let (events, positions, flows) = timeline_order((ranks, events, flows), &folds);
+        // Lines, as (rank, time, record): flow (1,1,9) 0, held (1,5,2) 1, held (0,20,1) 2,
+        // flow (0,20,2) 3, flow (1,20,0) 4, held (1,20,1) folded away, held (0,40,3) 5,
+        // flow (0,50,4) 6.
+        let times: Vec<i64> = events.iter().map(|e| e.time.timestamp()).collect();
+        assert_eq!(times, [5, 20, 40]);
+        assert_eq!(positions, [1, 2, 5]);
+        assert_eq!(events[1].timeline_sha256.0, Some([7; 32]));
+        let lines: Vec<(i64, u64)> = flows
+            .recs()
+            .iter()
+            .map(|r| (r.time().timestamp(), r.pos))
+            .collect();
+        assert_eq!(lines, [(1, 0), (20, 3), (20, 4), (50, 6)]);
     }
 
     /// Results come back in item order whatever order the threads took them in (largest

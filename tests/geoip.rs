@@ -639,6 +639,8 @@ fn collected_case(dir: &Path, case: CaseFile) -> RunOutput {
             duplicates_merged: 0,
         },
         events: ip_only_hop("alice@x.com"),
+        flows: Default::default(),
+        positions: Vec::new(),
         timeline_head: "0".repeat(64),
         case_dir: dir.to_path_buf(),
         written: Default::default(),
@@ -661,9 +663,9 @@ fn opts(dir: &Path, case: &CaseFile, geoip: Option<Arc<GeoIp>>) -> RunOptions {
 fn custody_analysis_and_report_record_the_database() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("case");
-    let out = collected_case(&dir, case());
+    let mut out = collected_case(&dir, case());
     let o = opts(&dir, &out.collected.case, Some(Arc::new(db())));
-    let concl = pipeline::analyze(&out, &o).unwrap();
+    let concl = pipeline::analyze(&mut out, &o).unwrap();
     assert_eq!(by_rule(&concl.analysis, rules::IMPOSSIBLE_TRAVEL).len(), 1);
 
     let entries = irpack::evidence::custody::read_and_verify(&dir.join("custody.jsonl")).unwrap();
@@ -721,9 +723,9 @@ fn custody_analysis_and_report_record_the_database() {
 fn without_a_database_nothing_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("case");
-    let out = collected_case(&dir, case());
+    let mut out = collected_case(&dir, case());
     let o = opts(&dir, &out.collected.case, None);
-    let concl = pipeline::analyze(&out, &o).unwrap();
+    let concl = pipeline::analyze(&mut out, &o).unwrap();
     assert!(by_rule(&concl.analysis, rules::IMPOSSIBLE_TRAVEL).is_empty());
     let entries = irpack::evidence::custody::read_and_verify(&dir.join("custody.jsonl")).unwrap();
     assert!(entries.iter().all(|e| e.action != "geo_database"));
@@ -750,14 +752,14 @@ fn pipeline_opens_the_case_files_databases_and_reports_a_missing_one() {
     let dir = tmp.path().join("ok");
     let mut c = case();
     c.geo.city_db = Some(city_path().display().to_string());
-    let out = collected_case(&dir, c.clone());
-    let concl = pipeline::analyze(&out, &opts(&dir, &c, None)).unwrap();
+    let mut out = collected_case(&dir, c.clone());
+    let concl = pipeline::analyze(&mut out, &opts(&dir, &c, None)).unwrap();
     assert_eq!(by_rule(&concl.analysis, rules::IMPOSSIBLE_TRAVEL).len(), 1);
 
     let dir = tmp.path().join("missing");
     c.geo.city_db = Some("/nonexistent/case-named.mmdb".into());
-    let out = collected_case(&dir, c.clone());
-    let e = pipeline::analyze(&out, &opts(&dir, &c, None))
+    let mut out = collected_case(&dir, c.clone());
+    let e = pipeline::analyze(&mut out, &opts(&dir, &c, None))
         .unwrap_err()
         .to_string();
     assert!(e.contains("/nonexistent/case-named.mmdb"), "{e}");

@@ -253,8 +253,8 @@ fn end_to_end_run_is_deterministic_and_verifies() {
             force: false,
             ..Default::default()
         };
-        let out = irpack::pipeline::collect(&opts).unwrap();
-        let concl = irpack::pipeline::analyze(&out, &opts).unwrap();
+        let mut out = irpack::pipeline::collect(&opts).unwrap();
+        let concl = irpack::pipeline::analyze(&mut out, &opts).unwrap();
         let info =
             irpack::pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default())
                 .unwrap();
@@ -1037,7 +1037,7 @@ fn folder_named_with_bang_verifies() {
         examiner: Some("Dana Examiner".into()),
         ..Default::default()
     };
-    let out = irpack::pipeline::collect(&opts).unwrap();
+    let mut out = irpack::pipeline::collect(&opts).unwrap();
     let stored: Vec<&str> = out
         .collected
         .items
@@ -1052,7 +1052,7 @@ fn folder_named_with_bang_verifies() {
         stored.iter().any(|p| p.ends_with("x!/plain.txt")),
         "{stored:?}"
     );
-    let concl = irpack::pipeline::analyze(&out, &opts).unwrap();
+    let concl = irpack::pipeline::analyze(&mut out, &opts).unwrap();
     let info =
         irpack::pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default())
             .unwrap();

@@ -148,9 +148,9 @@ fn package_takes_the_hashes_taken_while_writing() {
         out.clone(),
     );
     o.quiet = true;
-    let run = pipeline::collect(&o).unwrap();
+    let mut run = pipeline::collect(&o).unwrap();
     assert_eq!(run.written.len(), 2);
-    let concl = pipeline::analyze(&run, &o).unwrap();
+    let concl = pipeline::analyze(&mut run, &o).unwrap();
     let pkg = irpack::package::PackageOptions {
         quiet: true,
         force: true,

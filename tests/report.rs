@@ -14,6 +14,7 @@ fn render_case(case: &fx::Case, now: chrono::DateTime<chrono::Utc>) -> Rendered 
     report::render(&ReportInput {
         collected: &case.out.collected,
         events: &case.out.events,
+        compact: None,
         timeline_head: &case.out.timeline_head,
         concl: &case.concl,
         custody: &custody,

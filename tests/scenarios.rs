@@ -36,8 +36,8 @@ fn run_scenario(name: &str, out_dir: Option<&Path>) -> Done {
         quiet: true,
         ..Default::default()
     };
-    let out = pipeline::collect(&opts).unwrap();
-    let concl = pipeline::analyze(&out, &opts).unwrap();
+    let mut out = pipeline::collect(&opts).unwrap();
+    let concl = pipeline::analyze(&mut out, &opts).unwrap();
     let info =
         pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default()).unwrap();
     Done {

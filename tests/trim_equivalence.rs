@@ -42,6 +42,7 @@ fn render(f: &Folder, events: &[Event], concl: &Conclusions) -> Rendered {
     report::render(&ReportInput {
         collected: f.collected,
         events,
+        compact: None,
         timeline_head: f.head,
         concl,
         custody: &custody,

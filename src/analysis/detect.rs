@@ -15,6 +15,7 @@ use super::{
 };
 use crate::case::{parse_net, CaseFile, Thresholds, Travel};
 use crate::event::{actions, Event, Outcome};
+use crate::timeline::flowstore::{Compacted, FlowStore};
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde_json::{Map, Value};
@@ -125,6 +126,12 @@ pub(crate) struct KnownNet {
 /// Everything the detections share: built once per analysis.
 pub(crate) struct Ctx<'a> {
     pub events: &'a [Event],
+    /// Timeline line of each event, when flows are held compactly beside them.
+    pub lines: &'a [u64],
+    /// Users of the compact flows inside the window: (first, last) flow time.
+    pub flow_users: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
+    /// Addresses network correlation looked up flows for (see [`FlowWant`]).
+    pub flow_addrs: RefCell<BTreeSet<String>>,
     pub case: &'a CaseFile,
     pub th: &'a Thresholds,
     pub win: Window,
@@ -145,10 +152,25 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     pub fn new(
         events: &'a [Event],
+        compact: Option<Compacted<'a>>,
         case: &'a CaseFile,
         win: Window,
         geoip: Option<&'a GeoIp>,
     ) -> Self {
+        let mut flow_users: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+        if let Some(c) = compact {
+            for r in c.flows.recs() {
+                let t = r.time();
+                if !win.contains(t) {
+                    continue;
+                }
+                if let Some(u) = c.flows.user_key(r).filter(|u| !u.is_empty()) {
+                    let s = flow_users.entry(u.to_string()).or_insert((t, t));
+                    s.0 = s.0.min(t);
+                    s.1 = s.1.max(t);
+                }
+            }
+        }
         let mut known = Vec::new();
         for (kind, list) in [
             ("corporate egress", &case.network.corporate_egress),
@@ -184,6 +206,9 @@ impl<'a> Ctx<'a> {
         let profiles = baseline::build(events, &win, &case.thresholds, &loc);
         Ctx {
             events,
+            lines: compact.map_or(&[], |c| c.positions),
+            flow_users,
+            flow_addrs: RefCell::new(BTreeSet::new()),
             case,
             th: &case.thresholds,
             win,
@@ -200,6 +225,11 @@ impl<'a> Ctx<'a> {
 
     pub fn ev(&self, i: usize) -> &'a Event {
         &self.events[i]
+    }
+
+    /// The timeline line of event `i` (its index unless flows are held compactly).
+    pub fn line(&self, i: usize) -> u64 {
+        self.lines.get(i).copied().unwrap_or(i as u64)
     }
 
     /// `Event::hash()` of one event, memoized unless the event remembers its timeline hash
@@ -493,15 +523,44 @@ pub fn analyze(events: &[Event], case: &CaseFile) -> Analysis {
 /// [`analyze`], with an optional MaxMind database for events whose logs give no position,
 /// country or ASN of their own.
 pub fn analyze_with(events: &[Event], case: &CaseFile, geoip: Option<&GeoIp>) -> Analysis {
-    let coverage = coverage(events);
-    let Some(win) = window::window(events, case) else {
-        return Analysis {
-            coverage,
-            geo_database: geo::Locator::new(geoip).usage(),
-            ..Analysis::default()
-        };
+    analyze_compacted(events, None, case, geoip).0
+}
+
+/// The flows network correlation reads in full: from or to one of `addrs`, inside
+/// `[from, to]`. Held compactly, they must be read back before an analysis can be final.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowWant {
+    pub addrs: BTreeSet<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// [`analyze_with`] over held events plus flows held compactly (`compact`). The result is
+/// final only when every flow of the returned [`FlowWant`] is among `events`; the detections
+/// before network correlation never read flows, so the want is the same in a second pass.
+pub fn analyze_compacted(
+    events: &[Event],
+    compact: Option<Compacted>,
+    case: &CaseFile,
+    geoip: Option<&GeoIp>,
+) -> (Analysis, Option<FlowWant>) {
+    let coverage = coverage(events, compact.map(|c| c.flows));
+    let last = events
+        .iter()
+        .map(|e| e.time)
+        .chain(compact.and_then(|c| c.flows.last_time()))
+        .max();
+    let Some(win) = window::window_at(last, case) else {
+        return (
+            Analysis {
+                coverage,
+                geo_database: geo::Locator::new(geoip).usage(),
+                ..Analysis::default()
+            },
+            None,
+        );
     };
-    let ctx = Ctx::new(events, case, win, geoip);
+    let ctx = Ctx::new(events, compact, case, win, geoip);
 
     let mut drafts: Vec<Draft> = Vec::new();
     drafts.extend(auth::detect(&ctx));
@@ -527,7 +586,12 @@ pub fn analyze_with(events: &[Event], case: &CaseFile, geoip: Option<&GeoIp>) ->
         .iter()
         .map(|u| baseline::contract(&ctx, &u.user))
         .collect();
-    Analysis {
+    let want = FlowWant {
+        addrs: ctx.flow_addrs.take(),
+        from: ctx.win.start,
+        to: ctx.win.end,
+    };
+    let analysis = Analysis {
         window_start: Some(ctx.win.start),
         window_end: Some(ctx.win.end),
         findings,
@@ -538,10 +602,11 @@ pub fn analyze_with(events: &[Event], case: &CaseFile, geoip: Option<&GeoIp>) ->
         network,
         coverage,
         geo_database: ctx.loc.usage(),
-    }
+    };
+    (analysis, Some(want))
 }
 
-fn coverage(events: &[Event]) -> Vec<SourceCoverage> {
+fn coverage(events: &[Event], flows: Option<&FlowStore>) -> Vec<SourceCoverage> {
     let mut m: BTreeMap<&str, SourceCoverage> = BTreeMap::new();
     for e in events {
         let c = m
@@ -553,6 +618,15 @@ fn coverage(events: &[Event]) -> Vec<SourceCoverage> {
         c.events += 1;
         c.first = Some(c.first.map_or(e.time, |f| f.min(e.time)));
         c.last = Some(c.last.map_or(e.time, |l| l.max(e.time)));
+    }
+    for (source, (n, first, last)) in flows.map(FlowStore::per_source).unwrap_or_default() {
+        let c = m.entry(source).or_insert_with(|| SourceCoverage {
+            source: source.to_string(),
+            ..SourceCoverage::default()
+        });
+        c.events += n;
+        c.first = Some(c.first.map_or(first, |f| f.min(first)));
+        c.last = Some(c.last.map_or(last, |l| l.max(last)));
     }
     m.into_values().collect()
 }
@@ -713,6 +787,12 @@ fn user_summaries(ctx: &Ctx, findings: &[Finding]) -> Vec<UserSummary> {
         if let Some(ip) = ip_of(e) {
             ips.entry(u.clone()).or_default().insert(ip.to_string());
         }
+    }
+    for (u, (first, last)) in &ctx.flow_users {
+        entry(&mut m, u);
+        let s = m.get_mut(u).expect("inserted");
+        s.first_seen = Some(s.first_seen.map_or(*first, |f| f.min(*first)));
+        s.last_seen = Some(s.last_seen.map_or(*last, |l| l.max(*last)));
     }
     for f in findings {
         for u in &f.users {

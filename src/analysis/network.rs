@@ -74,7 +74,11 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
         }
         let user = user_of(e).unwrap_or_default();
         // Without a session id every record stands alone.
-        let sid = e.session_id.clone().unwrap_or_else(|| format!("#{i}"));
+        // (by timeline line: the same whether flows are held compactly or not).
+        let sid = e
+            .session_id
+            .clone()
+            .unwrap_or_else(|| format!("#{}", ctx.line(i)));
         let entry = m
             .entry((e.source.clone(), sid.clone(), user.clone()))
             .or_insert_with(|| Session {
@@ -228,6 +232,7 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
                 .iter()
                 .filter_map(|&i| extra_str(ctx.ev(i), &["assigned_ip"])),
         );
+        ctx.flow_addrs.borrow_mut().extend(inner.iter().cloned());
         let mut flows: Vec<usize> = inner
             .iter()
             .flat_map(|a| flows_by_ip.get(a.as_str()).cloned().unwrap_or_default())

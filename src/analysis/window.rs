@@ -49,8 +49,13 @@ impl Window {
 /// The window for these events and this case; `None` when there is neither an alert time nor
 /// any event to derive one from.
 pub fn window(events: &[Event], case: &CaseFile) -> Option<Window> {
+    window_at(events.iter().map(|e| e.time).max(), case)
+}
+
+/// [`window`], given the time of the last event (of all the evidence, flows held apart
+/// included).
+pub fn window_at(last: Option<DateTime<Utc>>, case: &CaseFile) -> Option<Window> {
     let baseline_days = case.thresholds.baseline_days.clamp(0, 3650);
-    let last = events.iter().map(|e| e.time).max();
     let alert = case.alert.as_ref();
     let (start, end, rule) = match (
         alert.and_then(|a| a.window_start),

@@ -134,6 +134,7 @@ pub fn report_and_package(
     let input = ReportInput {
         collected: &out.collected,
         events: &out.events,
+        compact: out.compacted(),
         timeline_head: &out.timeline_head,
         concl,
         custody: &entries,
@@ -440,6 +441,8 @@ fn known_names(out: &RunOutput, concl: &Conclusions) -> Vec<String> {
             v.extend(t.name.clone());
         }
     }
+    // Compact flows carry a user at most (no user id, no targets: `Compactor::compact`).
+    v.extend(out.flows.users().iter().cloned());
     let case = &out.collected.case;
     if let Some(a) = &case.alert {
         v.extend(a.users.iter().cloned());

@@ -140,6 +140,13 @@ pub fn zones(input: &ReportInput) -> ZoneView {
         s.0.insert(&e.time_zone);
         s.1 += 1;
     }
+    if let Some(c) = input.compact {
+        for r in c.flows.recs() {
+            let s = m.entry(c.flows.source(r)).or_default();
+            s.0.insert(c.flows.zone(r));
+            s.1 += 1;
+        }
+    }
     let sources = m
         .into_iter()
         .map(|(source, (zones, n))| {

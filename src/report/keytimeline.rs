@@ -12,9 +12,31 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Most rows printed; cited events win over context, then higher severity, then earlier.
 pub const CAP: usize = 200;
 /// Context events farther than this from the cited one are not shown.
-const CONTEXT_MINUTES: i64 = 30;
-/// How far to look along the timeline for the same user's neighbour.
-const CONTEXT_SCAN: usize = 200;
+pub const CONTEXT_MINUTES: i64 = 30;
+/// How far (in timeline lines) to look for the same user's neighbour.
+pub const CONTEXT_SCAN: usize = 200;
+
+/// Every event hash the key timeline may cite (findings, containment, risk, network views,
+/// actions), as bytes; text that is not a lower-case hex hash is left out, as the index
+/// does. The run reads back the compact flows neighbouring these before the report.
+pub fn cited_hashes(
+    a: &crate::analysis::Analysis,
+    actions: &[crate::analysis::RecommendedAction],
+) -> std::collections::HashSet<[u8; 32]> {
+    let all = a
+        .findings
+        .iter()
+        .flat_map(|f| f.evidence.iter())
+        .chain(a.containment.iter().map(|c| &c.evidence))
+        .chain(a.risk.iter().map(|r| &r.evidence))
+        .chain(a.network.iter().flat_map(|n| n.evidence.iter()))
+        .chain(actions.iter().flat_map(|x| x.evidence.iter()));
+    all.filter_map(|h| {
+        let mut b = [0u8; 32];
+        (super::model::is_event_hash(h) && hex::decode_to_slice(h, &mut b).is_ok()).then_some(b)
+    })
+    .collect()
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct KeyTimeline {
@@ -93,7 +115,7 @@ pub fn build<'c>(idx: &EventIndex, concl: &'c Conclusions) -> KeyTimeline {
     let cited_idx: BTreeSet<usize> = picked.iter().map(|p| p.0).collect();
     let mut context = BTreeSet::new();
     for &i in &cited_idx {
-        for j in neighbours(idx.events, i) {
+        for j in neighbours(idx, i) {
             if !cited_idx.contains(&j) {
                 context.insert(j);
             }
@@ -139,8 +161,12 @@ pub fn build<'c>(idx: &EventIndex, concl: &'c Conclusions) -> KeyTimeline {
     }
 }
 
-/// The same user's previous and next event within the context window.
-fn neighbours(events: &[Event], i: usize) -> Vec<usize> {
+/// The same user's previous and next event within the context window, looked for within
+/// `CONTEXT_SCAN` timeline lines. With flows held compactly, the index holds only some
+/// lines; the run has read back every flow this could pick, so the nearest held match is
+/// the nearest on the timeline.
+fn neighbours(idx: &EventIndex, i: usize) -> Vec<usize> {
+    let events = idx.events;
     let Some(user) = events[i].user_key() else {
         return Vec::new();
     };
@@ -148,11 +174,21 @@ fn neighbours(events: &[Event], i: usize) -> Vec<usize> {
         (events[j].time - events[i].time).num_minutes().abs() <= CONTEXT_MINUTES
             && events[j].user_key().as_deref() == Some(user.as_str())
     };
+    let line = idx.line(i);
+    let lo = line.saturating_sub(CONTEXT_SCAN as u64);
+    let hi = (line + 1 + CONTEXT_SCAN as u64).min(idx.lines_total());
     let mut out = Vec::new();
-    if let Some(j) = (i.saturating_sub(CONTEXT_SCAN)..i).rev().find(|&j| near(j)) {
+    if let Some(j) = (0..i)
+        .rev()
+        .take_while(|&j| idx.line(j) >= lo)
+        .find(|&j| near(j))
+    {
         out.push(j);
     }
-    if let Some(j) = (i + 1..(i + 1 + CONTEXT_SCAN).min(events.len())).find(|&j| near(j)) {
+    if let Some(j) = (i + 1..events.len())
+        .take_while(|&j| idx.line(j) < hi)
+        .find(|&j| near(j))
+    {
         out.push(j);
     }
     out

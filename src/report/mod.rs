@@ -32,8 +32,10 @@ pub enum ReportError {
 /// Everything the report reads.
 pub struct ReportInput<'a> {
     pub collected: &'a Collected,
-    /// The sorted timeline.
+    /// The sorted timeline (without the flows held in `compact`).
     pub events: &'a [Event],
+    /// Flows held compactly beside `events` (`pipeline::RunOptions::compact_flows`).
+    pub compact: Option<crate::timeline::flowstore::Compacted<'a>>,
     pub timeline_head: &'a str,
     pub concl: &'a Conclusions,
     /// The custody log as it stands when the report is written.
@@ -41,6 +43,14 @@ pub struct ReportInput<'a> {
     /// The clock: "generated at", deadline arithmetic, next-update time.
     pub now: DateTime<Utc>,
     pub tool: String,
+}
+
+impl ReportInput<'_> {
+    /// Events on the timeline, flows held compactly included.
+    pub fn event_count(&self) -> usize {
+        self.compact
+            .map_or(self.events.len(), |c| c.total(self.events.len()))
+    }
 }
 
 /// The four documents, as text.

@@ -5,6 +5,7 @@
 use super::{inventory, keytimeline, lessons, notify, runbook, svg, ReportInput};
 use crate::analysis::{rules, Finding, FlagStatus, Severity};
 use crate::event::Event;
+use crate::timeline::flowstore::{Compacted, FlowStore};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -328,6 +329,10 @@ pub struct EventIndex<'a> {
     hashes: Vec<[u8; 32]>,
     /// Positions, sorted by (hash, position).
     sorted: Vec<usize>,
+    /// Timeline line of each event when flows are held compactly (else empty: index = line).
+    lines: &'a [u64],
+    /// Lines on the timeline.
+    total: u64,
 }
 
 impl<'a> EventIndex<'a> {
@@ -340,7 +345,29 @@ impl<'a> EventIndex<'a> {
             events,
             hashes,
             sorted,
+            lines: &[],
+            total: events.len() as u64,
         }
+    }
+
+    /// The index of a run holding some flows compactly (`compact`) beside `events`.
+    pub fn with_compacted(events: &'a [Event], compact: Option<Compacted<'a>>) -> Self {
+        let mut idx = Self::new(events);
+        if let Some(c) = compact {
+            idx.lines = c.positions;
+            idx.total = c.total(events.len()) as u64;
+        }
+        idx
+    }
+
+    /// The timeline line of the event at `i`.
+    pub fn line(&self, i: usize) -> u64 {
+        self.lines.get(i).copied().unwrap_or(i as u64)
+    }
+
+    /// Lines on the timeline (events held here and flows held compactly).
+    pub fn lines_total(&self) -> u64 {
+        self.total
     }
 
     /// The position of the event with this hash (the last, should two events hash alike).
@@ -388,7 +415,7 @@ fn dedup_ci(items: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 pub fn build(input: &ReportInput) -> Model {
-    let idx = EventIndex::new(input.events);
+    let idx = EventIndex::with_compacted(input.events, input.compact);
     let concl = input.concl;
     let case = &input.collected.case;
     let analysis = &concl.analysis;
@@ -408,9 +435,22 @@ pub fn build(input: &ReportInput) -> Model {
             .collect()
     };
 
-    let first_event = input.events.first().map(|e| e.time);
-    let last_event = input.events.last().map(|e| e.time);
-    let activity = source_activity(input.events);
+    let flows = input.compact.map(|c| c.flows);
+    let first_event = input
+        .events
+        .first()
+        .map(|e| e.time)
+        .into_iter()
+        .chain(flows.and_then(FlowStore::first_time))
+        .min();
+    let last_event = input
+        .events
+        .last()
+        .map(|e| e.time)
+        .into_iter()
+        .chain(flows.and_then(FlowStore::last_time))
+        .max();
+    let activity = source_activity_with(input.events, flows);
 
     let meta = Meta {
         case_id: case.case_id.clone(),
@@ -433,7 +473,7 @@ pub fn build(input: &ReportInput) -> Model {
         tool: input.tool.clone(),
         generated_at: t(input.now),
         timeline_head: input.timeline_head.to_string(),
-        events: input.events.len(),
+        events: input.event_count(),
         evidence_items: input.collected.files.len(),
         package_name: format!("{}.zip", case.case_id),
     };
@@ -674,7 +714,7 @@ pub fn build(input: &ReportInput) -> Model {
     let custody = inventory::custody(input);
     let lessons = lessons::derive(input, &activity);
     let runbook = runbook::rows(input, &refs);
-    let chart = svg::Chart::build(input.events, &analysis.findings);
+    let chart = svg::Chart::build_with(input.events, flows, &analysis.findings);
     let summary = executive_summary(input, &scope_users, &activity);
     let notification =
         notify::notification(input, &scope_users, &containment, &actions, &regulatory);
@@ -708,12 +748,23 @@ pub fn build(input: &ReportInput) -> Model {
 }
 
 pub fn source_activity(events: &[Event]) -> Vec<SourceActivity> {
+    source_activity_with(events, None)
+}
+
+/// [`source_activity`] counting flows held compactly too.
+pub fn source_activity_with(events: &[Event], flows: Option<&FlowStore>) -> Vec<SourceActivity> {
     let mut m: BTreeMap<&str, (u64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for e in events {
         let s = m.entry(&e.source).or_insert((0, e.time, e.time));
         s.0 += 1;
         s.1 = s.1.min(e.time);
         s.2 = s.2.max(e.time);
+    }
+    for (source, (n, first, last)) in flows.map(FlowStore::per_source).unwrap_or_default() {
+        let s = m.entry(source).or_insert((0, first, last));
+        s.0 += n;
+        s.1 = s.1.min(first);
+        s.2 = s.2.max(last);
     }
     m.into_iter()
         .map(|(source, (n, f, l))| SourceActivity {
@@ -757,7 +808,7 @@ fn executive_summary(input: &ReportInput, users: &[String], activity: &[SourceAc
     s.push_str(&format!(
         " The evidence is {} item(s) yielding {} event(s){}.",
         input.collected.files.len(),
-        input.events.len(),
+        input.event_count(),
         if sources.is_empty() {
             " (no source format was recognized)".to_string()
         } else {

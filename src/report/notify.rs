@@ -84,7 +84,7 @@ pub fn notification(
     done.push(format!(
         "Collected and hashed {} evidence item(s); {} event(s) on a hash-chained timeline; sealed in package {}.",
         input.collected.files.len(),
-        input.events.len(),
+        input.event_count(),
         format_args!("{}.zip", case.case_id)
     ));
     let mut left: Vec<String> = actions

@@ -91,6 +91,9 @@ pub fn family_present(input: &ReportInput, fam: Family) -> bool {
             .events
             .iter()
             .any(|e| srcs.contains(&e.source.as_str()))
+        || input
+            .compact
+            .is_some_and(|c| c.flows.per_source().keys().any(|s| srcs.contains(s)))
 }
 
 struct Ctx<'a, 'b> {
@@ -389,7 +392,7 @@ pub fn rows(
             format!("{} ({})", t(f.first_seen), f.title),
             c.refs_of(&[*f]),
         ),
-        None if input.events.is_empty() => row(
+        None if input.event_count() == 0 => row(
             RB1,
             "5.5",
             "Dwell time: first suspicious event?",

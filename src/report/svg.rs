@@ -6,6 +6,7 @@ use super::escape::html;
 use super::model::t;
 use crate::analysis::{Finding, Severity};
 use crate::event::Event;
+use crate::timeline::flowstore::FlowStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,9 +42,19 @@ pub struct Mark {
 
 impl Chart {
     pub fn build(events: &[Event], findings: &[Finding]) -> Chart {
+        Self::build_with(events, None, findings)
+    }
+
+    /// [`Chart::build`] counting flows held compactly too.
+    pub fn build_with(events: &[Event], flows: Option<&FlowStore>, findings: &[Finding]) -> Chart {
+        let flow_times = || {
+            flows
+                .into_iter()
+                .flat_map(|f| f.recs().iter().map(|r| r.time()))
+        };
         let (Some(first), Some(last)) = (
-            events.iter().map(|e| e.time).min(),
-            events.iter().map(|e| e.time).max(),
+            events.iter().map(|e| e.time).chain(flow_times()).min(),
+            events.iter().map(|e| e.time).chain(flow_times()).max(),
         ) else {
             return Chart::default();
         };
@@ -55,6 +66,13 @@ impl Chart {
         for e in events {
             let b = (((e.time - first).num_seconds() / bin_seconds) as usize).min(BINS - 1);
             rows.entry(&e.source).or_insert_with(|| vec![0; BINS])[b] += 1;
+        }
+        for (f, r) in flows
+            .into_iter()
+            .flat_map(|f| f.recs().iter().map(move |r| (f, r)))
+        {
+            let b = (((r.time() - first).num_seconds() / bin_seconds) as usize).min(BINS - 1);
+            rows.entry(f.source(r)).or_insert_with(|| vec![0; BINS])[b] += 1;
         }
         let total = (end - first).num_seconds().max(1) as f64;
         let pos = |d: DateTime<Utc>| ((d - first).num_seconds() as f64 / total).clamp(0.0, 1.0);

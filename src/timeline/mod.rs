@@ -4,6 +4,7 @@
 
 pub mod dedup;
 pub mod export;
+pub mod flowstore;
 pub mod spill;
 
 use crate::event::Event;

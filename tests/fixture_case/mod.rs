@@ -512,6 +512,8 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         out: RunOutput {
             collected,
             events,
+            flows: Default::default(),
+            positions: Vec::new(),
             timeline_head: head,
             case_dir: case_dir.to_path_buf(),
             written: Default::default(),

@@ -1,0 +1,257 @@
+//! `irpack run` holds firewall flows as compact records (`timeline::flowstore`) and reads back
+//! from the timeline only those network correlation and the key timeline show. That must
+//! change nothing it writes: for every sample, scenario, test fixture and corpus input, and
+//! for generated mixed exports under a case whose indicators and alert hit flows, a run with
+//! flows held in full and one with flows held compactly write byte-identical `analysis/`
+//! and `report/` folders and the same package.
+//!
+//! The test also counts what the compact runs did (flows held compactly, flows read back,
+//! flows kept whole for an indicator) and fails when the inputs stop exercising it.
+
+mod common;
+
+use chrono::{TimeZone, Utc};
+use irpack::case::CaseFile;
+use irpack::event::actions;
+use irpack::package::PackageOptions;
+use irpack::pipeline::{self, RunOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What one run wrote, file by file (relative path → bytes), and the package's hash.
+struct Written {
+    files: BTreeMap<String, Vec<u8>>,
+    package: Option<String>,
+}
+
+/// What a compact run did with flows.
+#[derive(Default, Debug)]
+struct Counts {
+    compact: usize,
+    read_back: usize,
+    /// Flows held in full from the start (an indicator, an address that does not parse…).
+    whole: usize,
+    /// Flows among cited evidence or key-timeline context, as events.
+    events_total: usize,
+}
+
+fn run(inputs: &[PathBuf], case: &CaseFile, compact: bool, out: &Path) -> (Written, Counts) {
+    let opts = RunOptions {
+        inputs: inputs.to_vec(),
+        out: out.to_path_buf(),
+        case: case.clone(),
+        now: Utc.with_ymd_and_hms(2024, 10, 1, 12, 0, 0).unwrap(),
+        examiner: Some("CI Examiner".into()),
+        quiet: true,
+        compact_flows: compact,
+        ..Default::default()
+    };
+    let mut out = pipeline::collect(&opts).unwrap();
+    let is_flow = |a: &str| matches!(a, actions::FLOW_ALLOWED | actions::FLOW_DENIED);
+    let mut counts = Counts {
+        compact: out.flows.len(),
+        whole: out.events.iter().filter(|e| is_flow(&e.action)).count(),
+        ..Counts::default()
+    };
+    let concl = pipeline::analyze(&mut out, &opts).unwrap();
+    counts.read_back = counts.compact - out.flows.len();
+    counts.events_total = out.events.len() + out.flows.len();
+    let info =
+        pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default()).unwrap();
+    let mut files = BTreeMap::new();
+    for sub in ["analysis", "report"] {
+        for e in walkdir::WalkDir::new(opts.out.join(sub))
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+        {
+            let rel = e.path().strip_prefix(&opts.out).unwrap();
+            files.insert(rel.display().to_string(), std::fs::read(e.path()).unwrap());
+        }
+    }
+    (
+        Written {
+            files,
+            package: info.package_sha256,
+        },
+        counts,
+    )
+}
+
+/// Run `inputs` both ways; panics on the first file that differs. `None` when nothing parses.
+fn check(label: &str, inputs: &[PathBuf], case: &CaseFile) -> Option<Counts> {
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, _) = run(inputs, case, false, &tmp.path().join("full"));
+    let (compact, counts) = run(inputs, case, true, &tmp.path().join("compact"));
+    if counts.events_total == 0 {
+        return None;
+    }
+    let names = |w: &Written| w.files.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&full), names(&compact), "{label}: files written");
+    for (name, bytes) in &full.files {
+        assert!(
+            compact.files[name] == *bytes,
+            "{label}: {name} differs when flows are held compactly"
+        );
+    }
+    assert_eq!(full.package, compact.package, "{label}: package");
+    Some(counts)
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Samples (each family, each file, all together), scenarios with their case files, test
+/// data folders and the corpus, as `tests/trim_equivalence.rs` runs them.
+fn inputs() -> Vec<(String, Vec<PathBuf>, CaseFile)> {
+    let samples = common::samples_dir();
+    let minimal = || CaseFile::minimal("IR-FLOWS");
+    let mut out = Vec::new();
+    let mut families = Vec::new();
+    for p in files_in(&samples) {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !p.is_dir() || name == "scenarios" {
+            continue;
+        }
+        if name.starts_with("scenario-") {
+            let case = CaseFile::load(&samples.join(format!("{name}.case.toml"))).unwrap();
+            out.push((name, vec![p], case));
+            continue;
+        }
+        families.push(p.clone());
+        out.push((name.clone(), vec![p.clone()], minimal()));
+        for f in files_in(&p) {
+            let file = format!("{name}/{}", f.file_name().unwrap().to_string_lossy());
+            out.push((file, vec![f], minimal()));
+        }
+    }
+    out.push(("all sample families".into(), families, minimal()));
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for p in files_in(&data) {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if p.is_dir() && name != "fuzz" {
+            out.push((format!("tests/data/{name}"), vec![p], minimal()));
+        }
+    }
+    if let Some(corpus) = common::corpus_dir() {
+        for fam in files_in(&corpus).into_iter().filter(|p| p.is_dir()) {
+            for f in files_in(&fam) {
+                let name = f.file_name().unwrap().to_string_lossy().to_string();
+                if name.ends_with(".md") || name.ends_with(".json") {
+                    continue;
+                }
+                out.push((format!("corpus/{name}"), vec![f], minimal()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn compact_flows_write_the_same_as_full_ones() {
+    let mut total = Counts::default();
+    let mut checked = 0;
+    for (label, paths, case) in inputs() {
+        let Some(c) = check(&label, &paths, &case) else {
+            continue;
+        };
+        eprintln!("{label}: {c:?}");
+        total.compact += c.compact;
+        total.read_back += c.read_back;
+        total.whole += c.whole;
+        checked += 1;
+    }
+    eprintln!("all: {total:?}");
+    assert!(checked > 50, "only {checked} inputs parsed");
+    assert!(total.compact > 50, "few flows held compactly: {total:?}");
+}
+
+/// Generated mixed exports (every family, realistic proportions) under a case that names a
+/// flow's destination as an indicator: IOC matching keeps that flow whole.
+#[test]
+fn generated_mix_with_flow_indicators_is_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("exports");
+    irpack::gen::write_set(irpack::gen::Kind::Mixed, 7, 3 << 20, &dir).unwrap();
+    // A destination of the FortiGate flows.
+    let forti = files_in(&dir)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("fortigate"))
+        .expect("the mix has FortiGate logs");
+    let text = std::fs::read_to_string(&forti).unwrap();
+    let field = |line: &str, k: &str| {
+        line.split(&format!(" {k}=")).nth(1).map(|v| {
+            v.split(' ')
+                .next()
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_string()
+        })
+    };
+    let flow = text
+        .lines()
+        .find(|l| l.contains("type=\"traffic\"") && l.contains(" user="))
+        .expect("a flow with a user");
+    let ip = field(flow, "dstip").unwrap();
+    let mut case = CaseFile::minimal("IR-FLOWS-GEN");
+    case.ioc.ips = vec![ip.clone()];
+    let c = check("generated mix", &[dir], &case).expect("the mix parses");
+    eprintln!("generated mix, IOC {ip}: {c:?}");
+    assert!(c.compact > 1000, "{c:?}");
+    assert!(c.whole > 0, "flows to the IOC address stay whole: {c:?}");
+}
+
+/// One FortiGate traffic line (local time, +02:00).
+fn fortigate_flow(n: u32, hms: &str, user: Option<&str>, src: &str, dst: &str) -> String {
+    let user = user.map(|u| format!(" user=\"{u}\"")).unwrap_or_default();
+    format!(
+        "<189>date=2024-06-25 time={hms} devname=\"FGT-HQ-01\" devid=\"FG100FTK19000001\" tz=\"+0200\" logid=\"0000000013\" type=\"traffic\" subtype=\"forward\" level=\"notice\" vd=\"root\" srcip={src} srcport={} srcintf=\"port1\" srcintfrole=\"lan\" dstip={dst} dstport=443 dstintf=\"wan1\" dstintfrole=\"wan\" sessionid={} proto=6 action=\"accept\" policyid=39 policytype=\"policy\"{user} service=\"HTTPS\" duration=10 sentbyte={} rcvdbyte={} sentpkt=3 rcvdpkt=4\n",
+        40000 + n,
+        1000 + n,
+        100 * n,
+        300 * n
+    )
+}
+
+/// A flow to an indicator (kept whole) makes its inside address suspect: network
+/// correlation reads that address's other flows back, and the key timeline shows the same
+/// user's flows just before and after the cited ones, read back too. Flows of other users
+/// and flows without a user stay compact. Everything written is the same.
+#[test]
+fn flows_read_back_for_network_correlation_and_key_timeline_context() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut log = String::new();
+    let m = Some("mallory");
+    // Context before: mallory elsewhere, 5 minutes earlier.
+    log += &fortigate_flow(1, "10:25:00", m, "10.1.1.1", "8.8.8.8");
+    for k in 0..40 {
+        log += &fortigate_flow(10 + k, "10:26:00", Some("bob"), "10.3.3.3", "1.1.1.1");
+        log += &fortigate_flow(60 + k, "10:26:30", None, "10.4.4.4", "9.9.9.9");
+    }
+    // The indicator hit, then two more flows from the same inside address.
+    log += &fortigate_flow(2, "10:30:00", m, "10.9.9.9", "203.0.113.66");
+    log += &fortigate_flow(3, "10:31:00", m, "10.9.9.9", "198.51.100.20");
+    log += &fortigate_flow(4, "10:32:00", m, "10.9.9.9", "198.51.100.21");
+    // Context after: mallory elsewhere, 8 minutes later; then far later (no context).
+    log += &fortigate_flow(5, "10:40:00", m, "10.2.2.2", "8.8.4.4");
+    log += &fortigate_flow(6, "18:40:00", m, "10.2.2.2", "8.8.4.4");
+    std::fs::write(dir.join("fortigate.log"), log).unwrap();
+    let mut case = CaseFile::minimal("IR-FLOWS-CTX");
+    case.ioc.ips = vec!["203.0.113.66".into()];
+    let c = check("network + context fixture", &[dir], &case).expect("the log parses");
+    eprintln!("{c:?}");
+    assert_eq!(c.whole, 1, "the indicator hit stays whole: {c:?}");
+    // 10:31 and 10:32 for network correlation, 10:25 and 10:40 as context.
+    assert_eq!(c.read_back, 4, "{c:?}");
+    assert_eq!(c.compact, c.events_total - 1, "{c:?}");
+}
