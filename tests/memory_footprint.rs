@@ -95,8 +95,8 @@ fn bytes_held_per_event() {
         (Kind::Signin, 2600.0),
         (Kind::Ual, 2150.0),
         (Kind::Radius, 1750.0),
-        (Kind::Fortigate, 475.0),
-        (Kind::Panos, 550.0),
+        (Kind::Fortigate, 275.0),
+        (Kind::Panos, 350.0),
     ] {
         let (n, per) = bytes_per_event(kind);
         eprintln!("{kind:?}: {n} events, {per:.0} bytes per event held");

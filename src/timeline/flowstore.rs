@@ -1,7 +1,8 @@
 //! Firewall flows held compactly while `run` analyses the timeline.
 //!
-//! Flows (`flow_allowed` / `flow_denied`) are most of the events of a realistic collection,
-//! yet the analysis reads them only through aggregates (per-source counts and first/last
+//! Flows (`flow_allowed` / `flow_denied`, and `threat` logs, read the same way) are most of
+//! the events of a realistic collection, yet the analysis reads them only through
+//! aggregates (per-source counts and first/last
 //! times, the window's end, per-user first/last seen, the activity chart, the zones note,
 //! the names the redactor must know) and, as whole events, only when network correlation
 //! or the key timeline picks them. So a flow that nothing else could read is held as a
@@ -317,10 +318,16 @@ impl Compactor {
 
     /// Whether `e` is a flow that only aggregates and network selection read (see the module
     /// note). Errs towards keeping the full event.
+    ///
+    /// Threat logs (IPS, antivirus, web filter: `threat`) count as flows here: no rule reads
+    /// them whole (network correlation takes `flow_*` only, and nothing else matches the
+    /// action), so like flows they reach the analysis through the aggregates, IOC matching
+    /// (a hit keeps them whole, below) and the key timeline's read-back. They are about a
+    /// sixth of a firewall's events.
     pub fn compact(&self, e: &Event) -> bool {
         if !matches!(
             e.action.as_str(),
-            actions::FLOW_ALLOWED | actions::FLOW_DENIED
+            actions::FLOW_ALLOWED | actions::FLOW_DENIED | actions::THREAT
         ) {
             return false;
         }
@@ -451,8 +458,15 @@ mod tests {
         e.request_id = Some("r".into());
         assert!(!c.compact(&e), "could fold with a duplicate");
         let mut e = flow(None, "10.0.0.1");
-        e.action = actions::SIGN_IN.into();
-        assert!(!c.compact(&e), "not a flow");
+        e.action = actions::THREAT.into();
+        assert!(c.compact(&e), "threat logs are read as flows are");
+        e.src_ip = Some("203.0.113.9".into());
+        assert!(!c.compact(&e), "a threat log on an IOC address stays whole");
+        for action in [actions::SIGN_IN, actions::VPN_LOGIN, actions::VPN_TUNNEL_UP] {
+            let mut e = flow(None, "10.0.0.1");
+            e.action = action.into();
+            assert!(!c.compact(&e), "{action} is read whole by the rules");
+        }
     }
 
     #[test]
