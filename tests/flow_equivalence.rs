@@ -99,60 +99,12 @@ fn check(label: &str, inputs: &[PathBuf], case: &CaseFile) -> Option<Counts> {
     Some(counts)
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Samples (each family, each file, all together), scenarios with their case files, test
-/// data folders and the corpus, as `tests/trim_equivalence.rs` runs them.
+/// The inputs `tests/trim_equivalence.rs` runs, with the case each runs under.
 fn inputs() -> Vec<(String, Vec<PathBuf>, CaseFile)> {
-    let samples = common::samples_dir();
-    let minimal = || CaseFile::minimal("IR-FLOWS");
-    let mut out = Vec::new();
-    let mut families = Vec::new();
-    for p in files_in(&samples) {
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if !p.is_dir() || name == "scenarios" {
-            continue;
-        }
-        if name.starts_with("scenario-") {
-            let case = CaseFile::load(&samples.join(format!("{name}.case.toml"))).unwrap();
-            out.push((name, vec![p], case));
-            continue;
-        }
-        families.push(p.clone());
-        out.push((name.clone(), vec![p.clone()], minimal()));
-        for f in files_in(&p) {
-            let file = format!("{name}/{}", f.file_name().unwrap().to_string_lossy());
-            out.push((file, vec![f], minimal()));
-        }
-    }
-    out.push(("all sample families".into(), families, minimal()));
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for p in files_in(&data) {
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if p.is_dir() && name != "fuzz" {
-            out.push((format!("tests/data/{name}"), vec![p], minimal()));
-        }
-    }
-    if let Some(corpus) = common::corpus_dir() {
-        for fam in files_in(&corpus).into_iter().filter(|p| p.is_dir()) {
-            for f in files_in(&fam) {
-                let name = f.file_name().unwrap().to_string_lossy().to_string();
-                if name.ends_with(".md") || name.ends_with(".json") {
-                    continue;
-                }
-                out.push((format!("corpus/{name}"), vec![f], minimal()));
-            }
-        }
-    }
-    out
+    common::equivalence_inputs("IR-FLOWS")
+        .into_iter()
+        .map(|i| (i.label, i.paths, i.case))
+        .collect()
 }
 
 #[test]
@@ -182,7 +134,7 @@ fn generated_mix_with_flow_indicators_is_the_same() {
     let dir = tmp.path().join("exports");
     irpack::gen::write_set(irpack::gen::Kind::Mixed, 7, 3 << 20, &dir).unwrap();
     // A destination of the FortiGate flows.
-    let forti = files_in(&dir)
+    let forti = common::files_in(&dir)
         .into_iter()
         .find(|p| p.to_string_lossy().contains("fortigate"))
         .expect("the mix has FortiGate logs");

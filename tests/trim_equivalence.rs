@@ -165,61 +165,12 @@ fn check(label: &str, c: &Case) -> usize {
     dropped(&r)
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Every input the equivalence runs on, with the case it runs under.
 fn inputs() -> Vec<(String, Vec<PathBuf>, CaseFile, Option<PathBuf>)> {
-    let samples = common::samples_dir();
-    let minimal = || CaseFile::minimal("IR-TRIM");
-    let mut out = Vec::new();
-    let mut families = Vec::new();
-    for p in files_in(&samples) {
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if !p.is_dir() || name == "scenarios" {
-            continue;
-        }
-        if name.starts_with("scenario-") {
-            let case_path = samples.join(format!("{name}.case.toml"));
-            let case = CaseFile::load(&case_path).unwrap();
-            out.push((name, vec![p], case, Some(case_path)));
-            continue;
-        }
-        families.push(p.clone());
-        out.push((name.clone(), vec![p.clone()], minimal(), None));
-        for f in files_in(&p) {
-            let file = format!("{name}/{}", f.file_name().unwrap().to_string_lossy());
-            out.push((file, vec![f], minimal(), None));
-        }
-    }
-    // Every family together: the cross-source rules (network correlation, pivots) see them all.
-    out.push(("all sample families".into(), families, minimal(), None));
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for p in files_in(&data) {
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if p.is_dir() && name != "fuzz" {
-            out.push((format!("tests/data/{name}"), vec![p], minimal(), None));
-        }
-    }
-    if let Some(corpus) = common::corpus_dir() {
-        for fam in files_in(&corpus).into_iter().filter(|p| p.is_dir()) {
-            for f in files_in(&fam) {
-                let name = f.file_name().unwrap().to_string_lossy().to_string();
-                if name.ends_with(".md") || name.ends_with(".json") {
-                    continue;
-                }
-                out.push((format!("corpus/{name}"), vec![f], minimal(), None));
-            }
-        }
-    }
-    out
+    common::equivalence_inputs("IR-TRIM")
+        .into_iter()
+        .map(|i| (i.label, i.paths, i.case, i.case_path))
+        .collect()
 }
 
 #[test]

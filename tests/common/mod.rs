@@ -198,3 +198,82 @@ pub fn trimmed(events: &[irpack::event::Event]) -> Vec<irpack::event::Event> {
         })
         .collect()
 }
+
+/// A folder's entries, sorted.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// One input the equivalence tests (trimmed vs whole events, compact vs whole flows) run
+/// twice: a label, the paths, the case it runs under and that case's file, if it has one.
+pub struct EquivalenceInput {
+    pub label: String,
+    pub paths: Vec<PathBuf>,
+    pub case: irpack::case::CaseFile,
+    pub case_path: Option<PathBuf>,
+}
+
+/// Every sample family (whole, and each file alone), every family together (the
+/// cross-source rules see them all), each scenario with its case file, each `tests/data`
+/// folder and each corpus file; all but the scenarios under a minimal case `case_id`.
+pub fn equivalence_inputs(case_id: &str) -> Vec<EquivalenceInput> {
+    use irpack::case::CaseFile;
+    let input = |label: String, paths: Vec<PathBuf>| EquivalenceInput {
+        label,
+        paths,
+        case: CaseFile::minimal(case_id),
+        case_path: None,
+    };
+    let samples = samples_dir();
+    let mut out = Vec::new();
+    let mut families = Vec::new();
+    for p in files_in(&samples) {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !p.is_dir() || name == "scenarios" {
+            continue;
+        }
+        if name.starts_with("scenario-") {
+            let case_path = samples.join(format!("{name}.case.toml"));
+            let case = CaseFile::load(&case_path).unwrap();
+            out.push(EquivalenceInput {
+                label: name,
+                paths: vec![p],
+                case,
+                case_path: Some(case_path),
+            });
+            continue;
+        }
+        families.push(p.clone());
+        out.push(input(name.clone(), vec![p.clone()]));
+        for f in files_in(&p) {
+            let file = format!("{name}/{}", f.file_name().unwrap().to_string_lossy());
+            out.push(input(file, vec![f]));
+        }
+    }
+    out.push(input("all sample families".into(), families));
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for p in files_in(&data) {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if p.is_dir() && name != "fuzz" {
+            out.push(input(format!("tests/data/{name}"), vec![p]));
+        }
+    }
+    if let Some(corpus) = corpus_dir() {
+        for fam in files_in(&corpus).into_iter().filter(|p| p.is_dir()) {
+            for f in files_in(&fam) {
+                let name = f.file_name().unwrap().to_string_lossy().to_string();
+                if name.ends_with(".md") || name.ends_with(".json") {
+                    continue;
+                }
+                out.push(input(format!("corpus/{name}"), vec![f]));
+            }
+        }
+    }
+    out
+}
