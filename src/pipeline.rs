@@ -517,24 +517,7 @@ fn timeline_order(
         .collect();
     drop(ranks);
     keys.par_sort_unstable();
-    // events[i] becomes events[keys[i].3], following each cycle of the permutation once.
-    let mut done = vec![false; events.len()];
-    for i in 0..events.len() {
-        if done[i] {
-            continue;
-        }
-        let mut cur = i;
-        loop {
-            done[cur] = true;
-            let next = keys[cur].3;
-            if next == i {
-                break;
-            }
-            events.swap(cur, next);
-            cur = next;
-        }
-    }
-    drop(done);
+    permute(&mut events, |k| keys[k].3);
     let mut dropped = vec![false; events.len()];
     if !folds.is_empty() {
         fold(&mut events, &keys, folds, &mut dropped);
@@ -977,13 +960,13 @@ fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     if order.iter().enumerate().all(|(k, &i)| k == i) {
         return Ok(());
     }
-    permute(&mut out.events, &order);
-    permute(&mut out.positions, &order);
+    permute(&mut out.events, |k| order[k]);
+    permute(&mut out.positions, |k| order[k]);
     Ok(())
 }
 
-/// `v[k]` becomes the old `v[order[k]]`, following each cycle once (no second copy of `v`).
-fn permute<T>(v: &mut [T], order: &[usize]) {
+/// `v[k]` becomes the old `v[order(k)]`, following each cycle once (no second copy of `v`).
+fn permute<T>(v: &mut [T], order: impl Fn(usize) -> usize) {
     let mut done = vec![false; v.len()];
     for i in 0..v.len() {
         if done[i] {
@@ -992,7 +975,7 @@ fn permute<T>(v: &mut [T], order: &[usize]) {
         let mut cur = i;
         loop {
             done[cur] = true;
-            let next = order[cur];
+            let next = order(cur);
             if next == i {
                 break;
             }
