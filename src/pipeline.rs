@@ -376,6 +376,7 @@ fn collect_impl(
             path,
             rank: rank[i],
         }));
+        release_freed_memory();
     }
     // Zip containers appear in the inventory too, with their members listed after them.
     for item in intake.items.iter().filter(|i| i.kind == ItemKind::Zip) {
@@ -498,6 +499,17 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         case_dir: sealed.case_dir,
         written: sealed.written,
     })
+}
+
+/// Hand memory the allocator holds free back to the system. glibc keeps blocks freed by the
+/// parsing threads in their arenas; while the held events move into one vector, the item
+/// vectors they leave would otherwise stay resident beside it (0.5 GiB at 4 GiB of input).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the system; no live block is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Put held events in the merge's order (time, item rank, record) and apply its folds.
