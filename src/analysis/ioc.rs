@@ -8,34 +8,68 @@ use crate::case::parse_net;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
+/// The case file's indicators, parsed once and normalized as matching compares them. The
+/// compact flow store (`timeline::flowstore`) keeps whole every flow these match, so both
+/// must read the list the same way: this is the one place that does.
+#[derive(Debug, Default)]
+pub struct Indicators {
+    pub ips: HashSet<IpAddr>,
+    /// Ranges with the text they were written as.
+    pub nets: Vec<(ipnet::IpNet, String)>,
+    /// User-agent substrings: (lower-cased needle, text as written).
+    pub user_agents: Vec<(String, String)>,
+    /// Application ids, trimmed and ASCII lower-cased.
+    pub app_ids: Vec<String>,
+}
+
+impl Indicators {
+    pub fn new(ioc: &crate::case::Iocs) -> Self {
+        Indicators {
+            ips: ioc
+                .ips
+                .iter()
+                .filter_map(|s| s.trim().parse().ok())
+                .collect(),
+            nets: ioc
+                .cidrs
+                .iter()
+                .filter_map(|s| parse_net(s).map(|n| (n, s.trim().to_string())))
+                .collect(),
+            user_agents: ioc
+                .user_agents
+                .iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| (s.to_lowercase(), s.to_string()))
+                .collect(),
+            app_ids: ioc
+                .app_ids
+                .iter()
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+            && self.nets.is_empty()
+            && self.user_agents.is_empty()
+            && self.app_ids.is_empty()
+    }
+}
+
 pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
-    let ioc = &ctx.case.ioc;
-    let ips: HashSet<IpAddr> = ioc
-        .ips
-        .iter()
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let nets: Vec<(ipnet::IpNet, String)> = ioc
-        .cidrs
-        .iter()
-        .filter_map(|s| parse_net(s).map(|n| (n, s.trim().to_string())))
-        .collect();
-    let uas: Vec<(String, String)> = ioc
-        .user_agents
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| (s.to_lowercase(), s.to_string()))
-        .collect();
-    let apps: Vec<String> = ioc
-        .app_ids
-        .iter()
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if ips.is_empty() && nets.is_empty() && uas.is_empty() && apps.is_empty() {
+    let indicators = Indicators::new(&ctx.case.ioc);
+    if indicators.is_empty() {
         return Vec::new();
     }
+    let Indicators {
+        ips,
+        nets,
+        user_agents: uas,
+        app_ids: apps,
+    } = indicators;
     // (kind, indicator, user) → events
     let mut hits: BTreeMap<(&'static str, String, String), Vec<usize>> = BTreeMap::new();
     for (i, e) in ctx.events.iter().enumerate() {

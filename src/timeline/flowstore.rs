@@ -273,39 +273,14 @@ pub struct FlowStoreFull;
 /// analysis look for.
 #[derive(Debug, Default)]
 pub struct Compactor {
-    ips: std::collections::HashSet<IpAddr>,
-    nets: Vec<ipnet::IpNet>,
-    user_agents: Vec<String>,
-    app_ids: Vec<String>,
+    ioc: crate::analysis::ioc::Indicators,
     asset_apps: Vec<String>,
 }
 
 impl Compactor {
     pub fn new(case: &CaseFile) -> Self {
-        let ioc = &case.ioc;
         Compactor {
-            ips: ioc
-                .ips
-                .iter()
-                .filter_map(|s| s.trim().parse().ok())
-                .collect(),
-            nets: ioc
-                .cidrs
-                .iter()
-                .filter_map(|s| crate::case::parse_net(s))
-                .collect(),
-            user_agents: ioc
-                .user_agents
-                .iter()
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            app_ids: ioc
-                .app_ids
-                .iter()
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            ioc: crate::analysis::ioc::Indicators::new(&case.ioc),
             asset_apps: case
                 .data
                 .assets
@@ -347,20 +322,25 @@ impl Compactor {
             let Ok(a) = ip.trim().parse::<IpAddr>() else {
                 return false;
             };
-            if self.ips.contains(&a) || self.nets.iter().any(|n| n.contains(&a)) {
+            if self.ioc.ips.contains(&a) || self.ioc.nets.iter().any(|(n, _)| n.contains(&a)) {
                 return false;
             }
         }
         if let Some(ua) = e.user_agent.as_deref() {
             let l = ua.to_lowercase();
-            if self.user_agents.iter().any(|n| l.contains(n.as_str())) {
+            if self
+                .ioc
+                .user_agents
+                .iter()
+                .any(|(n, _)| l.contains(n.as_str()))
+            {
                 return false;
             }
         }
         let app_hit = |s: Option<&str>, list: &[String]| {
             s.is_some_and(|s| list.iter().any(|x| x == &s.trim().to_ascii_lowercase()))
         };
-        if app_hit(e.app_id.as_deref(), &self.app_ids) {
+        if app_hit(e.app_id.as_deref(), &self.ioc.app_ids) {
             return false;
         }
         // Classified applications (analysis/regulatory/assets.rs) by id or name.
