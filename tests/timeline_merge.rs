@@ -309,3 +309,53 @@ fn events_kept_for_the_analysis_equal_the_timeline_read_back() {
         assert!(run.events.iter().any(|e| !e.also_seen_in.is_empty()));
     }
 }
+
+/// The merge's line index gives the byte offset of every `LINE_INDEX_EVERY`th line of the
+/// JSON lines as written, across output chunks and with folded duplicates not counted.
+#[test]
+fn line_index_points_at_the_start_of_every_indexed_line() {
+    // Every 5th event is the copy of the one before it (same request id and second): folded.
+    let events: Vec<Event> = (0..30_000u64)
+        .map(|i| {
+            let dup = if i % 5 == 4 { i - 1 } else { i };
+            event(
+                1,
+                "entra_signin",
+                i + 1,
+                (i / 7) as i64,
+                0,
+                Some((dup % 256) as u8),
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = spill::RunSink::new(dir.path(), 0, 1 << 20);
+    for e in &events {
+        sink.push(e).unwrap();
+    }
+    let runs: Vec<spill::Run> = sink
+        .finish()
+        .unwrap()
+        .into_iter()
+        .map(|path| spill::Run { path, rank: 0 })
+        .collect();
+    let (mut whole, mut csv) = (Vec::new(), Vec::new());
+    let m = spill::merge(&runs, &mut whole, &mut csv).unwrap();
+    assert!(m.duplicates_merged > 0, "the input folds some copies");
+    let lines = whole.iter().filter(|&&b| b == b'\n').count() as u64;
+    assert_eq!(lines, m.events);
+    assert!(whole.len() > 8 << 20, "spans several output chunks");
+    assert_eq!(
+        m.line_starts.len() as u64,
+        m.events.div_ceil(spill::LINE_INDEX_EVERY)
+    );
+    for (k, &off) in m.line_starts.iter().enumerate() {
+        let off = off as usize;
+        assert!(
+            off == 0 || whole[off - 1] == b'\n',
+            "entry {k} not at a line start"
+        );
+        let before = whole[..off].iter().filter(|&&b| b == b'\n').count() as u64;
+        assert_eq!(before, k as u64 * spill::LINE_INDEX_EVERY, "entry {k}");
+    }
+}
