@@ -142,6 +142,10 @@ pub struct RunOutput {
     /// relative to the case folder → (SHA-256, size). Packaging takes these hashes instead of
     /// reading the files again (empty for a case loaded from disk).
     pub written: BTreeMap<String, (String, u64)>,
+    /// Byte offset of every `timeline::spill::LINE_INDEX_EVERY`th line of `timeline.jsonl`,
+    /// as the merge wrote it, so reading flows back seeks (empty for a case loaded from disk:
+    /// the read-back then reads from the top).
+    pub line_starts: Vec<u64>,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -460,6 +464,7 @@ fn collect_impl(
             timeline_head: head,
             case_dir,
             written,
+            line_starts: std::mem::take(&mut merged.line_starts),
         },
         held,
         folds,
@@ -475,6 +480,8 @@ pub struct Sealed {
     pub case_dir: PathBuf,
     /// As [`RunOutput::written`].
     pub written: BTreeMap<String, (String, u64)>,
+    /// As [`RunOutput::line_starts`].
+    pub line_starts: Vec<u64>,
 }
 
 /// Collect and normalize, keeping the events for the analysis as the sealed timeline has
@@ -498,6 +505,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         timeline_head: sealed.timeline_head,
         case_dir: sealed.case_dir,
         written: sealed.written,
+        line_starts: sealed.line_starts,
     })
 }
 
@@ -960,7 +968,8 @@ fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     lines.sort_unstable();
     lines.dedup();
     let path = out.case_dir.join("timeline/timeline.jsonl");
-    let read = crate::timeline::flowstore::read_lines(&path, &lines).map_err(io_err(&path))?;
+    let read = crate::timeline::flowstore::read_lines(&path, &out.line_starts, &lines)
+        .map_err(io_err(&path))?;
     out.flows.remove(idx);
     for (line, e) in read {
         out.positions.push(line);
@@ -1194,6 +1203,7 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         timeline_head: head,
         case_dir: case_dir.to_path_buf(),
         written: BTreeMap::new(),
+        line_starts: Vec::new(),
     })
 }
 

@@ -644,6 +644,7 @@ fn collected_case(dir: &Path, case: CaseFile) -> RunOutput {
         timeline_head: "0".repeat(64),
         case_dir: dir.to_path_buf(),
         written: Default::default(),
+        line_starts: Vec::new(),
     }
 }
 

@@ -355,11 +355,15 @@ impl Compactor {
 
 /// Read the events at these timeline lines (sorted, from 0) back from `timeline.jsonl`,
 /// trimmed for the analysis and remembering their hash, as `timeline::read_file` gives them.
+/// `line_starts` (the merge's [`super::spill::Merged::line_starts`], or empty) lets it seek
+/// to the indexed line before each wanted one instead of reading every line in between.
 pub fn read_lines(
     path: &std::path::Path,
+    line_starts: &[u64],
     lines: &[u64],
 ) -> Result<Vec<(u64, Event)>, std::io::Error> {
-    use std::io::BufRead;
+    use super::spill::LINE_INDEX_EVERY;
+    use std::io::{BufRead, Seek};
     let mut out = Vec::with_capacity(lines.len());
     if lines.is_empty() {
         return Ok(out);
@@ -370,6 +374,13 @@ pub fn read_lines(
     let mut n = 0u64;
     let mut buf = Vec::new();
     while let Some(&next) = want.peek() {
+        let block = next / LINE_INDEX_EVERY;
+        if let Some(&at) = line_starts.get(block as usize) {
+            if block * LINE_INDEX_EVERY > n {
+                r.seek(std::io::SeekFrom::Start(at))?;
+                n = block * LINE_INDEX_EVERY;
+            }
+        }
         // Skip to the wanted line without decoding the ones in between.
         while n < next {
             let skipped = r.skip_until(b'\n')?;
