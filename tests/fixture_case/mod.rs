@@ -517,6 +517,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
             timeline_head: head,
             case_dir: case_dir.to_path_buf(),
             written: Default::default(),
+            line_starts: Vec::new(),
         },
         concl,
         opts,
