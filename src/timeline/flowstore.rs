@@ -9,6 +9,11 @@
 //! [`FlowRec`] of ~72 bytes instead of a ~1.2 KB `Event`; the few that are picked are read
 //! back from the sealed `timeline.jsonl` by position.
 //!
+//! RADIUS/NPS accounting records, VPN events and admin logins are held the same way
+//! ([`RecKind`]): besides the aggregates, only network correlation reads them whole, and it
+//! picks them by suspect user, address and session ([`FlowStore::select`]); `run` reads back
+//! what a detection pass wants and runs it again until a pass wants nothing new.
+//!
 //! A flow stays a full event whenever a compact record could not answer for it
 //! ([`Compactor::compact`]): it matches an indicator of the case file, names an application
 //! the case file classifies, carries a user id or targets, could be folded with a duplicate
