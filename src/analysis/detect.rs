@@ -132,8 +132,9 @@ pub(crate) struct Ctx<'a> {
     pub flow_users: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     /// Addresses network correlation looked up flows for (see [`FlowWant`]).
     pub flow_addrs: RefCell<BTreeSet<String>>,
-    /// Accounting sessions network correlation saw a record of, when records are held
-    /// compactly: (source, session id, user key or ""), see [`FlowWant`].
+    /// Accounting sessions network correlation saw a record of (with a session id):
+    /// (source, session id, user key or ""), so the rest of each can be read back
+    /// ([`FlowWant`]).
     pub net_sessions: RefCell<BTreeSet<(String, String, String)>>,
     pub case: &'a CaseFile,
     pub th: &'a Thresholds,

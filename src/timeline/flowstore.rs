@@ -288,10 +288,11 @@ impl FlowStore {
         // One answer per distinct user name, not per record.
         let user_hit: Vec<bool> = self.users.names.iter().map(|u| (w.user)(u)).collect();
         let suspect = |r: &FlowRec| r.user != NO_USER && user_hit[r.user as usize];
-        let in_span = |r: &FlowRec| {
-            let t = r.time();
-            t >= w.sessions_from && t <= w.to
-        };
+        // Compared in whole microseconds (a record keeps no finer time): an event inside
+        // `[a, b]` has its microsecond inside `[a, b]`'s, so nothing wanted is missed.
+        let us = |t: DateTime<Utc>| t.timestamp_micros();
+        let within = |r: &FlowRec, a: DateTime<Utc>| r.micros >= us(a) && r.micros <= us(w.to);
+        let in_span = |r: &FlowRec| within(r, w.sessions_from);
         // Sessions to read whole, as network correlation keys them: (source, session id,
         // user key or ""). Those with a record held already, then those of records picked.
         let key = |r: &FlowRec| (r.source, r.sid, self.user_key(r).unwrap_or(""));
@@ -307,10 +308,7 @@ impl FlowStore {
         let mut picked = Vec::new();
         for (i, r) in self.recs.iter().enumerate() {
             let yes = match r.kind {
-                RecKind::Flow => {
-                    let t = r.time();
-                    t >= w.from && t <= w.to && (hit(r.src) || hit(r.dst))
-                }
+                RecKind::Flow => within(r, w.from) && (hit(r.src) || hit(r.dst)),
                 RecKind::Accounting | RecKind::Vpn => {
                     in_span(r) && (hit(r.src) || hit(r.dst) || station(r) || suspect(r))
                 }
