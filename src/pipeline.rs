@@ -1099,7 +1099,10 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
         None => crate::analysis::geoip::GeoIp::for_case(&out.collected.case, None, None)?
             .map(Into::into),
     };
-    let analysis = {
+    // Network correlation reads some compact records whole: read back what a pass wants and
+    // run it again, until a pass wants nothing that is still compact (`FlowWant`). Each
+    // round only moves records from the store to the events, so this ends.
+    let analysis = loop {
         let (a, want) = detect::analyze_compacted(
             &out.events,
             out.compacted(),
@@ -1107,30 +1110,22 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
             geoip.as_deref(),
         );
         let picked = match (&want, out.compacted()) {
-            (Some(w), Some(c)) => {
-                let addrs: Vec<std::net::IpAddr> = w
-                    .addrs
-                    .iter()
-                    .filter_map(|a| a.trim().parse().ok())
-                    .collect();
-                c.flows.select(&addrs, w.from, w.to)
-            }
+            (Some(w), Some(c)) => c.flows.select(&crate::timeline::flowstore::Wanted {
+                addrs: &w.addrs,
+                from: w.from,
+                to: w.to,
+                sessions_from: w.sessions_from,
+                user: &|u| w.wants_user(u),
+                held_sessions: &w.sessions,
+            }),
             _ => Vec::new(),
         };
         if picked.is_empty() {
-            a
-        } else {
-            drop(a);
-            hold_flows(out, &picked)?;
-            crate::profile::mark("detections, first pass + flows read back");
-            detect::analyze_compacted(
-                &out.events,
-                out.compacted(),
-                &out.collected.case,
-                geoip.as_deref(),
-            )
-            .0
+            break a;
         }
+        drop(a);
+        hold_flows(out, &picked)?;
+        crate::profile::mark("detections, one pass + records read back");
     };
     crate::profile::mark("detections");
     let case = &out.collected.case;

@@ -5,6 +5,9 @@
 //! flows held in full and one with flows held compactly write byte-identical `analysis/`
 //! and `report/` folders and the same package.
 //!
+//! RADIUS accounting, VPN and admin-login events are held the same way; a hand-built case
+//! has network correlation read a suspect's sessions, VPN events and flows back.
+//!
 //! The test also counts what the compact runs did (flows held compactly, flows read back,
 //! flows kept whole for an indicator) and fails when the inputs stop exercising it.
 
@@ -206,4 +209,178 @@ fn flows_read_back_for_network_correlation_and_key_timeline_context() {
     // 10:31 and 10:32 for network correlation, 10:25 and 10:40 as context.
     assert_eq!(c.read_back, 4, "{c:?}");
     assert_eq!(c.compact, c.events_total - 1, "{c:?}");
+}
+
+/// One FreeRADIUS accounting record (detail file), at `secs` after 2024-06-25 06:00 UTC.
+fn radius_acct(
+    secs: i64,
+    status: &str,
+    user: &str,
+    sid: &str,
+    station: &str,
+    framed: &str,
+) -> String {
+    let t = Utc.with_ymd_and_hms(2024, 6, 25, 6, 0, 0).unwrap() + chrono::Duration::seconds(secs);
+    let stop = if status == "Stop" {
+        "\tAcct-Terminate-Cause = User-Request\n"
+    } else {
+        ""
+    };
+    let framed = if framed.is_empty() {
+        String::new()
+    } else {
+        format!("\tFramed-IP-Address = {framed}\n")
+    };
+    format!(
+        "{}\n\tAcct-Status-Type = {status}\n\tUser-Name = \"{user}\"\n\tNAS-IP-Address = 10.0.0.2\n\tNAS-Identifier = \"asa-01\"\n\tCalling-Station-Id = \"{station}\"\n{framed}\tAcct-Session-Id = \"{sid}\"\n\tAcct-Input-Octets = {}\n\tAcct-Output-Octets = {}\n{stop}\tTimestamp = {}\n\n",
+        t.format("%a %b %e %H:%M:%S %Y"),
+        1000 + secs,
+        2000 + secs,
+        t.timestamp()
+    )
+}
+
+/// One FortiGate SSL VPN event (`action` tunnel-up, ssl-login-success…), local time +02:00.
+fn fortigate_vpn(hms: &str, action: &str, user: &str, remip: &str, tunnelip: &str) -> String {
+    format!(
+        "<190>date=2024-06-25 time={hms} devname=\"FGT-HQ-01\" devid=\"FG100FTK19000001\" tz=\"+0200\" logid=\"0101039947\" type=\"event\" subtype=\"vpn\" level=\"information\" vd=\"root\" logdesc=\"SSL VPN\" action=\"{action}\" tunneltype=\"ssl-tunnel\" tunnelid=1 remip={remip} tunnelip={tunnelip} user=\"{user}\" group=\"vpn-users\" reason=\"N/A\" msg=\"SSL VPN\"\n"
+    )
+}
+
+/// The MSP walkthrough's network side, all of it held compactly at first: the alert names
+/// a user; network correlation reads back the user's RADIUS session and VPN events, which
+/// name a public address (another user's session from it is read back next), inside
+/// addresses (the framed IPs, the tunnel's) and their flows, pass after pass until nothing
+/// new is wanted. Everything else stays compact, and everything written is the same.
+#[test]
+fn radius_sessions_vpn_events_and_flows_read_back_for_a_suspect_user() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut radius = String::new();
+    // mallory's session from 203.0.113.50, framed 10.8.0.5 (08:00–09:00 UTC).
+    radius += &radius_acct(
+        7200,
+        "Start",
+        "CORP\\mallory",
+        "S1",
+        "203.0.113.50",
+        "10.8.0.5",
+    );
+    radius += &radius_acct(
+        7800,
+        "Interim-Update",
+        "CORP\\mallory",
+        "S1",
+        "203.0.113.50",
+        "10.8.0.5",
+    );
+    radius += &radius_acct(
+        10800,
+        "Stop",
+        "CORP\\mallory",
+        "S1",
+        "203.0.113.50",
+        "10.8.0.5",
+    );
+    // bob, from the same public address: shown beside it once that address is a candidate.
+    // His stop names another calling station and no framed IP: only being of the session
+    // reads it back (and it ends the session).
+    radius += &radius_acct(7300, "Start", "bob", "S2", "203.0.113.50", "10.8.0.9");
+    radius += &radius_acct(
+        9000,
+        "Interim-Update",
+        "bob",
+        "S2",
+        "203.0.113.50",
+        "10.8.0.9",
+    );
+    radius += &radius_acct(9900, "Stop", "bob", "S2", "203.0.113.51", "");
+    // Unrelated: carol elsewhere, and a Wi-Fi client (calling station is a MAC).
+    radius += &radius_acct(7400, "Start", "carol", "S3", "198.51.100.200", "10.8.0.77");
+    radius += &radius_acct(
+        7500,
+        "Start",
+        "dave",
+        "S4",
+        "ac-de-f2-06-5d-a4",
+        "10.20.40.113",
+    );
+    std::fs::write(dir.join("radius.detail"), radius).unwrap();
+    let mut fw = String::new();
+    // mallory's VPN login and tunnel from 198.51.100.77, tunnel address 10.212.134.5.
+    fw += &fortigate_vpn(
+        "10:05:00",
+        "ssl-login-success",
+        "mallory",
+        "198.51.100.77",
+        "10.212.134.5",
+    );
+    fw += &fortigate_vpn(
+        "10:05:02",
+        "tunnel-up",
+        "mallory",
+        "198.51.100.77",
+        "10.212.134.5",
+    );
+    // Someone else's tunnel: stays compact.
+    fw += &fortigate_vpn(
+        "10:06:00",
+        "tunnel-up",
+        "erin",
+        "192.0.2.33",
+        "10.212.134.9",
+    );
+    // Flows from the inside addresses (no user on them), and others.
+    fw += &fortigate_flow(1, "10:10:00", None, "10.8.0.5", "198.51.100.20");
+    fw += &fortigate_flow(2, "10:11:00", None, "10.212.134.5", "10.1.10.5");
+    fw += &fortigate_flow(3, "10:12:00", None, "10.8.0.9", "10.1.10.6");
+    for k in 0..20 {
+        fw += &fortigate_flow(10 + k, "10:20:00", None, "10.4.4.4", "9.9.9.9");
+    }
+    std::fs::write(dir.join("fortigate.log"), fw).unwrap();
+    let mut case = CaseFile::minimal("IR-NET-CTX");
+    case.alert = Some(irpack::case::Alert {
+        time: Some(Utc.with_ymd_and_hms(2024, 6, 25, 12, 0, 0).unwrap()),
+        users: vec!["mallory@corp.example".into()],
+        ..Default::default()
+    });
+    let c =
+        check("RADIUS + VPN fixture", std::slice::from_ref(&dir), &case).expect("the logs parse");
+    eprintln!("{c:?}");
+    // Every one of the 34 records was held compactly at first.
+    assert_eq!(c.compact, 34, "{c:?}");
+    assert_eq!(c.compact, c.events_total, "{c:?}");
+    // mallory's session (3) and VPN events (2); bob's session (3) from the same address;
+    // the flows of 10.8.0.5, 10.212.134.5 and 10.8.0.9 (3).
+    assert_eq!(c.read_back, 11, "{c:?}");
+    // What network correlation showed (the same both ways, compared above).
+    let (w, _) = run(&[dir], &case, true, &tmp.path().join("again"));
+    let a: serde_json::Value = serde_json::from_slice(&w.files["analysis/analysis.json"]).unwrap();
+    let views = a["network"].as_array().unwrap();
+    let view = |ip: &str| {
+        views
+            .iter()
+            .find(|v| v["ip"] == ip)
+            .unwrap_or_else(|| panic!("no view of {ip}: {views:?}"))
+    };
+    let sessions = |ip: &str| view(ip)["radius_sessions"].as_array().unwrap().len();
+    assert_eq!(sessions("203.0.113.50"), 2, "mallory's and bob's sessions");
+    assert_eq!(
+        view("198.51.100.77")["vpn_events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        view("198.51.100.77")["flows_allowed"],
+        1,
+        "the tunnel address's flow"
+    );
+    assert_eq!(
+        view("203.0.113.50")["flows_allowed"],
+        2,
+        "the framed addresses' flows"
+    );
 }

@@ -132,6 +132,10 @@ pub(crate) struct Ctx<'a> {
     pub flow_users: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     /// Addresses network correlation looked up flows for (see [`FlowWant`]).
     pub flow_addrs: RefCell<BTreeSet<String>>,
+    /// Accounting sessions network correlation saw a record of (with a session id):
+    /// (source, session id, user key or ""), so the rest of each can be read back
+    /// ([`FlowWant`]).
+    pub net_sessions: RefCell<BTreeSet<(String, String, String)>>,
     pub case: &'a CaseFile,
     pub th: &'a Thresholds,
     pub win: Window,
@@ -209,6 +213,7 @@ impl<'a> Ctx<'a> {
             lines: compact.map_or(&[], |c| c.positions),
             flow_users,
             flow_addrs: RefCell::new(BTreeSet::new()),
+            net_sessions: RefCell::new(BTreeSet::new()),
             case,
             th: &case.thresholds,
             win,
@@ -526,18 +531,39 @@ pub fn analyze_with(events: &[Event], case: &CaseFile, geoip: Option<&GeoIp>) ->
     analyze_compacted(events, None, case, geoip).0
 }
 
-/// The flows network correlation reads in full: from or to one of `addrs`, inside
-/// `[from, to]`. Held compactly, they must be read back before an analysis can be final.
+/// The records network correlation reads in full (`network::detect`); held compactly, they
+/// must be read back before an analysis can be final:
+/// - flows from or to one of `addrs` inside `[from, to]`;
+/// - accounting records and VPN events inside `[sessions_from, to]` at one of `addrs`
+///   (calling station or framed IP; client or assigned address), or of a user that
+///   matches one of `users` as network correlation matches them (`CORP\alice` is
+///   `alice@corp.example`);
+/// - every record of an accounting session one of those belongs to, or that has a record
+///   among the events already (`sessions`): a session is built from all its records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowWant {
     pub addrs: BTreeSet<String>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    pub sessions_from: DateTime<Utc>,
+    pub users: BTreeSet<String>,
+    pub sessions: BTreeSet<(String, String, String)>,
 }
 
-/// [`analyze_with`] over held events plus flows held compactly (`compact`). The result is
-/// final only when every flow of the returned [`FlowWant`] is among `events`; the detections
-/// before network correlation never read flows, so the want is the same in a second pass.
+impl FlowWant {
+    /// Whether network correlation counts `name` (a record's user) as one of `users`.
+    pub fn wants_user(&self, name: &str) -> bool {
+        self.users.iter().any(|s| network::same_user(s, name))
+    }
+}
+
+/// [`analyze_with`] over held events plus records held compactly (`compact`). The result
+/// is final only when no compact record is wanted by the returned [`FlowWant`]
+/// (`FlowStore::select` finds none). The detections before network correlation never read
+/// compact records (each is read by aggregates only, and an IOC hit is never compact), so
+/// the suspects stay the same from pass to pass; reading back what one pass wants can make
+/// the next want more (a suspect's session read back names its calling station and framed
+/// IP), so the caller repeats until a pass wants nothing new.
 pub fn analyze_compacted(
     events: &[Event],
     compact: Option<Compacted>,
@@ -590,6 +616,9 @@ pub fn analyze_compacted(
         addrs: ctx.flow_addrs.take(),
         from: ctx.win.start,
         to: ctx.win.end,
+        sessions_from: network::sessions_from(&ctx.win),
+        users: suspects.users,
+        sessions: ctx.net_sessions.take(),
     };
     let analysis = Analysis {
         window_start: Some(ctx.win.start),

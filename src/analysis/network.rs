@@ -18,7 +18,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Accounting records this long before the window still count: a session can start before it.
 const SESSION_LOOKBACK_HOURS: i64 = 24;
 
-fn extra_str(e: &Event, keys: &[&str]) -> Option<String> {
+/// Where the accounting records and VPN events network correlation reads begin.
+pub(crate) fn sessions_from(win: &super::window::Window) -> chrono::DateTime<chrono::Utc> {
+    win.start
+        .checked_sub_signed(Duration::hours(SESSION_LOOKBACK_HOURS))
+        .unwrap_or(win.start)
+}
+
+pub(crate) fn extra_str(e: &Event, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|k| match e.extra.get(k)? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
@@ -27,7 +34,7 @@ fn extra_str(e: &Event, keys: &[&str]) -> Option<String> {
 }
 
 /// `CORP\alice`, `alice`, `alice@corp.example` → comparable forms.
-fn same_user(upn: &str, other: &str) -> bool {
+pub(crate) fn same_user(upn: &str, other: &str) -> bool {
     let o = other.trim().to_ascii_lowercase();
     let o = o.rsplit('\\').next().unwrap_or(&o).to_string();
     if o.contains('@') {
@@ -41,7 +48,7 @@ struct Session {
     events: Vec<usize>,
 }
 
-fn is_vpn(e: &Event) -> bool {
+pub(crate) fn is_vpn(e: &Event) -> bool {
     matches!(
         e.action.as_str(),
         actions::VPN_LOGIN
@@ -58,7 +65,7 @@ fn is_flow(e: &Event) -> bool {
     )
 }
 
-fn is_accounting(e: &Event) -> bool {
+pub(crate) fn is_accounting(e: &Event) -> bool {
     matches!(
         e.action.as_str(),
         actions::SESSION_START | actions::SESSION_INTERIM | actions::SESSION_STOP
@@ -73,6 +80,11 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
             continue;
         }
         let user = user_of(e).unwrap_or_default();
+        if let Some(sid) = &e.session_id {
+            ctx.net_sessions
+                .borrow_mut()
+                .insert((e.source.clone(), sid.clone(), user.clone()));
+        }
         // Without a session id every record stands alone.
         // (by timeline line: the same whether flows are held compactly or not).
         let sid = e
@@ -137,20 +149,16 @@ fn vpn_line(e: &Event) -> String {
 }
 
 pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>) {
-    let from = ctx
-        .win
-        .start
-        .checked_sub_signed(Duration::hours(SESSION_LOOKBACK_HOURS))
-        .unwrap_or(ctx.win.start);
+    let from = sessions_from(&ctx.win);
     let span: Vec<usize> = (0..ctx.events.len())
         .filter(|&i| {
             let e = ctx.ev(i);
             e.time >= from && e.time <= ctx.win.end && (is_accounting(e) || is_vpn(e) || is_flow(e))
         })
         .collect();
-    if span.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
+    // No early return on an empty span: with records held compactly, the candidates below
+    // still name the addresses whose records must be read back (and with none held, every
+    // candidate below finds nothing, as an early return would).
     let sess = sessions(ctx, &span);
     let vpn: Vec<usize> = span
         .iter()

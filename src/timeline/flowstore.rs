@@ -9,6 +9,11 @@
 //! [`FlowRec`] of ~72 bytes instead of a ~1.2 KB `Event`; the few that are picked are read
 //! back from the sealed `timeline.jsonl` by position.
 //!
+//! RADIUS/NPS accounting records, VPN events and admin logins are held the same way
+//! ([`RecKind`]): besides the aggregates, only network correlation reads them whole, and it
+//! picks them by suspect user, address and session ([`FlowStore::select`]); `run` reads back
+//! what a detection pass wants and runs it again until a pass wants nothing new.
+//!
 //! A flow stays a full event whenever a compact record could not answer for it
 //! ([`Compactor::compact`]): it matches an indicator of the case file, names an application
 //! the case file classifies, carries a user id or targets, could be folded with a duplicate
@@ -17,14 +22,32 @@
 use crate::case::CaseFile;
 use crate::event::{actions, Event};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// No user on the flow.
 const NO_USER: u32 = u32::MAX;
+/// No session id on the record.
+const NO_SID: u32 = u32::MAX;
+/// No calling station that is not an address (see `FlowRec::station`).
+const NO_STATION: u32 = u32::MAX;
 
-/// One flow, as much of it as the aggregates need, plus its addresses for selecting the
-/// flows network correlation will read in full.
+/// What a compact record stands for: which of the analysis's readers may want it whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RecKind {
+    /// A firewall flow or threat log: `src`/`dst` are its addresses.
+    Flow,
+    /// RADIUS/NPS accounting (`session_*`): `src` is the calling station, `dst` the framed IP.
+    Accounting,
+    /// A VPN login or tunnel event: `src` is the client's address, `dst` the assigned one.
+    Vpn,
+    /// Read by the aggregates only (`admin_login`): never selected for network correlation.
+    Other,
+}
+
+/// One flow (or accounting record, VPN or admin login event), as much of it as the
+/// aggregates need, plus what selects the records network correlation will read in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowRec {
     /// Event time in microseconds (the timeline's precision).
@@ -36,8 +59,16 @@ pub struct FlowRec {
     /// Rank of its evidence item in the merge's order.
     pub rank: u32,
     user: u32,
+    /// Session id (accounting records), interned; `NO_SID` when there is none.
+    sid: u32,
+    /// A calling station that is not an IP address (a Wi-Fi client's MAC), interned as
+    /// network correlation compares it (text); `src` is then empty.
+    station: u32,
     source: u16,
     zone: u16,
+    pub kind: RecKind,
+    /// Flows: source and destination. Accounting: calling station and framed IP. VPN:
+    /// client and assigned address. As network correlation reads them.
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
 }
@@ -76,6 +107,10 @@ pub struct FlowStore {
     /// Users as written (the redactor's names); `user_keys` as compared (trimmed, lower case).
     users: Table,
     user_keys: Vec<String>,
+    /// Session ids of accounting records, exactly as written.
+    sids: Table,
+    /// Calling stations that are not addresses.
+    stations: Table,
 }
 
 impl FlowStore {
@@ -118,20 +153,35 @@ impl FlowStore {
         &self.users.names
     }
 
-    /// Hold `e` compactly; `false` (nothing held) when the tables are full.
+    /// Hold `e` compactly; `false` (nothing held) when the tables are full or an address
+    /// the record must carry does not parse.
     pub fn push(&mut self, e: &Event, rank: u32) -> bool {
-        let parse = |s: &Option<String>| s.as_deref().map(|s| s.trim().parse::<IpAddr>().ok());
-        let (Some(src), Some(dst)) = (
-            parse(&e.src_ip).map_or(Some(None), |a| a.map(Some)),
-            parse(&e.dst_ip).map_or(Some(None), |a| a.map(Some)),
-        ) else {
+        let Some((kind, src, dst, station)) = addresses(e) else {
             return false;
+        };
+        let station = match station {
+            None => NO_STATION,
+            Some(s) => match self.stations.id(&s, NO_STATION) {
+                Some(i) => i,
+                None => return false,
+            },
         };
         let Some(source) = self.sources.id(&e.source, u16::MAX as u32) else {
             return false;
         };
         let Some(zone) = self.zones.id(&e.time_zone, u16::MAX as u32) else {
             return false;
+        };
+        let sid = match e
+            .session_id
+            .as_deref()
+            .filter(|_| kind == RecKind::Accounting)
+        {
+            None => NO_SID,
+            Some(s) => match self.sids.id(s, NO_SID) {
+                Some(i) => i,
+                None => return false,
+            },
         };
         let user = match e.user.as_deref() {
             None => NO_USER,
@@ -151,8 +201,11 @@ impl FlowStore {
             pos: 0,
             rank,
             user,
+            sid,
+            station,
             source: source as u16,
             zone: zone as u16,
+            kind,
             src,
             dst,
         });
@@ -173,6 +226,9 @@ impl FlowStore {
         for u in &self.users.names[before..] {
             self.user_keys.push(u.trim().to_ascii_lowercase());
         }
+        let sid = remap(&other.sids, &mut self.sids, NO_SID).ok_or(FlowStoreFull)?;
+        let station =
+            remap(&other.stations, &mut self.stations, NO_STATION).ok_or(FlowStoreFull)?;
         self.recs.reserve(other.recs.len());
         for mut r in other.recs {
             r.rank = rank;
@@ -180,6 +236,12 @@ impl FlowStore {
             r.zone = zone[r.zone as usize] as u16;
             if r.user != NO_USER {
                 r.user = user[r.user as usize];
+            }
+            if r.sid != NO_SID {
+                r.sid = sid[r.sid as usize];
+            }
+            if r.station != NO_STATION {
+                r.station = station[r.station as usize];
             }
             self.recs.push(r);
         }
@@ -206,19 +268,80 @@ impl FlowStore {
         self.recs.iter().map(|r| r.micros).max().map(to_time)
     }
 
-    /// Indices of the flows in `[from, to]` from or to one of `addrs`.
-    pub fn select(&self, addrs: &[IpAddr], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<usize> {
-        let addrs: std::collections::HashSet<IpAddr> = addrs.iter().copied().collect();
+    /// Indices of the records network correlation would read whole under `w` (see
+    /// [`Wanted`]), in store order.
+    pub fn select(&self, w: &Wanted) -> Vec<usize> {
+        let addrs: HashSet<IpAddr> = w
+            .addrs
+            .iter()
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
         let hit = |a: Option<IpAddr>| a.is_some_and(|a| addrs.contains(&a));
-        self.recs
+        // Wanted "addresses" that are not IPs can only be calling stations, compared as text.
+        let stations: HashSet<u32> = w
+            .addrs
+            .iter()
+            .flat_map(|a| [a.as_str(), a.trim()])
+            .filter_map(|a| self.stations.ix.get(a).copied())
+            .collect();
+        let station = |r: &FlowRec| r.station != NO_STATION && stations.contains(&r.station);
+        // One answer per distinct user name, not per record.
+        let user_hit: Vec<bool> = self.users.names.iter().map(|u| (w.user)(u)).collect();
+        let suspect = |r: &FlowRec| r.user != NO_USER && user_hit[r.user as usize];
+        // Compared in whole microseconds (a record keeps no finer time): an event inside
+        // `[a, b]` has its microsecond inside `[a, b]`'s, so nothing wanted is missed.
+        let us = |t: DateTime<Utc>| t.timestamp_micros();
+        let within = |r: &FlowRec, a: DateTime<Utc>| r.micros >= us(a) && r.micros <= us(w.to);
+        let in_span = |r: &FlowRec| within(r, w.sessions_from);
+        // Sessions to read whole, as network correlation keys them: (source, session id,
+        // user key or ""). Those with a record held already, then those of records picked.
+        let key = |r: &FlowRec| (r.source, r.sid, self.user_key(r).unwrap_or(""));
+        let mut sessions: HashSet<(u16, u32, &str)> = w
+            .held_sessions
+            .iter()
+            .filter_map(|(src, sid, user)| {
+                let src = *self.sources.ix.get(src.as_str())?;
+                let sid = *self.sids.ix.get(sid.as_str())?;
+                Some((src as u16, sid, user.as_str()))
+            })
+            .collect();
+        let mut picked = Vec::new();
+        for (i, r) in self.recs.iter().enumerate() {
+            let yes = match r.kind {
+                RecKind::Flow => within(r, w.from) && (hit(r.src) || hit(r.dst)),
+                RecKind::Accounting | RecKind::Vpn => {
+                    in_span(r) && (hit(r.src) || hit(r.dst) || station(r) || suspect(r))
+                }
+                RecKind::Other => false,
+            };
+            if yes {
+                picked.push(i);
+                if r.kind == RecKind::Accounting && r.sid != NO_SID {
+                    sessions.insert(key(r));
+                }
+            }
+        }
+        if sessions.is_empty() {
+            return picked;
+        }
+        // The rest of those sessions: a session's start, end, counters and addresses come
+        // from all of its records.
+        let mut more: Vec<usize> = self
+            .recs
             .iter()
             .enumerate()
             .filter(|(_, r)| {
-                let t = r.time();
-                t >= from && t <= to && (hit(r.src) || hit(r.dst))
+                r.kind == RecKind::Accounting
+                    && r.sid != NO_SID
+                    && in_span(r)
+                    && sessions.contains(&key(r))
             })
             .map(|(i, _)| i)
-            .collect()
+            .collect();
+        picked.append(&mut more);
+        picked.sort_unstable();
+        picked.dedup();
+        picked
     }
 
     /// The flow at timeline line `pos`, if it is held here (flows are in timeline order).
@@ -243,6 +366,67 @@ impl FlowStore {
             !gone[i - 1]
         });
     }
+}
+
+/// What network correlation reads whole (`analysis::detect::FlowWant`), for
+/// [`FlowStore::select`]: flows in `[from, to]` from or to one of `addrs`; accounting
+/// records and VPN events in `[sessions_from, to]` at one of `addrs` (calling station or
+/// framed IP; client or assigned address) or of a user `user` accepts; and every record of
+/// an accounting session one of those or a held record (`held_sessions`) belongs to.
+pub struct Wanted<'a> {
+    /// As network correlation names them (text: a calling station may be a MAC).
+    pub addrs: &'a std::collections::BTreeSet<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub sessions_from: DateTime<Utc>,
+    pub user: &'a dyn Fn(&str) -> bool,
+    /// (source, session id, user key or "") of held accounting records.
+    pub held_sessions: &'a std::collections::BTreeSet<(String, String, String)>,
+}
+
+/// The kind of record `e` becomes and the two addresses it keeps, as network correlation
+/// (`analysis::network`) reads them; `None` when one that is there does not parse. An
+/// accounting record's calling station that is not an IP comes back as text instead.
+type Addresses = (RecKind, Option<IpAddr>, Option<IpAddr>, Option<String>);
+fn addresses(e: &Event) -> Option<Addresses> {
+    use crate::analysis::network::{extra_str, is_accounting, is_vpn};
+    let parse = |s: Option<&str>| -> Option<Option<IpAddr>> {
+        match s {
+            None => Some(None),
+            Some(s) => s.trim().parse().ok().map(Some),
+        }
+    };
+    let ip_of = || crate::analysis::detect::ip_of(e);
+    Some(if is_accounting(e) {
+        let station = ip_of()
+            .map(str::to_string)
+            .or_else(|| extra_str(e, &["calling_station_id"]));
+        let framed = parse(extra_str(e, &["framed_ip"]).as_deref())?;
+        match station.as_deref().map(|s| (s, s.trim().parse::<IpAddr>())) {
+            None => (RecKind::Accounting, None, framed, None),
+            Some((_, Ok(a))) => (RecKind::Accounting, Some(a), framed, None),
+            Some((s, Err(_))) => (RecKind::Accounting, None, framed, Some(s.to_string())),
+        }
+    } else if is_vpn(e) {
+        let assigned = extra_str(e, &["assigned_ip"]);
+        (
+            RecKind::Vpn,
+            parse(ip_of())?,
+            parse(assigned.as_deref())?,
+            None,
+        )
+    } else {
+        let kind = match e.action.as_str() {
+            actions::FLOW_ALLOWED | actions::FLOW_DENIED | actions::THREAT => RecKind::Flow,
+            _ => RecKind::Other,
+        };
+        (
+            kind,
+            parse(e.src_ip.as_deref())?,
+            parse(e.dst_ip.as_deref())?,
+            None,
+        )
+    })
 }
 
 fn to_time(m: i64) -> DateTime<Utc> {
@@ -299,11 +483,30 @@ impl Compactor {
     /// action), so like flows they reach the analysis through the aggregates, IOC matching
     /// (a hit keeps them whole, below) and the key timeline's read-back. They are about a
     /// sixth of a firewall's events.
+    ///
+    /// RADIUS/NPS accounting (`session_*`) and VPN events are read whole only by network
+    /// correlation, which picks them by user, address and session ([`FlowStore::select`]),
+    /// so they are held the same way; `admin_login` is read by no rule at all. All three are
+    /// authentication-side events: one that reports satisfied MFA is read by
+    /// classification's per-account facts, so any MFA detail keeps it whole.
     pub fn compact(&self, e: &Event) -> bool {
         if !matches!(
             e.action.as_str(),
-            actions::FLOW_ALLOWED | actions::FLOW_DENIED | actions::THREAT
+            actions::FLOW_ALLOWED
+                | actions::FLOW_DENIED
+                | actions::THREAT
+                | actions::SESSION_START
+                | actions::SESSION_INTERIM
+                | actions::SESSION_STOP
+                | actions::VPN_LOGIN
+                | actions::VPN_LOGIN_FAILED
+                | actions::VPN_TUNNEL_UP
+                | actions::VPN_TUNNEL_DOWN
+                | actions::ADMIN_LOGIN
         ) {
+            return false;
+        }
+        if e.mfa.is_some() {
             return false;
         }
         // Duplicates fold on these; a folded flow would change its neighbour's provenance.
@@ -453,10 +656,28 @@ mod tests {
         assert!(c.compact(&e), "threat logs are read as flows are");
         e.src_ip = Some("203.0.113.9".into());
         assert!(!c.compact(&e), "a threat log on an IOC address stays whole");
-        for action in [actions::SIGN_IN, actions::VPN_LOGIN, actions::VPN_TUNNEL_UP] {
+        for action in [actions::SIGN_IN, actions::SIGN_OUT, actions::OTHER] {
             let mut e = flow(None, "10.0.0.1");
             e.action = action.into();
             assert!(!c.compact(&e), "{action} is read whole by the rules");
+        }
+        for action in [
+            actions::VPN_LOGIN,
+            actions::VPN_TUNNEL_UP,
+            actions::SESSION_INTERIM,
+            actions::ADMIN_LOGIN,
+        ] {
+            let mut e = flow(Some("alice"), "10.0.0.1");
+            e.action = action.into();
+            assert!(
+                c.compact(&e),
+                "{action} is read through selection and aggregates"
+            );
+            e.mfa = Some(Default::default());
+            assert!(
+                !c.compact(&e),
+                "{action} with MFA detail is read by classification"
+            );
         }
     }
 
@@ -482,9 +703,118 @@ mod tests {
         let per = all.per_source();
         assert_eq!(per["fortigate"].0, 3);
         let t = r[0].time();
-        let ip: IpAddr = "10.0.0.3".parse().unwrap();
-        assert_eq!(all.select(&[ip], t, t), vec![2]);
+        let none = std::collections::BTreeSet::new();
+        let want = |addrs: &[&str]| {
+            all.select(&Wanted {
+                addrs: &addrs.iter().map(|a| a.to_string()).collect(),
+                from: t,
+                to: t,
+                sessions_from: t,
+                user: &|_| false,
+                held_sessions: &none,
+            })
+        };
+        assert_eq!(want(&["10.0.0.3"]), vec![2]);
         all.remove(&[0]);
         assert_eq!(all.len(), 2);
+    }
+    /// Accounting records are picked by user (as network correlation matches names),
+    /// calling station or framed IP, and then with every record of their session; VPN
+    /// events by user, client or assigned address; only inside the span.
+    #[test]
+    fn select_reads_whole_sessions_users_and_addresses() {
+        let rec = |secs: i64, action: &str, user: &str, sid: Option<&str>, src: &str| {
+            let mut e = flow(Some(user), src);
+            e.time = DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap();
+            e.action = action.into();
+            e.source = "radius_detail".into();
+            e.dst_ip = None;
+            e.session_id = sid.map(str::to_string);
+            e
+        };
+        let mut st = FlowStore::default();
+        let mut framed = rec(
+            10,
+            actions::SESSION_START,
+            "CORP\\alice",
+            Some("s1"),
+            "203.0.113.5",
+        );
+        framed.extra.insert("framed_ip".into(), "10.8.0.2".into());
+        let mut vpn = rec(12, actions::VPN_LOGIN, "carol", None, "198.51.100.4");
+        vpn.source = "fortigate".into();
+        vpn.extra.insert("assigned_ip".into(), "10.9.0.7".into());
+        let events = [
+            framed, // 0
+            rec(
+                20,
+                actions::SESSION_INTERIM,
+                "corp\\alice",
+                Some("s1"),
+                "203.0.113.5",
+            ), // 1
+            rec(30, actions::SESSION_STOP, "bob", Some("s2"), "192.0.2.1"), // 2
+            rec(40, actions::SESSION_STOP, "bob", Some("s2"), "192.0.2.2"), // 3
+            rec(50, actions::SESSION_START, "dave", Some("s3"), "192.0.2.9"), // 4
+            vpn,    // 5
+            rec(
+                9_000,
+                actions::SESSION_STOP,
+                "CORP\\alice",
+                Some("s1"),
+                "203.0.113.5",
+            ), // 6
+        ];
+        let mut wifi = rec(60, actions::SESSION_START, "erin", Some("s4"), "10.0.0.1");
+        wifi.src_ip = None;
+        wifi.extra
+            .insert("calling_station_id".into(), " ac-de-f2-06-5d-a4".into());
+        for e in events.iter().chain([&wifi]) {
+            assert!(st.push(e, 0), "{}", e.action);
+        }
+        assert_eq!((st.recs()[7].src, st.recs()[7].station), (None, 0));
+        assert_eq!(st.recs()[0].kind, RecKind::Accounting);
+        assert_eq!(st.recs()[0].dst, Some("10.8.0.2".parse().unwrap()));
+        assert_eq!(st.recs()[5].kind, RecKind::Vpn);
+        assert_eq!(st.recs()[5].dst, Some("10.9.0.7".parse().unwrap()));
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let select = |addrs: &[&str], users: &[&str], held: &[(&str, &str, &str)]| {
+            let addrs = addrs.iter().map(|a| a.to_string()).collect();
+            let held = held
+                .iter()
+                .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+                .collect();
+            let user = |u: &str| {
+                users
+                    .iter()
+                    .any(|s| crate::analysis::network::same_user(s, u))
+            };
+            st.select(&Wanted {
+                addrs: &addrs,
+                from: t(0),
+                to: t(100),
+                sessions_from: t(0),
+                user: &user,
+                held_sessions: &held,
+            })
+        };
+        // A suspect's session, both records in the span (not the stop, hours later).
+        assert_eq!(select(&[], &["alice@corp.example"], &[]), vec![0, 1]);
+        // One record's calling station brings the whole session.
+        assert_eq!(select(&["192.0.2.2"], &[], &[]), vec![2, 3]);
+        // The framed IP, and the VPN event's assigned address.
+        assert_eq!(select(&["10.8.0.2", "10.9.0.7"], &[], &[]), vec![0, 1, 5]);
+        assert_eq!(select(&[], &["carol@corp.example"], &[]), vec![5]);
+        // A Wi-Fi client's calling station (a MAC) is compared as network correlation does.
+        assert_eq!(select(&["ac-de-f2-06-5d-a4"], &[], &[]), vec![7]);
+        // A session with a record held already.
+        assert_eq!(
+            select(&[], &[], &[("radius_detail", "s3", "dave")]),
+            vec![4]
+        );
+        assert_eq!(
+            select(&[], &[], &[("radius_detail", "s3", "eve")]),
+            Vec::<usize>::new()
+        );
     }
 }
