@@ -37,58 +37,68 @@ fn safe_fragment(dest: &str) -> bool {
 /// [`CHART_HEADING`] heading.
 pub fn render(markdown: &str, title: &str, chart_svg: &str) -> String {
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
-    let mut out_events: Vec<Event> = Vec::new();
     let mut heading_text: Option<String> = None;
     // Links kept open, so their End can be matched (dropped links drop their End too).
     let mut link_stack: Vec<bool> = Vec::new();
     let mut in_image = 0usize;
-    for ev in Parser::new_ext(markdown, opts) {
-        match ev {
-            Event::Html(s) | Event::InlineHtml(s) => {
-                out_events.push(Event::Text(s));
+    // Each Markdown event becomes at most two HTML events, streamed straight into the page:
+    // a long report is a million events, which held in a vector cost more than the page.
+    let events = Parser::new_ext(markdown, opts).flat_map(move |ev| {
+        let (first, second): (Option<Event>, Option<Event>) = match ev {
+            Event::Html(s) | Event::InlineHtml(s) => (Some(Event::Text(s)), None),
+            Event::Start(Tag::Image { .. }) => {
+                in_image += 1;
+                (None, None)
             }
-            Event::Start(Tag::Image { .. }) => in_image += 1,
-            Event::End(TagEnd::Image) => in_image = in_image.saturating_sub(1),
+            Event::End(TagEnd::Image) => {
+                in_image = in_image.saturating_sub(1);
+                (None, None)
+            }
             Event::Start(Tag::Link {
                 dest_url, title, ..
             }) => {
                 if safe_fragment(&dest_url) && title.as_ref() == ANCHOR_TITLE {
                     let frag = &dest_url[1..];
-                    out_events.push(Event::InlineHtml(CowStr::from(format!(
-                        r##"<a id="{frag}" href="#{frag}">"##
-                    ))));
                     link_stack.push(true);
+                    (
+                        Some(Event::InlineHtml(CowStr::from(format!(
+                            r##"<a id="{frag}" href="#{frag}">"##
+                        )))),
+                        None,
+                    )
                 } else if safe_fragment(&dest_url) {
-                    out_events.push(Event::InlineHtml(CowStr::from(format!(
-                        r##"<a href="{}">"##,
-                        esc(&dest_url)
-                    ))));
                     link_stack.push(true);
+                    (
+                        Some(Event::InlineHtml(CowStr::from(format!(
+                            r##"<a href="{}">"##,
+                            esc(&dest_url)
+                        )))),
+                        None,
+                    )
                 } else {
                     link_stack.push(false);
+                    (None, None)
                 }
             }
             Event::End(TagEnd::Link) => {
                 if link_stack.pop() == Some(true) {
-                    out_events.push(Event::InlineHtml(CowStr::from("</a>")));
+                    (Some(Event::InlineHtml(CowStr::from("</a>"))), None)
+                } else {
+                    (None, None)
                 }
             }
             Event::Start(Tag::Heading { level, .. }) => {
                 if level == HeadingLevel::H2 {
                     heading_text = Some(String::new());
                 }
-                out_events.push(ev);
+                (Some(ev), None)
             }
             Event::End(TagEnd::Heading(level)) => {
-                out_events.push(Event::End(TagEnd::Heading(level)));
-                if heading_text
+                let chart = heading_text
                     .take()
                     .is_some_and(|h| h.trim() == CHART_HEADING)
-                {
-                    out_events.push(Event::Html(CowStr::from(format!(
-                        "<figure>{chart_svg}</figure>\n"
-                    ))));
-                }
+                    .then(|| Event::Html(CowStr::from(format!("<figure>{chart_svg}</figure>\n"))));
+                (Some(Event::End(TagEnd::Heading(level))), chart)
             }
             Event::Text(ref s) | Event::Code(ref s) => {
                 if let Some(h) = heading_text.as_mut() {
@@ -96,20 +106,22 @@ pub fn render(markdown: &str, title: &str, chart_svg: &str) -> String {
                 }
                 if in_image > 0 {
                     // Alt text of a dropped image stays as text.
-                    out_events.push(Event::Text(s.clone()));
+                    (Some(Event::Text(s.clone())), None)
                 } else {
-                    out_events.push(ev);
+                    (Some(ev), None)
                 }
             }
-            other => out_events.push(other),
-        }
-    }
-    let mut body = String::new();
-    pulldown_cmark::html::push_html(&mut body, out_events.into_iter());
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+            other => (Some(other), None),
+        };
+        first.into_iter().chain(second)
+    });
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
         esc(title)
-    )
+    );
+    pulldown_cmark::html::push_html(&mut page, events);
+    page.push_str("</body>\n</html>\n");
+    page
 }
 
 #[cfg(test)]
