@@ -418,7 +418,7 @@ mod tests {
             Outcome::Success,
             Provenance::default(),
         );
-        e.user = user.map(str::to_string);
+        e.user = user.map(Into::into);
         e.src_ip = Some(src.into());
         e.dst_ip = Some("198.51.100.7".into());
         e
