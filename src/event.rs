@@ -62,6 +62,43 @@ pub struct Provenance {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Extra(Vec<(SharedStr, serde_json::Value)>);
 
+/// A key for [`Extra`]. Keys come from a few hundred field names however many records
+/// there are, and a firewall record brings about a hundred: each thread keeps the names it
+/// has seen, so a key costs a lookup and no allocation, and all events share its block.
+pub trait ExtraKey {
+    fn into_key(self) -> SharedStr;
+}
+
+impl ExtraKey for &str {
+    fn into_key(self) -> SharedStr {
+        SharedStr::key(self)
+    }
+}
+
+impl ExtraKey for &String {
+    fn into_key(self) -> SharedStr {
+        SharedStr::key(self)
+    }
+}
+
+impl ExtraKey for String {
+    fn into_key(self) -> SharedStr {
+        SharedStr::key(&self)
+    }
+}
+
+impl ExtraKey for SharedStr {
+    fn into_key(self) -> SharedStr {
+        self
+    }
+}
+
+impl ExtraKey for &SharedStr {
+    fn into_key(self) -> SharedStr {
+        self.clone()
+    }
+}
+
 impl Extra {
     pub fn new() -> Self {
         Extra(Vec::new())
@@ -84,12 +121,8 @@ impl Extra {
     }
 
     /// Set `k`, returning the value it replaced.
-    pub fn insert(
-        &mut self,
-        k: impl Into<SharedStr>,
-        v: serde_json::Value,
-    ) -> Option<serde_json::Value> {
-        let k = k.into();
+    pub fn insert(&mut self, k: impl ExtraKey, v: serde_json::Value) -> Option<serde_json::Value> {
+        let k = k.into_key();
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
             Err(i) => {
@@ -100,10 +133,10 @@ impl Extra {
     }
 
     /// The slot for `k`, filled only if it is empty (`BTreeMap::entry`'s `or_insert`s).
-    pub fn entry(&mut self, k: impl Into<SharedStr>) -> ExtraEntry<'_> {
+    pub fn entry(&mut self, k: impl ExtraKey) -> ExtraEntry<'_> {
         ExtraEntry {
             map: self,
-            key: k.into(),
+            key: k.into_key(),
         }
     }
 
@@ -111,12 +144,13 @@ impl Extra {
     /// `entry(k).or_insert(v)` pair by pair gives, with one sort instead of an insertion
     /// into place per pair (a firewall record brings about a hundred keys, and shifting the
     /// vector for each was a tenth of the parse time).
-    pub fn extend_absent<K: Into<SharedStr>>(
+    pub fn extend_absent<K: ExtraKey>(
         &mut self,
         pairs: impl IntoIterator<Item = (K, serde_json::Value)>,
     ) {
         let before = self.0.len();
-        self.0.extend(pairs.into_iter().map(|(k, v)| (k.into(), v)));
+        self.0
+            .extend(pairs.into_iter().map(|(k, v)| (k.into_key(), v)));
         if self.0.len() == before {
             return;
         }
@@ -190,11 +224,11 @@ impl<'a> ExtraEntry<'a> {
     }
 }
 
-impl<K: Into<SharedStr>> FromIterator<(K, serde_json::Value)> for Extra {
+impl<K: ExtraKey> FromIterator<(K, serde_json::Value)> for Extra {
     /// As a `BTreeMap` collects: sorted by key, the last value of a repeated key kept.
     fn from_iter<I: IntoIterator<Item = (K, serde_json::Value)>>(it: I) -> Self {
         let mut v: Vec<(SharedStr, serde_json::Value)> =
-            it.into_iter().map(|(k, v)| (k.into(), v)).collect();
+            it.into_iter().map(|(k, v)| (k.into_key(), v)).collect();
         // Stable, so equal keys stay in insertion order and the last one can win.
         v.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out: Vec<(SharedStr, serde_json::Value)> = Vec::with_capacity(v.len());
@@ -208,7 +242,7 @@ impl<K: Into<SharedStr>> FromIterator<(K, serde_json::Value)> for Extra {
     }
 }
 
-impl<K: Into<SharedStr>> Extend<(K, serde_json::Value)> for Extra {
+impl<K: ExtraKey> Extend<(K, serde_json::Value)> for Extra {
     fn extend<I: IntoIterator<Item = (K, serde_json::Value)>>(&mut self, it: I) {
         for (k, v) in it {
             self.insert(k, v);
@@ -233,7 +267,7 @@ impl Serialize for Extra {
 impl<'de> Deserialize<'de> for Extra {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         BTreeMap::<String, serde_json::Value>::deserialize(d)
-            .map(|m| Extra(m.into_iter().map(|(k, v)| (k.into(), v)).collect()))
+            .map(|m| Extra(m.into_iter().map(|(k, v)| (k.into_key(), v)).collect()))
     }
 }
 
@@ -370,6 +404,26 @@ impl SharedStr {
     /// Whether both hold the one same block (what interning gives equal strings).
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.0, &b.0)
+    }
+
+    /// An [`Extra`] key: the thread's block for the name, allocated the first time only.
+    /// Bounded: past 4,096 distinct names (only odd input has them) a key is allocated each
+    /// time, as before.
+    fn key(s: &str) -> SharedStr {
+        thread_local! {
+            static KEYS: std::cell::RefCell<std::collections::HashSet<SharedStr>> =
+                std::cell::RefCell::new(std::collections::HashSet::new());
+        }
+        KEYS.with_borrow_mut(|keys| {
+            if let Some(k) = keys.get(s) {
+                return k.clone();
+            }
+            let k = SharedStr::from(s);
+            if keys.len() < 4096 {
+                keys.insert(k.clone());
+            }
+            k
+        })
     }
 
     /// A source or variant name: a parser gives the same one for each of its events, so the
@@ -1270,6 +1324,27 @@ mod tests {
             a.mfa.as_ref().unwrap(),
             c.mfa.as_ref().unwrap()
         ));
+    }
+
+    /// `Extra` keys given as text share the thread's one block per name from the start,
+    /// however they are given; serialization is unchanged.
+    #[test]
+    fn extra_keys_share_one_block_per_name() {
+        let mut a = Extra::new();
+        let mut b = Extra::new();
+        a.insert("srcip", json!("10.0.0.1"));
+        b.insert("srcip".to_string(), json!("10.0.0.2"));
+        b.extend_absent([(&"dstip".to_string(), json!(1))]);
+        a.entry("dstip").or_insert(json!(2));
+        for k in ["srcip", "dstip"] {
+            let ka = a.keys().find(|x| *x == k).unwrap();
+            let kb = b.keys().find(|x| *x == k).unwrap();
+            assert!(SharedStr::ptr_eq(ka, kb), "{k}");
+        }
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"dstip":1,"srcip":"10.0.0.2"}"#
+        );
     }
 
     /// What the analysis holds per event starts here (see tests/memory_footprint.rs).

@@ -432,7 +432,7 @@ pub fn header_extra(c: &Cef, ev: &mut Event) {
         ("cef_severity", &c.severity),
     ] {
         if !v.trim().is_empty() {
-            ev.extra.insert(k.to_string(), v.trim().into());
+            ev.extra.insert(k, v.trim().into());
         }
     }
     if let Some(h) = c.header_host {

@@ -577,7 +577,7 @@ fn map_with_time(
         let skip = is_blank(v)
             || CONSUMED.contains(&k.as_ref())
             || (is_vpn && matches!(k.as_ref(), "remip" | "locip" | "remport" | "locport"));
-        (!skip).then(|| (k.to_string(), v.trim().into()))
+        (!skip).then(|| (k.as_ref(), v.trim().into()))
     });
     ev.extra.extend_absent(kept);
     ev

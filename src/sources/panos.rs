@@ -860,7 +860,7 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
             || k.starts_with("dg_hier_level")
             || CONSUMED.contains(&k)
             || (ty == "GLOBALPROTECT" && matches!(k, "private_ip"));
-        (!skip).then(|| (k.to_string(), v.trim().into()))
+        (!skip).then(|| (k, v.trim().into()))
     });
     ev.extra.extend_absent(kept);
     ev
