@@ -39,7 +39,7 @@ pub struct Provenance {
     /// One copy shared by all the item's events (serialized as a plain string).
     pub evidence_sha256: SharedStr,
     /// Path of the evidence item as stored in the package (`data/evidence/...`), `!`-joined for zip members.
-    pub evidence_path: String,
+    pub evidence_path: SharedStr,
     /// 1-based record number within the evidence item, counting rejected records too.
     pub record_no: u64,
     /// 1-based line where the record starts (in the decoded text).
@@ -52,14 +52,52 @@ pub struct Provenance {
     /// `None` when offsets are into the original bytes; otherwise the encoding the original
     /// was decoded from (e.g. `utf-16le`), and offsets are into its UTF-8 decoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decoded_from: Option<String>,
+    pub decoded_from: Option<SharedStr>,
 }
 
 /// An event's verbatim source fields, sorted by key: a map with `BTreeMap`'s behaviour and
 /// JSON (an object in key order), kept as one sorted vector. The analysis holds every event,
 /// and a B-tree node has room for 11 entries (~640 bytes) however few the event keeps.
+/// Keys are [`SharedStr`]s: they come from a few dozen names, so held events share them.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Extra(Vec<(String, serde_json::Value)>);
+pub struct Extra(Vec<(SharedStr, serde_json::Value)>);
+
+/// A key for [`Extra`]. Keys come from a few hundred field names however many records
+/// there are, and a firewall record brings about a hundred: each thread keeps the names it
+/// has seen, so a key costs a lookup and no allocation, and all events share its block.
+pub trait ExtraKey {
+    fn into_key(self) -> SharedStr;
+}
+
+impl ExtraKey for &str {
+    fn into_key(self) -> SharedStr {
+        SharedStr::key(self)
+    }
+}
+
+impl ExtraKey for &String {
+    fn into_key(self) -> SharedStr {
+        SharedStr::key(self)
+    }
+}
+
+impl ExtraKey for String {
+    fn into_key(self) -> SharedStr {
+        SharedStr::key(&self)
+    }
+}
+
+impl ExtraKey for SharedStr {
+    fn into_key(self) -> SharedStr {
+        self
+    }
+}
+
+impl ExtraKey for &SharedStr {
+    fn into_key(self) -> SharedStr {
+        self.clone()
+    }
+}
 
 impl Extra {
     pub fn new() -> Self {
@@ -83,7 +121,8 @@ impl Extra {
     }
 
     /// Set `k`, returning the value it replaced.
-    pub fn insert(&mut self, k: String, v: serde_json::Value) -> Option<serde_json::Value> {
+    pub fn insert(&mut self, k: impl ExtraKey, v: serde_json::Value) -> Option<serde_json::Value> {
+        let k = k.into_key();
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
             Err(i) => {
@@ -94,17 +133,24 @@ impl Extra {
     }
 
     /// The slot for `k`, filled only if it is empty (`BTreeMap::entry`'s `or_insert`s).
-    pub fn entry(&mut self, k: String) -> ExtraEntry<'_> {
-        ExtraEntry { map: self, key: k }
+    pub fn entry(&mut self, k: impl ExtraKey) -> ExtraEntry<'_> {
+        ExtraEntry {
+            map: self,
+            key: k.into_key(),
+        }
     }
 
     /// Add each pair whose key is not there yet, the first of repeated keys winning: what
     /// `entry(k).or_insert(v)` pair by pair gives, with one sort instead of an insertion
     /// into place per pair (a firewall record brings about a hundred keys, and shifting the
     /// vector for each was a tenth of the parse time).
-    pub fn extend_absent(&mut self, pairs: impl IntoIterator<Item = (String, serde_json::Value)>) {
+    pub fn extend_absent<K: ExtraKey>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (K, serde_json::Value)>,
+    ) {
         let before = self.0.len();
-        self.0.extend(pairs);
+        self.0
+            .extend(pairs.into_iter().map(|(k, v)| (k.into_key(), v)));
         if self.0.len() == before {
             return;
         }
@@ -125,11 +171,11 @@ impl Extra {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&SharedStr, &serde_json::Value)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub fn keys(&self) -> impl Iterator<Item = &SharedStr> {
         self.0.iter().map(|(k, _)| k)
     }
 
@@ -138,7 +184,7 @@ impl Extra {
     }
 
     /// Keep the entries `keep` accepts, and give back the room of the others.
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut serde_json::Value) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&SharedStr, &mut serde_json::Value) -> bool) {
         self.0.retain_mut(|(k, v)| keep(k, v));
         self.0.shrink_to_fit();
     }
@@ -155,7 +201,7 @@ impl std::ops::Index<&str> for Extra {
 /// See [`Extra::entry`].
 pub struct ExtraEntry<'a> {
     map: &'a mut Extra,
-    key: String,
+    key: SharedStr,
 }
 
 impl<'a> ExtraEntry<'a> {
@@ -178,13 +224,14 @@ impl<'a> ExtraEntry<'a> {
     }
 }
 
-impl FromIterator<(String, serde_json::Value)> for Extra {
+impl<K: ExtraKey> FromIterator<(K, serde_json::Value)> for Extra {
     /// As a `BTreeMap` collects: sorted by key, the last value of a repeated key kept.
-    fn from_iter<I: IntoIterator<Item = (String, serde_json::Value)>>(it: I) -> Self {
-        let mut v: Vec<(String, serde_json::Value)> = it.into_iter().collect();
+    fn from_iter<I: IntoIterator<Item = (K, serde_json::Value)>>(it: I) -> Self {
+        let mut v: Vec<(SharedStr, serde_json::Value)> =
+            it.into_iter().map(|(k, v)| (k.into_key(), v)).collect();
         // Stable, so equal keys stay in insertion order and the last one can win.
         v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, serde_json::Value)> = Vec::with_capacity(v.len());
+        let mut out: Vec<(SharedStr, serde_json::Value)> = Vec::with_capacity(v.len());
         for (k, val) in v {
             match out.last_mut() {
                 Some(last) if last.0 == k => last.1 = val,
@@ -195,8 +242,8 @@ impl FromIterator<(String, serde_json::Value)> for Extra {
     }
 }
 
-impl Extend<(String, serde_json::Value)> for Extra {
-    fn extend<I: IntoIterator<Item = (String, serde_json::Value)>>(&mut self, it: I) {
+impl<K: ExtraKey> Extend<(K, serde_json::Value)> for Extra {
+    fn extend<I: IntoIterator<Item = (K, serde_json::Value)>>(&mut self, it: I) {
         for (k, v) in it {
             self.insert(k, v);
         }
@@ -204,8 +251,8 @@ impl Extend<(String, serde_json::Value)> for Extra {
 }
 
 impl IntoIterator for Extra {
-    type Item = (String, serde_json::Value);
-    type IntoIter = std::vec::IntoIter<(String, serde_json::Value)>;
+    type Item = (SharedStr, serde_json::Value);
+    type IntoIter = std::vec::IntoIter<(SharedStr, serde_json::Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
@@ -220,7 +267,7 @@ impl Serialize for Extra {
 impl<'de> Deserialize<'de> for Extra {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         BTreeMap::<String, serde_json::Value>::deserialize(d)
-            .map(|m| Extra(m.into_iter().collect()))
+            .map(|m| Extra(m.into_iter().map(|(k, v)| (k.into_key(), v)).collect()))
     }
 }
 
@@ -336,81 +383,332 @@ impl<'de> Deserialize<'de> for HexDigest {
 }
 
 /// A string that many events hold, stored once for all of them: the analysis keeps every
-/// event, and an evidence item's hash repeated in each cost 80 bytes an event. Reads as a
-/// `&str`, compares with strings, and serializes exactly as a `String` does.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SharedStr(Arc<str>);
+/// event, and the same source, action, application, user agent, user or evidence path
+/// repeated in each cost a heap block (32-100 bytes) per field per event. Eight bytes in
+/// the struct, where a `String` takes 24. An [`Interner`] makes equal ones share one block.
+/// Reads as a `&str`, compares, orders and hashes as the `str`, and serializes exactly as a
+/// `String` does.
+///
+/// An `Arc<String>`, not an `Arc<str>`: a thin pointer, so 8 bytes in the struct (and in
+/// an `Option`) where the fat `Arc<str>` takes 16, for 16 such fields in every held event;
+/// the extra indirection costs one block per distinct value once interned, and taking a
+/// parser's `String` keeps its buffer instead of copying it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedStr(Arc<String>);
+
+impl SharedStr {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether both hold the one same block (what interning gives equal strings).
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+
+    /// An [`Extra`] key: the thread's block for the name, allocated the first time only.
+    /// Bounded: past 4,096 distinct names (only odd input has them) a key is allocated each
+    /// time, as before.
+    fn key(s: &str) -> SharedStr {
+        thread_local! {
+            static KEYS: std::cell::RefCell<std::collections::HashSet<SharedStr>> =
+                std::cell::RefCell::new(std::collections::HashSet::new());
+        }
+        KEYS.with_borrow_mut(|keys| {
+            if let Some(k) = keys.get(s) {
+                return k.clone();
+            }
+            let k = SharedStr::from(s);
+            if keys.len() < 4096 {
+                keys.insert(k.clone());
+            }
+            k
+        })
+    }
+
+    /// A source or variant name: a parser gives the same one for each of its events, so the
+    /// thread keeps the last few and hands out the same block instead of allocating one per
+    /// event.
+    fn named(s: &str) -> SharedStr {
+        thread_local! {
+            static NAMES: std::cell::RefCell<Vec<SharedStr>> = const {
+                std::cell::RefCell::new(Vec::new())
+            };
+        }
+        NAMES.with_borrow_mut(|names| {
+            if let Some(n) = names.iter().find(|n| n.as_str() == s) {
+                return n.clone();
+            }
+            let n = SharedStr::from(s);
+            // A handful of formats and variants; bounded whatever the input.
+            if names.len() >= 16 {
+                names.remove(0);
+            }
+            names.push(n.clone());
+            n
+        })
+    }
+}
 
 impl Default for SharedStr {
     fn default() -> Self {
-        SharedStr(Arc::from(""))
+        SharedStr(Arc::new(String::new()))
+    }
+}
+
+/// As the `str`'s, so messages that print a field with `{:?}` read as before.
+impl std::fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl std::ops::Deref for SharedStr {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
     }
 }
 
 impl std::borrow::Borrow<str> for SharedStr {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::fmt::Display for SharedStr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl From<&str> for SharedStr {
     fn from(s: &str) -> Self {
-        SharedStr(Arc::from(s))
+        SharedStr(Arc::new(s.to_string()))
+    }
+}
+
+impl From<&String> for SharedStr {
+    fn from(s: &String) -> Self {
+        SharedStr(Arc::new(s.clone()))
     }
 }
 
 impl From<String> for SharedStr {
     fn from(s: String) -> Self {
-        SharedStr(Arc::from(s))
+        SharedStr(Arc::new(s))
+    }
+}
+
+impl From<&SharedStr> for SharedStr {
+    fn from(s: &SharedStr) -> Self {
+        s.clone()
+    }
+}
+
+impl From<SharedStr> for String {
+    fn from(s: SharedStr) -> Self {
+        Arc::unwrap_or_clone(s.0)
+    }
+}
+
+impl From<&SharedStr> for String {
+    fn from(s: &SharedStr) -> Self {
+        s.as_str().to_string()
     }
 }
 
 impl PartialEq<str> for SharedStr {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for SharedStr {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for SharedStr {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == other.as_str()
     }
 }
 
 impl PartialEq<SharedStr> for String {
     fn eq(&self, other: &SharedStr) -> bool {
-        **self == *other.0
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<SharedStr> for str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<SharedStr> for &str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl From<SharedStr> for serde_json::Value {
+    fn from(s: SharedStr) -> Self {
+        serde_json::Value::String(s.into())
+    }
+}
+
+impl From<&SharedStr> for serde_json::Value {
+    fn from(s: &SharedStr) -> Self {
+        serde_json::Value::String(s.into())
     }
 }
 
 impl Serialize for SharedStr {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 
 impl<'de> Deserialize<'de> for SharedStr {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(SharedStr::from)
+    }
+}
+
+/// Makes equal strings (and equal locations, devices and MFA details) of held events share
+/// one block. `irpack run` keeps one per evidence item while it parses the item (so no lock
+/// is taken, and the set is freed with the item: the few distinct values are then repeated
+/// once per item, not once per event); the timeline reader one per read.
+///
+/// Only fields whose values repeat across events go through it: interning a value seen once
+/// costs its set entry and saves nothing, so request and correlation ids, session ids,
+/// times, addresses and `extra` values (JSON values own their strings) are left alone.
+#[derive(Default)]
+pub struct Interner {
+    strs: std::collections::HashSet<SharedStr>,
+    geos: std::collections::HashSet<GeoKey>,
+    devices: std::collections::HashSet<Arc<Device>>,
+    mfas: std::collections::HashSet<Arc<Mfa>>,
+}
+
+/// A location compared and hashed by the bits of its coordinates, so `Eq` and `Hash` agree
+/// (`0.0 == -0.0` would share one of two locations that serialize differently).
+struct GeoKey(Arc<Geo>);
+
+impl GeoKey {
+    fn bits(&self) -> impl PartialEq + std::hash::Hash + '_ {
+        let g = &*self.0;
+        (
+            &g.city,
+            &g.state,
+            &g.country,
+            g.lat.map(f64::to_bits),
+            g.lon.map(f64::to_bits),
+            g.asn,
+        )
+    }
+}
+
+impl PartialEq for GeoKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bits() == other.bits()
+    }
+}
+
+impl Eq for GeoKey {}
+
+impl std::hash::Hash for GeoKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.bits().hash(h)
+    }
+}
+
+impl Interner {
+    /// The one shared copy of `s`'s text.
+    pub fn share(&mut self, s: &mut SharedStr) {
+        match self.strs.get(s.as_str()) {
+            Some(a) => {
+                if !SharedStr::ptr_eq(a, s) {
+                    *s = a.clone();
+                }
+            }
+            None => {
+                self.strs.insert(s.clone());
+            }
+        }
+    }
+
+    fn share_opt(&mut self, s: &mut Option<SharedStr>) {
+        if let Some(s) = s {
+            self.share(s);
+        }
+    }
+
+    fn share_arc<T: Eq + std::hash::Hash>(
+        set: &mut std::collections::HashSet<Arc<T>>,
+        v: &mut Option<Arc<T>>,
+    ) {
+        if let Some(v) = v {
+            match set.get(&**v) {
+                Some(a) => *v = a.clone(),
+                None => {
+                    set.insert(v.clone());
+                }
+            }
+        }
+    }
+
+    /// Share what `e` holds with the events interned before it.
+    pub fn event(&mut self, e: &mut Event) {
+        for s in [
+            &mut e.time_zone,
+            &mut e.source,
+            &mut e.variant,
+            &mut e.action,
+            &mut e.operation,
+        ] {
+            self.share(s);
+        }
+        for s in [
+            &mut e.reason,
+            &mut e.user,
+            &mut e.user_id,
+            &mut e.user_agent,
+            &mut e.client_app,
+            &mut e.app,
+            &mut e.app_id,
+            &mut e.resource,
+        ] {
+            self.share_opt(s);
+        }
+        for p in std::iter::once(&mut e.provenance).chain(e.also_seen_in.iter_mut()) {
+            self.share(&mut p.evidence_sha256);
+            self.share(&mut p.evidence_path);
+            self.share_opt(&mut p.decoded_from);
+        }
+        for (k, _) in e.extra.0.iter_mut() {
+            self.share(k);
+        }
+        if let Some(g) = &mut e.geo {
+            let key = GeoKey(g.clone());
+            match self.geos.get(&key) {
+                Some(a) => *g = a.0.clone(),
+                None => {
+                    self.geos.insert(key);
+                }
+            }
+        }
+        Self::share_arc(&mut self.devices, &mut e.device);
+        Self::share_arc(&mut self.mfas, &mut e.mfa);
     }
 }
 
@@ -431,7 +729,7 @@ pub struct Geo {
     pub asn: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct Device {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -449,7 +747,7 @@ pub struct Device {
     pub trust_type: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct Mfa {
     /// `singleFactorAuthentication` / `multiFactorAuthentication` as the source says it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -494,23 +792,23 @@ pub struct Event {
     /// The timestamp text exactly as the source wrote it.
     pub time_original: String,
     /// The zone the original carried (`UTC`, `+01:00`) or that was assumed (`Europe/Berlin (assumed)`).
-    pub time_zone: String,
+    pub time_zone: SharedStr,
     /// Source format id (`entra_signin`, `m365_ual`, `fortigate`, ...).
-    pub source: String,
+    pub source: SharedStr,
     /// Variant within the format (`graph_json`, `portal_csv`, `sentinel_csv`, ...).
-    pub variant: String,
+    pub variant: SharedStr,
     pub class: EventClass,
     /// Normalized verb (see `crate::event::actions`).
-    pub action: String,
+    pub action: SharedStr,
     /// The operation name as the source wrote it.
-    pub operation: String,
+    pub operation: SharedStr,
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -520,19 +818,19 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<Box<Geo>>,
+    pub geo: Option<Arc<Geo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<Box<Device>>,
+    pub device: Option<Arc<Device>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_app: Option<String>,
+    pub client_app: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app: Option<String>,
+    pub app: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<String>,
+    pub app_id: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
+    pub resource: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -540,7 +838,7 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mfa: Option<Box<Mfa>>,
+    pub mfa: Option<Arc<Mfa>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -587,12 +885,12 @@ impl Event {
     pub fn new(
         time: DateTime<Utc>,
         time_original: impl Into<String>,
-        time_zone: impl Into<String>,
+        time_zone: impl Into<SharedStr>,
         source: &str,
         variant: &str,
         class: EventClass,
-        action: impl Into<String>,
-        operation: impl Into<String>,
+        action: impl Into<SharedStr>,
+        operation: impl Into<SharedStr>,
         outcome: Outcome,
         provenance: Provenance,
     ) -> Self {
@@ -600,8 +898,8 @@ impl Event {
             time,
             time_original: time_original.into(),
             time_zone: time_zone.into(),
-            source: source.to_string(),
-            variant: variant.to_string(),
+            source: SharedStr::named(source),
+            variant: SharedStr::named(variant),
             class,
             action: action.into(),
             operation: operation.into(),
@@ -766,7 +1064,7 @@ mod tests {
         assert_eq!(batch, one_by_one);
         let got: Vec<(String, i64)> = batch
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_i64().unwrap()))
+            .map(|(k, v)| (k.to_string(), v.as_i64().unwrap()))
             .collect();
         let want = [("a", 4), ("b", 1), ("c", 7), ("m", 0), ("z", 2)];
         assert_eq!(
@@ -774,7 +1072,7 @@ mod tests {
             want.map(|(k, v)| (k.to_string(), v)).to_vec(),
             "sorted, old values kept, first new value of a repeated key"
         );
-        batch.extend_absent(std::iter::empty());
+        batch.extend_absent(std::iter::empty::<(String, serde_json::Value)>());
         assert_eq!(batch, one_by_one);
     }
 
@@ -799,9 +1097,9 @@ mod tests {
                 b.insert(k.to_string(), v.clone())
             );
         }
-        x.entry("zeta".into()).or_insert(json!("not set"));
+        x.entry("zeta").or_insert(json!("not set"));
         b.entry("zeta".to_string()).or_insert(json!("not set"));
-        x.entry("new".into()).or_insert_with(|| json!(2));
+        x.entry("new").or_insert_with(|| json!(2));
         b.entry("new".to_string()).or_insert_with(|| json!(2));
         assert_eq!(
             serde_json::to_string(&x).unwrap(),
@@ -875,13 +1173,187 @@ mod tests {
         assert_eq!(HexDigest::Text(hex.clone()), HexDigest::from(hex.as_str()));
     }
 
+    /// `SharedStr` serializes, reads back, compares, orders and hashes exactly as the
+    /// `String` it replaced: the timeline's hashes are over its JSON, and sorted or grouped
+    /// output must not move.
+    #[test]
+    fn shared_str_is_a_string_in_all_but_storage() {
+        use std::hash::{BuildHasher, RandomState};
+        let texts = [
+            "",
+            "a",
+            "B",
+            "é",
+            "line\nbreak \"quoted\" \\",
+            "\u{1F600}",
+            "zz",
+        ];
+        let h = RandomState::new();
+        for a in texts {
+            let s = SharedStr::from(a);
+            let owned = a.to_string();
+            let j = serde_json::to_string(&s).unwrap();
+            assert_eq!(j, serde_json::to_string(&owned).unwrap());
+            let back: SharedStr = serde_json::from_str(&j).unwrap();
+            assert_eq!(back, s);
+            // Both ways round, against `&str`, `str` and `String`.
+            assert!(s == a);
+            assert!(a == s);
+            assert!(s == *a);
+            assert!(*a == s);
+            assert!(s == owned);
+            assert!(owned == s);
+            assert_eq!(s.as_str(), a);
+            assert_eq!(format!("{s}"), a);
+            assert_eq!(format!("{s:?}"), format!("{a:?}"));
+            assert_eq!(String::from(&s), owned);
+            assert_eq!(
+                h.hash_one(&s),
+                h.hash_one(a),
+                "hashes as the str (Borrow<str>)"
+            );
+            for b in texts {
+                let t = SharedStr::from(b);
+                assert_eq!(s.cmp(&t), a.cmp(b));
+                assert_eq!(s == t, a == b);
+            }
+        }
+        // In an event: the field serializes as the string, `None` is skipped as before.
+        let mut e = Event::new(
+            Utc::now(),
+            "t",
+            "UTC",
+            "src",
+            "v",
+            EventClass::Authentication,
+            "sign_in",
+            "op",
+            Outcome::Success,
+            Provenance::default(),
+        );
+        e.app = Some("App".into());
+        let j = e.canonical_json();
+        assert!(j.contains(r#""app":"App""#) && !j.contains("user_agent"));
+        let back: Event = serde_json::from_str(&j).unwrap();
+        assert_eq!(back.canonical_json(), j);
+    }
+
+    /// Equal strings of interned events share one block, locations, devices and MFA details
+    /// one value; nothing an event serializes changes, and unequal values stay apart.
+    #[test]
+    fn interner_shares_equal_values() {
+        let ev = |user: &str, country: &str, lat: f64| {
+            let mut e = Event::new(
+                Utc::now(),
+                "2024-01-01T00:00:00Z".to_string(),
+                "UTC".to_string(),
+                "entra_signin",
+                "graph_json",
+                EventClass::Authentication,
+                "sign_in".to_string(),
+                "Sign-in activity".to_string(),
+                Outcome::Success,
+                Provenance {
+                    evidence_path: "evidence/a.json".to_string().into(),
+                    ..Default::default()
+                },
+            );
+            e.user = Some(user.into());
+            e.app = Some("Office 365 Exchange Online".into());
+            e.geo = Some(Arc::new(Geo {
+                country: Some(country.into()),
+                lat: Some(lat),
+                ..Default::default()
+            }));
+            e.mfa = Some(Arc::new(Mfa {
+                requirement: Some("multiFactorAuthentication".into()),
+                ..Default::default()
+            }));
+            e.extra
+                .insert("error_code".to_string(), serde_json::json!(0));
+            e
+        };
+        let originals = [
+            ev("anna@x", "DE", 48.1),
+            ev("anna@x", "DE", 48.1),
+            ev("ben@x", "NL", 52.3),
+            ev("ben@x", "NL", -0.0),
+            ev("ben@x", "NL", 0.0),
+        ];
+        let mut held = originals.clone();
+        let mut interner = Interner::default();
+        for e in &mut held {
+            interner.event(e);
+        }
+        for (a, b) in originals.iter().zip(&held) {
+            assert_eq!(a.canonical_json(), b.canonical_json());
+        }
+        let [a, b, c, d, z] = &held;
+        let same = |x: &SharedStr, y: &SharedStr| SharedStr::ptr_eq(x, y);
+        assert!(!same(&originals[0].action, &originals[1].action));
+        // Source and variant names are one block per thread from the start.
+        assert!(same(&originals[0].source, &originals[1].source));
+        for (x, y) in [
+            (&a.source, &c.source),
+            (&a.variant, &c.variant),
+            (&a.time_zone, &c.time_zone),
+            (&a.action, &c.action),
+            (&a.operation, &c.operation),
+            (&a.provenance.evidence_path, &c.provenance.evidence_path),
+            (a.user.as_ref().unwrap(), b.user.as_ref().unwrap()),
+            (a.app.as_ref().unwrap(), c.app.as_ref().unwrap()),
+            (
+                a.extra.keys().next().unwrap(),
+                c.extra.keys().next().unwrap(),
+            ),
+        ] {
+            assert!(same(x, y), "{x} not shared");
+        }
+        assert!(!same(a.user.as_ref().unwrap(), c.user.as_ref().unwrap()));
+        // Times are not interned: their variety is unbounded.
+        assert!(!same(
+            &SharedStr::from(a.time_original.as_str()),
+            &SharedStr::from(b.time_original.as_str())
+        ));
+        let arc = |e: &Event| e.geo.clone().unwrap();
+        assert!(Arc::ptr_eq(&arc(a), &arc(b)));
+        assert!(!Arc::ptr_eq(&arc(a), &arc(c)));
+        // -0.0 == 0.0, but they serialize differently: two locations.
+        assert!(!Arc::ptr_eq(&arc(d), &arc(z)));
+        assert!(Arc::ptr_eq(
+            a.mfa.as_ref().unwrap(),
+            c.mfa.as_ref().unwrap()
+        ));
+    }
+
+    /// `Extra` keys given as text share the thread's one block per name from the start,
+    /// however they are given; serialization is unchanged.
+    #[test]
+    fn extra_keys_share_one_block_per_name() {
+        let mut a = Extra::new();
+        let mut b = Extra::new();
+        a.insert("srcip", json!("10.0.0.1"));
+        b.insert("srcip".to_string(), json!("10.0.0.2"));
+        b.extend_absent([(&"dstip".to_string(), json!(1))]);
+        a.entry("dstip").or_insert(json!(2));
+        for k in ["srcip", "dstip"] {
+            let ka = a.keys().find(|x| *x == k).unwrap();
+            let kb = b.keys().find(|x| *x == k).unwrap();
+            assert!(SharedStr::ptr_eq(ka, kb), "{k}");
+        }
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"dstip":1,"srcip":"10.0.0.2"}"#
+        );
+    }
+
     /// What the analysis holds per event starts here (see tests/memory_footprint.rs).
     #[test]
     fn event_struct_size() {
         let n = std::mem::size_of::<Event>();
         eprintln!("size_of::<Event>() = {n}");
         assert!(
-            n <= 776,
+            n <= 528,
             "Event grew to {n} bytes; every held event pays it"
         );
     }

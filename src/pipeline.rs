@@ -747,13 +747,15 @@ fn parse_item(
     let mut sink = spill::RunSink::new(spill_dir, n, budget);
     let mut spill_error = None;
     let mut events = 0u64;
+    // One per item: no lock between the parsing threads, freed with the item (see Interner).
+    let mut interner = crate::event::Interner::default();
     let mut on_item = |it| match it {
         Ok(ev) => match unrepresentable(&ev) {
             Some(r) => out.rejected.push(r),
             None => {
                 if ev.time_zone.contains("assumed") {
                     *out.zones
-                        .entry((ev.source.clone(), ev.time_zone.clone()))
+                        .entry((ev.source.to_string(), ev.time_zone.to_string()))
                         .or_default() += 1;
                 }
                 events += 1;
@@ -775,6 +777,7 @@ fn parse_item(
                             }
                             ev.timeline_sha256 = crate::event::HashMemo(Some(sha));
                             crate::analysis::trim_for_analysis(&mut ev);
+                            interner.event(&mut ev);
                             out.events.push(ev);
                         }
                         Ok(_) => {}
@@ -855,7 +858,7 @@ fn unrepresentable(e: &Event) -> Option<RecordError> {
     }
     let p = &e.provenance;
     Some(RecordError {
-        evidence_path: p.evidence_path.clone(),
+        evidence_path: p.evidence_path.to_string(),
         evidence_sha256: p.evidence_sha256.to_string(),
         record_no: p.record_no,
         line: p.line,

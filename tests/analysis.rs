@@ -12,6 +12,7 @@ use irpack::event::{
     actions, Device, Event, EventClass, Geo, Mfa, ModifiedProperty, Outcome, Provenance, Target,
 };
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 // ------------------------------------------------------------------------------------------
 // Builders
@@ -64,7 +65,7 @@ impl E {
         e.user = Some(user.into());
         e.src_ip = Some(ip.into());
         e.client_app = Some("Browser".into());
-        e.extra.insert("is_interactive".into(), json!(true));
+        e.extra.insert("is_interactive", json!(true));
         E(e)
     }
     fn ok(time: DateTime<Utc>, user: &str, ip: &str) -> E {
@@ -81,11 +82,11 @@ impl E {
             action,
             Outcome::Success,
         );
-        e.user = actor.map(str::to_string);
+        e.user = actor.map(Into::into);
         E(e)
     }
     fn at(mut self, city: &str, cc: &str, lat: f64, lon: f64) -> E {
-        self.0.geo = Some(Box::new(Geo {
+        self.0.geo = Some(Arc::new(Geo {
             city: Some(city.into()),
             country: Some(cc.into()),
             lat: Some(lat),
@@ -95,7 +96,7 @@ impl E {
         self
     }
     fn geo(mut self, g: Geo) -> E {
-        self.0.geo = Some(Box::new(g));
+        self.0.geo = Some(Arc::new(g));
         self
     }
     fn berlin(self) -> E {
@@ -105,7 +106,7 @@ impl E {
         self.at("Lagos", "NG", 6.45, 3.39)
     }
     fn mfa(mut self, multi: bool) -> E {
-        self.0.mfa = Some(Box::new(Mfa {
+        self.0.mfa = Some(Arc::new(Mfa {
             requirement: Some(
                 if multi {
                     "multiFactorAuthentication"
@@ -124,7 +125,7 @@ impl E {
         self
     }
     fn noninteractive(mut self) -> E {
-        self.0.extra.insert("is_interactive".into(), json!(false));
+        self.0.extra.insert("is_interactive", json!(false));
         self
     }
     fn client(mut self, c: &str) -> E {
@@ -136,7 +137,7 @@ impl E {
         self
     }
     fn device(mut self, os: &str, browser: &str) -> E {
-        self.0.device = Some(Box::new(Device {
+        self.0.device = Some(Arc::new(Device {
             os: Some(os.into()),
             browser: Some(browser.into()),
             ..Device::default()
@@ -144,7 +145,7 @@ impl E {
         self
     }
     fn asn(mut self, a: u32) -> E {
-        self.0.geo.get_or_insert_with(Default::default).asn = Some(a);
+        Arc::make_mut(self.0.geo.get_or_insert_with(Default::default)).asn = Some(a);
         self
     }
     fn ip(mut self, ip: &str) -> E {
@@ -152,7 +153,7 @@ impl E {
         self
     }
     fn extra(mut self, k: &str, v: Value) -> E {
-        self.0.extra.insert(k.into(), v);
+        self.0.extra.insert(k, v);
         self
     }
     fn target(mut self, kind: &str, name: &str) -> E {
@@ -1489,11 +1490,11 @@ fn risk_event(at: &str, user: &str, detected: &str) -> Event {
     );
     e.user = Some(user.into());
     e.extra
-        .insert("risk_event_type".into(), json!("leakedCredentials"));
-    e.extra.insert("detected_time".into(), json!(detected));
-    e.extra.insert("detection_timing".into(), json!("offline"));
-    e.extra.insert("risk_state".into(), json!("atRisk"));
-    e.extra.insert("risk_level".into(), json!("high"));
+        .insert("risk_event_type", json!("leakedCredentials"));
+    e.extra.insert("detected_time", json!(detected));
+    e.extra.insert("detection_timing", json!("offline"));
+    e.extra.insert("risk_state", json!("atRisk"));
+    e.extra.insert("risk_level", json!("high"));
     e
 }
 
@@ -1578,11 +1579,10 @@ fn network_correlation_radius_vpn_firewall() {
         e.session_id = Some("S-1".into());
         e.bytes_in = Some(bytes);
         e.bytes_out = Some(bytes / 2);
-        e.extra.insert("framed_ip".into(), json!("10.8.0.12"));
-        e.extra.insert("nas_identifier".into(), json!("vpn-gw-1"));
+        e.extra.insert("framed_ip", json!("10.8.0.12"));
+        e.extra.insert("nas_identifier", json!("vpn-gw-1"));
         if action == actions::SESSION_STOP {
-            e.extra
-                .insert("terminate_cause".into(), json!("Admin-Reset"));
+            e.extra.insert("terminate_cause", json!("Admin-Reset"));
         }
         e
     };
@@ -1598,7 +1598,7 @@ fn network_correlation_radius_vpn_firewall() {
     );
     vpn.user = Some("rob".into());
     vpn.src_ip = Some(attacker.into());
-    vpn.extra.insert("assigned_ip".into(), json!("10.8.0.12"));
+    vpn.extra.insert("assigned_ip", json!("10.8.0.12"));
     ev.push(vpn);
     for (k, action) in [
         actions::FLOW_ALLOWED,
@@ -2034,7 +2034,7 @@ fn never_panics_on_odd_events() {
             e.user = Some(["", " ", "A@X", "a@x", "CORP\\a", "ü@ö.de"][r.below(6) as usize].into());
         }
         e.src_ip = Some(odd_ips[r.below(odd_ips.len() as u64) as usize].into());
-        e.geo = Some(Box::new(Geo {
+        e.geo = Some(Arc::new(Geo {
             country: Some(odd_countries[r.below(6) as usize].into()),
             city: Some("".into()),
             lat: [None, Some(f64::NAN), Some(91.0), Some(-33.9)][r.below(4) as usize],
@@ -2047,7 +2047,7 @@ fn never_panics_on_odd_events() {
                 .into(),
         );
         e.extra.insert(
-            "parameters".into(),
+            "parameters",
             [
                 json!(null),
                 json!([1, 2]),
@@ -2056,9 +2056,8 @@ fn never_panics_on_odd_events() {
             ][r.below(4) as usize]
                 .clone(),
         );
-        e.extra
-            .insert("item_count".into(), json!(["x", "-5"][k % 2]));
-        e.extra.insert("detected_time".into(), json!("yesterday"));
+        e.extra.insert("item_count", json!(["x", "-5"][k % 2]));
+        e.extra.insert("detected_time", json!("yesterday"));
         ev.push(e);
     }
     let mut c = case();

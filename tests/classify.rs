@@ -13,6 +13,7 @@ use irpack::analysis::{
 };
 use irpack::case::{CaseFile, Travel};
 use irpack::event::{actions, Event, EventClass, Geo, Mfa, Outcome, Provenance, Target};
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------
 // Fixture builders
@@ -100,13 +101,13 @@ impl Fx {
         );
         e.user = Some(user.into());
         e.src_ip = Some(ip.into());
-        e.geo = Some(Box::new(Geo {
+        e.geo = Some(Arc::new(Geo {
             country: Some(country.into()),
             ..Default::default()
         }));
         e.client_app = Some("Browser".into());
         e.app = Some("Office 365 Exchange Online".into());
-        e.reason = reason.map(str::to_string);
+        e.reason = reason.map(Into::into);
         e.mfa = mfa_satisfied
             .map(|s| Mfa {
                 requirement: Some(if s {
@@ -118,7 +119,7 @@ impl Fx {
                 method: s.then(|| "Mobile app notification".into()),
                 detail: None,
             })
-            .map(Box::new);
+            .map(Arc::new);
         self.push(e)
     }
 
@@ -144,7 +145,7 @@ impl Fx {
             Outcome::Success,
             prov(self.next_record()),
         );
-        e.user = actor.map(str::to_string);
+        e.user = actor.map(Into::into);
         e.targets = vec![Target {
             kind: Some("User".into()),
             id: Some(format!("oid-{target}")),
@@ -152,11 +153,9 @@ impl Fx {
             modified: vec![],
         }];
         let by = if actor.is_some() { "user" } else { "app" };
-        e.extra
-            .insert("initiated_by_type".into(), serde_json::json!(by));
+        e.extra.insert("initiated_by_type", serde_json::json!(by));
         if let Some(a) = app {
-            e.extra
-                .insert("initiated_by_app".into(), serde_json::json!(a));
+            e.extra.insert("initiated_by_app", serde_json::json!(a));
         }
         self.push(e)
     }
@@ -224,14 +223,11 @@ impl Fx {
             prov(self.next_record()),
         );
         e.user = Some(user.into());
-        e.extra.insert(
-            "risk_event_type".into(),
-            serde_json::json!("leakedCredentials"),
-        );
         e.extra
-            .insert("detected_time".into(), serde_json::json!(detected));
+            .insert("risk_event_type", serde_json::json!("leakedCredentials"));
+        e.extra.insert("detected_time", serde_json::json!(detected));
         e.extra
-            .insert("detection_timing".into(), serde_json::json!("offline"));
+            .insert("detection_timing", serde_json::json!("offline"));
         let e = self.push(e);
         self.analysis.risk.push(RiskAlert {
             user: user.into(),

@@ -57,7 +57,7 @@ fn check_accounting(bytes: &[u8], p: &Parsed) {
             byte_offset: r.byte_offset,
             byte_len: r.byte_len,
             raw_sha256: r.raw_sha256.clone().into(),
-            decoded_from: p.decoded_from.map(str::to_string),
+            decoded_from: p.decoded_from.map(Into::into),
             ..Provenance::default()
         };
         assert!(

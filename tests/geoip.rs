@@ -89,7 +89,7 @@ fn signin(time: DateTime<Utc>, user: &str, ip: &str, source: &str) -> Event {
 }
 
 fn with_geo(mut e: Event, g: Geo) -> Event {
-    e.geo = Some(Box::new(g));
+    e.geo = Some(Arc::new(g));
     e
 }
 

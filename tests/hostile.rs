@@ -237,13 +237,13 @@ fn formula_cells_are_neutralised_in_the_csv_timeline() {
                 Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, i as u32).unwrap(),
                 i as u64 + 1,
             );
-            e.user = Some(f.to_string());
-            e.user_agent = Some(f.to_string());
-            e.app = Some(f.to_string());
-            e.reason = Some(f.to_string());
-            e.operation = f.to_string();
+            e.user = Some((*f).into());
+            e.user_agent = Some((*f).into());
+            e.app = Some((*f).into());
+            e.reason = Some((*f).into());
+            e.operation = (*f).into();
             e.session_id = Some(f.to_string());
-            e.provenance.evidence_path = format!("evidence/{f}");
+            e.provenance.evidence_path = format!("evidence/{f}").into();
             e
         })
         .collect();

@@ -137,7 +137,7 @@ fn download(n: u64, time: &str, user: &str, url: &str) -> Event {
     let mut e = ual(n, time, user, actions::FILE_DOWNLOADED);
     e.resource = Some(url.into());
     e.extra.insert(
-        "SiteUrl".into(),
+        "SiteUrl",
         serde_json::json!(url.split("/Shared").next().unwrap()),
     );
     e
@@ -479,7 +479,7 @@ fn access_to_a_classified_mailbox_applies() {
         actions::MAIL_ITEMS_ACCESSED,
     );
     e.extra.insert(
-        "MailboxOwnerUPN".into(),
+        "MailboxOwnerUPN",
         serde_json::json!("billing@contoso.example"),
     );
     let fs = flags_trim_neutral(&window(), &compromised(ALICE), &case, &[e.clone()]);

@@ -86,7 +86,7 @@ fn every_provenance_rehashes_to_the_raw_record() {
                 byte_offset: r.byte_offset,
                 byte_len: r.byte_len,
                 raw_sha256: r.raw_sha256.clone().into(),
-                decoded_from: parsed.decoded_from.map(str::to_string),
+                decoded_from: parsed.decoded_from.map(Into::into),
                 ..Default::default()
             };
             assert!(

@@ -33,17 +33,17 @@ fn event(
         "Sign-in activity",
         Outcome::Success,
         Provenance {
-            evidence_path: format!("data/evidence/f{file}.json"),
+            evidence_path: format!("data/evidence/f{file}.json").into(),
             evidence_sha256: format!("{file:064}").into(),
             record_no,
             line: record_no,
             ..Default::default()
         },
     );
-    e.user = Some(format!("user{}@contoso.com", secs % 3));
+    e.user = Some(format!("user{}@contoso.com", secs % 3).into());
     e.request_id = req.map(|r| format!("REQ-{r}"));
     e.extra
-        .insert("k".into(), serde_json::json!(format!("={record_no}")));
+        .insert("k", serde_json::json!(format!("={record_no}")));
     e
 }
 

@@ -641,7 +641,7 @@ fn coverage(events: &[Event], flows: Option<&FlowStore>) -> Vec<SourceCoverage> 
         let c = m
             .entry(e.source.as_str())
             .or_insert_with(|| SourceCoverage {
-                source: e.source.clone(),
+                source: e.source.to_string(),
                 ..SourceCoverage::default()
             });
         c.events += 1;
@@ -930,7 +930,7 @@ mod tests {
         assert_eq!(browser_family("IE"), "IE");
         let mut e = ev();
         assert_eq!(device_key(&e), None);
-        e.device = Some(Box::new(crate::event::Device {
+        e.device = Some(std::sync::Arc::new(crate::event::Device {
             os: Some("Ios 17.4.1".into()),
             ..Default::default()
         }));
@@ -944,22 +944,21 @@ mod tests {
             Some("500121: Authentication failed during strong authentication request.".into());
         assert_eq!(error_code(&e), Some(500121));
         e.reason = Some("Invalid password".into());
-        e.extra.insert("errorCode".into(), serde_json::json!(50126));
+        e.extra.insert("errorCode", serde_json::json!(50126));
         assert_eq!(error_code(&e), Some(50126));
         assert_eq!(interactive(&e), None);
-        e.extra
-            .insert("is_interactive".into(), serde_json::json!("false"));
+        e.extra.insert("is_interactive", serde_json::json!("false"));
         assert_eq!(interactive(&e), Some(false));
         e.client_app = Some("IMAP4".into());
         assert_eq!(legacy_client(&e), Some("IMAP4"));
         e.client_app = Some("Browser".into());
         assert_eq!(legacy_client(&e), None);
-        e.mfa = Some(Box::new(Mfa {
+        e.mfa = Some(std::sync::Arc::new(Mfa {
             requirement: Some("singleFactorAuthentication".into()),
             ..Default::default()
         }));
         assert!(single_factor(&e) && !mfa_done(&e));
-        e.mfa = Some(Box::new(Mfa {
+        e.mfa = Some(std::sync::Arc::new(Mfa {
             requirement: Some("multiFactorAuthentication".into()),
             ..Default::default()
         }));

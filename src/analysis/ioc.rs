@@ -104,8 +104,9 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
         if !apps.is_empty() {
             let ids = e
                 .app_id
-                .iter()
-                .chain(e.targets.iter().filter_map(|t| t.id.as_ref()));
+                .as_deref()
+                .into_iter()
+                .chain(e.targets.iter().filter_map(|t| t.id.as_deref()));
             for id in ids {
                 let l = id.trim().to_ascii_lowercase();
                 if apps.contains(&l) {

@@ -83,7 +83,7 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
         if let Some(sid) = &e.session_id {
             ctx.net_sessions
                 .borrow_mut()
-                .insert((e.source.clone(), sid.clone(), user.clone()));
+                .insert((e.source.to_string(), sid.clone(), user.clone()));
         }
         // Without a session id every record stands alone.
         // (by timeline line: the same whether flows are held compactly or not).
@@ -92,10 +92,10 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
             .clone()
             .unwrap_or_else(|| format!("#{}", ctx.line(i)));
         let entry = m
-            .entry((e.source.clone(), sid.clone(), user.clone()))
+            .entry((e.source.to_string(), sid.clone(), user.clone()))
             .or_insert_with(|| Session {
                 s: NetworkSession {
-                    source: e.source.clone(),
+                    source: e.source.to_string(),
                     user: (!user.is_empty()).then(|| user.clone()),
                     session_id: e.session_id.clone(),
                     still_active: true,

@@ -464,7 +464,7 @@ fn oauth(ctx: &Ctx, i: usize) -> Option<Draft> {
             })
         })
         .and_then(|t| t.name.clone().or(t.id.clone()))
-        .or_else(|| e.app.clone())
+        .or_else(|| e.app.as_ref().map(String::from))
         .unwrap_or_else(|| "an application".into());
     let blob = format!(
         "{} {}",

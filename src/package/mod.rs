@@ -430,8 +430,8 @@ fn seal_evidence_package(
 fn known_names(out: &RunOutput, concl: &Conclusions) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     for e in &out.events {
-        v.extend(e.user.clone());
-        v.extend(e.user_id.clone());
+        v.extend(e.user.as_ref().map(String::from));
+        v.extend(e.user_id.as_ref().map(String::from));
         for t in e.targets.iter().filter(|t| {
             t.kind
                 .as_deref()

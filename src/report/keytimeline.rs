@@ -136,13 +136,13 @@ pub fn build<'c>(idx: &EventIndex, concl: &'c Conclusions) -> KeyTimeline {
             Row {
                 short: short(&h),
                 time: t(e.time),
-                source: e.source.clone(),
-                action: e.action.clone(),
+                source: e.source.to_string(),
+                action: e.action.to_string(),
                 outcome: serde_json::to_value(e.outcome)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
-                user: e.user.clone(),
+                user: e.user.as_ref().map(String::from),
                 ip: e.src_ip.clone(),
                 country: e.geo.as_ref().and_then(|g| g.country.clone()),
                 detail: detail(e),
@@ -199,7 +199,7 @@ fn neighbours(idx: &EventIndex, i: usize) -> Vec<usize> {
 pub fn detail(e: &Event) -> String {
     let mut parts: Vec<String> = Vec::new();
     if !e.operation.is_empty() && e.operation != e.action {
-        parts.push(e.operation.clone());
+        parts.push(e.operation.to_string());
     }
     if let Some(app) = &e.app {
         parts.push(format!("app {app}"));
@@ -221,7 +221,7 @@ pub fn detail(e: &Event) -> String {
         }
     }
     if let Some(r) = &e.reason {
-        parts.push(r.clone());
+        parts.push(r.to_string());
     }
     for tg in e.targets.iter().take(3) {
         let name = tg.name.as_ref().or(tg.id.as_ref());

@@ -1019,7 +1019,9 @@ fn iocs(
         let consent = f.rule == rules::OAUTH_CONSENT;
         for e in f.evidence.iter().filter_map(|h| idx.get(h)) {
             if let Some(ua) = &e.user_agent {
-                uas.entry(ua.clone()).or_default().insert(f.rule.clone());
+                uas.entry(ua.to_string())
+                    .or_default()
+                    .insert(f.rule.clone());
             }
             if consent {
                 for t in &e.targets {
@@ -1031,7 +1033,9 @@ fn iocs(
                 }
             }
             if let Some(app) = e.app.as_ref().or(e.app_id.as_ref()) {
-                apps.entry(app.clone()).or_default().insert(f.rule.clone());
+                apps.entry(app.to_string())
+                    .or_default()
+                    .insert(f.rule.clone());
             }
         }
     }

@@ -397,14 +397,14 @@ pub fn generic_event(
     ev.user = c
         .get_any(&["suser", "duser"])
         .and_then(non_blank)
-        .map(str::to_string);
+        .map(Into::into);
     // CEF defines `in` as bytes flowing source→destination, i.e. what the source sent.
     ev.bytes_out = c.get("in").and_then(|v| v.parse().ok());
     ev.bytes_in = c.get("out").and_then(|v| v.parse().ok());
-    ev.app = c.get("app").map(str::to_string);
-    ev.resource = c.get("request").map(str::to_string);
-    ev.user_agent = c.get("requestClientApplication").map(str::to_string);
-    ev.reason = c.get("reason").map(str::to_string);
+    ev.app = c.get("app").map(Into::into);
+    ev.resource = c.get("request").map(Into::into);
+    ev.user_agent = c.get("requestClientApplication").map(Into::into);
+    ev.reason = c.get("reason").map(Into::into);
     header_extra(c, &mut ev);
     for (k, v) in &c.ext {
         if !v.trim().is_empty()
@@ -432,11 +432,11 @@ pub fn header_extra(c: &Cef, ev: &mut Event) {
         ("cef_severity", &c.severity),
     ] {
         if !v.trim().is_empty() {
-            ev.extra.insert(k.to_string(), v.trim().into());
+            ev.extra.insert(k, v.trim().into());
         }
     }
     if let Some(h) = c.header_host {
-        ev.extra.insert("syslog_host".into(), h.into());
+        ev.extra.insert("syslog_host", h.into());
     }
 }
 

@@ -163,7 +163,9 @@ fn audit_event(
         outcome,
         prov,
     );
-    ev.reason = get_text(a, "resultReason").filter(|s| !s.trim().is_empty());
+    ev.reason = get_text(a, "resultReason")
+        .filter(|s| !s.trim().is_empty())
+        .map(Into::into);
     ev.correlation_id =
         get_text(a, "correlationId").or_else(|| env.and_then(|e| get_text(e, "correlationId")));
     ev.targets = targets;
@@ -185,13 +187,12 @@ fn audit_event(
             .is_some()
         });
         if let Some(u) = user {
-            ev.user = get_text_any(&u, &["userPrincipalName", "displayName", "id"]);
-            ev.user_id = get_text(&u, "id");
+            ev.user = get_text_any(&u, &["userPrincipalName", "displayName", "id"]).map(Into::into);
+            ev.user_id = get_text(&u, "id").map(Into::into);
             ip = get_text(&u, "ipAddress");
-            ev.extra.insert("initiated_by_type".into(), "user".into());
+            ev.extra.insert("initiated_by_type", "user".into());
             if let Some(d) = get_text(&u, "displayName") {
-                ev.extra
-                    .insert("initiated_by_user_display_name".into(), d.into());
+                ev.extra.insert("initiated_by_user_display_name", d.into());
             }
         } else if let Some(p) = app {
             let name = get_text_any(
@@ -203,15 +204,15 @@ fn audit_event(
                     "servicePrincipalId",
                 ],
             );
-            ev.app = get_text(&p, "displayName");
-            ev.app_id = get_text(&p, "appId");
-            ev.extra.insert("initiated_by_type".into(), "app".into());
+            ev.app = get_text(&p, "displayName").map(Into::into);
+            ev.app_id = get_text(&p, "appId").map(Into::into);
+            ev.extra.insert("initiated_by_type", "app".into());
             if let Some(n) = name {
-                ev.extra.insert("initiated_by_app".into(), n.into());
+                ev.extra.insert("initiated_by_app", n.into());
             }
             if let Some(sp) = get_text(&p, "servicePrincipalId") {
                 ev.extra
-                    .insert("initiated_by_service_principal_id".into(), sp.into());
+                    .insert("initiated_by_service_principal_id", sp.into());
             }
         }
     }
@@ -220,18 +221,20 @@ fn audit_event(
     ev.src_ip = ipf.ip;
     ev.src_port = ipf.port;
     if let Some(u) = ipf.unparsed {
-        ev.extra.insert("src_ip_unparsed".into(), u.into());
+        ev.extra.insert("src_ip_unparsed", u.into());
     }
 
     let details = ops::name_value_object(&get_array(a, "additionalDetails"));
-    ev.user_agent = get_text(a, "userAgent").or_else(|| get_text(&details, "User-Agent"));
+    ev.user_agent = get_text(a, "userAgent")
+        .or_else(|| get_text(&details, "User-Agent"))
+        .map(Into::into);
     if !details.is_empty() {
         ev.extra
-            .insert("additional_details".into(), Value::Object(details));
+            .insert("additional_details", Value::Object(details));
     }
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
-            ev.extra.insert(k.into(), v.into());
+            ev.extra.insert(k, v.into());
         }
     };
     put("audit_id", get_text(a, "id"));

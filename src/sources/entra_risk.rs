@@ -250,23 +250,23 @@ fn risk_event(
         prov,
     );
 
-    ev.user = get_text(r, "userPrincipalName");
+    ev.user = get_text(r, "userPrincipalName").map(Into::into);
     ev.user_id = if detection {
-        get_text(r, "userId")
+        get_text(r, "userId").map(Into::into)
     } else {
-        get_text_any(r, &["userId", "id"])
+        get_text_any(r, &["userId", "id"]).map(Into::into)
     };
     if ev.user.is_none() {
         // Service-principal risk names an app, not a user.
-        ev.app = get_text_any(r, &["servicePrincipalDisplayName", "displayName"]);
-        ev.app_id = get_text(r, "appId");
+        ev.app = get_text_any(r, &["servicePrincipalDisplayName", "displayName"]).map(Into::into);
+        ev.app_id = get_text(r, "appId").map(Into::into);
     }
     ev.request_id = get_text(r, "requestId");
     ev.correlation_id = get_text(r, "correlationId");
     let ipf = ops::ip_facts(get_text_any(r, &["ipAddress", "IpAddress"]).as_deref());
     ev.src_ip = ipf.ip;
     if let Some(u) = ipf.unparsed {
-        ev.extra.insert("src_ip_unparsed".into(), u.into());
+        ev.extra.insert("src_ip_unparsed", u.into());
     }
     let loc = get_obj(r, "location").or_else(|| {
         // Flattened exports (Export-Csv of the Graph objects) carry the location as columns.
@@ -281,40 +281,37 @@ fn risk_event(
     ev.geo = loc
         .as_deref()
         .and_then(ops::geo_from_location)
-        .map(Box::new);
+        .map(std::sync::Arc::new);
 
     let info = get_array(r, "additionalInfo");
     if !info.is_empty() {
         let obj = ops::name_value_object(&info);
-        ev.user_agent = get_text(&obj, "userAgent");
-        ev.extra
-            .insert("additional_info".into(), Value::Object(obj));
+        ev.user_agent = get_text(&obj, "userAgent").map(Into::into);
+        ev.extra.insert("additional_info", Value::Object(obj));
     }
 
     if detection {
         if let Some(t) = get_text(r, "detectedDateTime") {
             match ops::parse_utc(&t) {
                 Some(st) => {
-                    ev.extra
-                        .insert("detected_time".into(), ops::rfc3339(&st).into());
+                    ev.extra.insert("detected_time", ops::rfc3339(&st).into());
                 }
                 None => {
-                    ev.extra
-                        .insert("detected_time_unparsed".into(), t.clone().into());
+                    ev.extra.insert("detected_time_unparsed", t.clone().into());
                 }
             }
-            ev.extra.insert("detected_time_original".into(), t.into());
+            ev.extra.insert("detected_time_original", t.into());
         }
     }
     if let Some(t) = get_text(r, "lastUpdatedDateTime") {
         if let Some(st) = ops::parse_utc(&t) {
             ev.extra
-                .insert("last_updated_time".into(), ops::rfc3339(&st).into());
+                .insert("last_updated_time", ops::rfc3339(&st).into());
         }
     }
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
-            ev.extra.insert(k.into(), v.into());
+            ev.extra.insert(k, v.into());
         }
     };
     put("risk_event_type", get_text(r, "riskEventType"));

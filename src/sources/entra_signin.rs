@@ -23,6 +23,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 const ID: &str = "entra_signin";
 /// Operation name Microsoft gives this event in diagnostic logs and Log Analytics; Graph and the
@@ -992,9 +993,9 @@ fn map_signin(
         outcome,
         Default::default(),
     );
-    ev.reason = reason;
-    ev.user = s(o, &["userPrincipalName"]);
-    ev.user_id = s(o, &["userId"]);
+    ev.reason = reason.map(Into::into);
+    ev.user = s(o, &["userPrincipalName"]).map(Into::into);
+    ev.user_id = s(o, &["userId"]).map(Into::into);
     if let Some(raw_ip) = both(&["ipAddress", "callerIpAddress"]) {
         match split_ip(&raw_ip) {
             Some((ip, port)) => {
@@ -1002,29 +1003,29 @@ fn map_signin(
                 ev.src_port = port;
             }
             None => {
-                ev.extra
-                    .insert("ip_address_raw".into(), Value::String(raw_ip));
+                ev.extra.insert("ip_address_raw", Value::String(raw_ip));
             }
         }
     }
-    ev.geo = geo(o, env).map(Box::new);
-    ev.device = device(o).map(Box::new);
-    ev.user_agent = s(o, &["userAgent"]);
-    ev.client_app = s(o, &["clientAppUsed"]);
-    ev.app = s(o, &["appDisplayName"]);
-    ev.app_id = s(o, &["appId"]);
+    ev.geo = geo(o, env).map(Arc::new);
+    ev.device = device(o).map(Arc::new);
+    ev.user_agent = s(o, &["userAgent"]).map(Into::into);
+    ev.client_app = s(o, &["clientAppUsed"]).map(Into::into);
+    ev.app = s(o, &["appDisplayName"]).map(Into::into);
+    ev.app_id = s(o, &["appId"]).map(Into::into);
     ev.resource = s(
         o,
         &["resourceDisplayName", "resourceId", "ResourceIdentity"],
-    );
+    )
+    .map(Into::into);
     ev.session_id = s(o, &["sessionId"]);
     ev.correlation_id = both(&["correlationId"]);
     ev.request_id = s(o, &["id"]);
-    ev.mfa = mfa(o, status.as_deref(), additional.as_deref(), outcome).map(Box::new);
+    ev.mfa = mfa(o, status.as_deref(), additional.as_deref(), outcome).map(Arc::new);
 
     let x = &mut ev.extra;
     if let Some(c) = code {
-        x.insert("error_code".into(), Value::from(c));
+        x.insert("error_code", Value::from(c));
     }
     put(x, "failure_reason", failure_reason.map(Value::String));
     put(
@@ -1034,25 +1035,25 @@ fn map_signin(
     );
     put(x, "status", status_text.map(Value::String));
     if let Some(order) = when.date_order {
-        x.insert("date_order".into(), Value::String(order.into()));
+        x.insert("date_order", Value::String(order.into()));
     }
     let category = both(&["category"]).or_else(|| s(o, &["Type"]));
     let kind = sign_in_kind(o, category.as_deref(), variant, hint);
     match boolean_field(o, "isInteractive") {
         Some(b) => {
-            x.insert("is_interactive".into(), Value::Bool(b));
+            x.insert("is_interactive", Value::Bool(b));
         }
         None => {
             if let Some((b, basis)) =
                 kind.and_then(|(k, basis)| k.interactive().map(|b| (b, basis)))
             {
-                x.insert("is_interactive".into(), Value::Bool(b));
-                x.insert("is_interactive_basis".into(), Value::String(basis.into()));
+                x.insert("is_interactive", Value::Bool(b));
+                x.insert("is_interactive_basis", Value::String(basis.into()));
             }
         }
     }
     if let Some((k, _)) = kind {
-        x.insert("sign_in_type".into(), Value::String(k.name().into()));
+        x.insert("sign_in_type", Value::String(k.name().into()));
     }
     put(x, "category", category.map(Value::String));
     if let Some(e) = env {
@@ -1061,7 +1062,7 @@ fn map_signin(
         if let Some(c) =
             s(e, &["correlationId"]).filter(|c| ev.correlation_id.as_deref() != Some(c.as_str()))
         {
-            x.insert("envelope_correlation_id".into(), Value::String(c));
+            x.insert("envelope_correlation_id", Value::String(c));
         }
     }
     put(x, "tenant_id", s(o, &["AADTenantId"]).map(Value::String));
@@ -1108,10 +1109,7 @@ fn map_signin(
             })
             .collect();
         if !applied.is_empty() {
-            x.insert(
-                "conditional_access_policies_applied".into(),
-                Value::Array(applied),
-            );
+            x.insert("conditional_access_policies_applied", Value::Array(applied));
         }
     }
     Draft { ev }

@@ -15,6 +15,7 @@ use crate::event::{actions, Device, Event, EventClass, Geo, Outcome, Provenance}
 use chrono::{NaiveDate, TimeZone, Utc};
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::Arc;
 
 pub const ID: &str = "fortigate";
 
@@ -537,30 +538,30 @@ fn map_with_time(
     let dport = if is_vpn { f.get("locport") } else { None }
         .or_else(|| f.get_any(&["dstport", "dst_port"]));
     ev.dst_port = dport.and_then(|v| v.parse().ok());
-    ev.user = f.get_any(&["user", "xauthuser"]).map(str::to_string);
+    ev.user = f.get_any(&["user", "xauthuser"]).map(Into::into);
     ev.bytes_out = f.get("sentbyte").and_then(|v| v.parse().ok());
     ev.bytes_in = f.get("rcvdbyte").and_then(|v| v.parse().ok());
-    ev.app = f.get("app").map(str::to_string);
-    ev.app_id = f.get("appid").map(str::to_string);
+    ev.app = f.get("app").map(Into::into);
+    ev.app_id = f.get("appid").map(Into::into);
     ev.session_id = f.get_any(&["sessionid", "session_id"]).map(str::to_string);
-    ev.reason = f.get("reason").map(str::to_string);
-    ev.user_agent = f.get("agent").map(str::to_string);
+    ev.reason = f.get("reason").map(Into::into);
+    ev.user_agent = f.get("agent").map(Into::into);
     if ty.eq_ignore_ascii_case("utm") {
         ev.resource = match (f.get("hostname"), f.get("url")) {
-            (Some(h), Some(u)) if u.starts_with('/') => Some(format!("{h}{u}")),
-            (_, Some(u)) => Some(u.to_string()),
-            (Some(h), None) => Some(h.to_string()),
-            _ => f.get_any(&["qname", "filename"]).map(str::to_string),
+            (Some(h), Some(u)) if u.starts_with('/') => Some(format!("{h}{u}").into()),
+            (_, Some(u)) => Some(u.into()),
+            (Some(h), None) => Some(h.into()),
+            _ => f.get_any(&["qname", "filename"]).map(Into::into),
         };
     }
     if let Some(c) = f.get("srccountry").and_then(syslog::country_code) {
-        ev.geo = Some(Box::new(Geo {
+        ev.geo = Some(Arc::new(Geo {
             country: Some(c.to_string()),
             ..Geo::default()
         }));
     }
     if f.get("srcname").is_some() || f.get("osname").is_some() {
-        ev.device = Some(Box::new(Device {
+        ev.device = Some(Arc::new(Device {
             name: f.get("srcname").map(str::to_string),
             os: f.get("osname").map(|o| match f.get("srcswversion") {
                 Some(v) => format!("{o} {v}"),
@@ -570,13 +571,13 @@ fn map_with_time(
         }));
     }
     if let Some(a) = f.get_any(&["tunnelip", "assignip"]).and_then(ip_value) {
-        ev.extra.insert("assigned_ip".into(), a.into());
+        ev.extra.insert("assigned_ip", a.into());
     }
     let kept = f.pairs.iter().filter_map(|(k, v)| {
         let skip = is_blank(v)
             || CONSUMED.contains(&k.as_ref())
             || (is_vpn && matches!(k.as_ref(), "remip" | "locip" | "remport" | "locport"));
-        (!skip).then(|| (k.to_string(), v.trim().into()))
+        (!skip).then(|| (k.as_ref(), v.trim().into()))
     });
     ev.extra.extend_absent(kept);
     ev

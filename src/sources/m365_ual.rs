@@ -23,6 +23,7 @@ use super::{Input, Item, ParseContext, Source};
 use crate::event::{actions, Device, Event, ModifiedProperty, Outcome, Provenance, Target};
 use serde_json::{Map, Value};
 use std::io::Write;
+use std::sync::Arc;
 
 pub struct M365Ual;
 
@@ -400,7 +401,9 @@ fn ual_event(
         outcome,
         prov,
     );
-    ev.user = get_text(a, "UserId").or_else(|| c.user.clone());
+    ev.user = get_text(a, "UserId")
+        .or_else(|| c.user.clone())
+        .map(Into::into);
 
     let ip = get_text_any(a, &["ClientIP", "ClientIPAddress", "ActorIpAddress"])
         .or_else(|| c.client_ip.clone());
@@ -408,28 +411,31 @@ fn ual_event(
     ev.src_ip = ipf.ip;
     ev.src_port = ipf.port;
     if let Some(u) = ipf.unparsed {
-        ev.extra.insert("src_ip_unparsed".into(), u.into());
+        ev.extra.insert("src_ip_unparsed", u.into());
     }
 
     let ctx_obj = get_obj(a, "AppAccessContext").unwrap_or_default();
     let ext = ops::name_value_object(&get_array(a, "ExtendedProperties"));
     let devp = ops::name_value_object(&get_array(a, "DeviceProperties"));
-    ev.user_agent = get_text(a, "UserAgent").or_else(|| get_text(&ext, "UserAgent"));
+    ev.user_agent = get_text(a, "UserAgent")
+        .or_else(|| get_text(&ext, "UserAgent"))
+        .map(Into::into);
     ev.app_id = get_text_any(a, &["AppId", "ApplicationId", "ClientAppId"])
-        .or_else(|| get_text(&ctx_obj, "ClientAppId"));
+        .or_else(|| get_text(&ctx_obj, "ClientAppId"))
+        .map(Into::into);
     ev.session_id = get_text(&ctx_obj, "AADSessionId")
         .or_else(|| get_text(a, "SessionId"))
         .or_else(|| get_text(&devp, "SessionId"));
     ev.correlation_id =
         get_text(a, "CorrelationId").or_else(|| get_text(&ctx_obj, "CorrelationId"));
-    ev.client_app = get_text(a, "ClientInfoString");
+    ev.client_app = get_text(a, "ClientInfoString").map(Into::into);
 
     let record_type = get(a, "RecordType")
         .and_then(ops::value_text)
         .or_else(|| c.record_type.clone());
     let put = |ev: &mut Event, k: &str, v: Option<String>| {
         if let Some(v) = v {
-            ev.extra.insert(k.into(), v.into());
+            ev.extra.insert(k, v.into());
         }
     };
     put(
@@ -454,19 +460,16 @@ fn ual_event(
     put(&mut ev, "result_status", status);
     put(&mut ev, "admin_units", c.admin_units.clone());
     if !params.is_empty() {
-        ev.extra
-            .insert("parameters".into(), Value::Object(params.clone()));
+        ev.extra.insert("parameters", Value::Object(params.clone()));
     } else if let Some(Value::String(raw)) = get(a, "Parameters") {
         // Export-Csv of parsed AuditData writes nested lists as `System.Object[]`: say so
         // rather than pretend the cmdlet had no parameters.
-        ev.extra.insert("parameters_raw".into(), raw.clone().into());
+        ev.extra.insert("parameters_raw", raw.clone().into());
     }
     let opprops = ops::name_value_object(&get_array(a, "OperationProperties"));
     if !opprops.is_empty() {
-        ev.extra.insert(
-            "operation_properties".into(),
-            Value::Object(opprops.clone()),
-        );
+        ev.extra
+            .insert("operation_properties", Value::Object(opprops.clone()));
     }
 
     let wl = workload.as_deref().unwrap_or("").to_ascii_lowercase();
@@ -544,8 +547,7 @@ fn ual_event(
         );
     }
     if !ext.is_empty() {
-        ev.extra
-            .insert("extended_properties".into(), Value::Object(ext));
+        ev.extra.insert("extended_properties", Value::Object(ext));
     }
     Ok(ev)
 }
@@ -556,18 +558,19 @@ fn sign_in_details(
     ext: &Map<String, Value>,
     devp: &Map<String, Value>,
 ) {
-    ev.reason = get_text(a, "LogonError");
+    ev.reason = get_text(a, "LogonError").map(Into::into);
     if let Some(n) = get_text(a, "ErrorNumber") {
         if ev.reason.is_none() && ev.outcome == Outcome::Failure {
-            ev.reason = Some(format!("error {n}"));
+            ev.reason = Some(format!("error {n}").into());
         }
-        ev.extra.insert("error_number".into(), n.into());
+        ev.extra.insert("error_number", n.into());
     }
     let targets = get_array(a, "Target");
     ev.resource = targets
         .iter()
         .find_map(|t| t.as_object().and_then(|o| get_text(o, "ID")))
-        .or_else(|| get_text(a, "ObjectId"));
+        .or_else(|| get_text(a, "ObjectId"))
+        .map(Into::into);
     let b = |k: &str| get_text(devp, k).map(|v| v.eq_ignore_ascii_case("true"));
     let d = Device {
         id: get_text_any(devp, &["Id", "DeviceId"]),
@@ -579,11 +582,10 @@ fn sign_in_details(
         trust_type: get_text(devp, "TrustType"),
     };
     if d != Device::default() {
-        ev.device = Some(Box::new(d));
+        ev.device = Some(Arc::new(d));
     }
     if let Some(m) = get_text(ext, "UserAuthenticationMethod") {
-        ev.extra
-            .insert("user_authentication_method".into(), m.into());
+        ev.extra.insert("user_authentication_method", m.into());
     }
 }
 
@@ -608,13 +610,13 @@ fn mail_items_details(ev: &mut Event, a: &Map<String, Value>, opprops: &Map<Stri
         get_text(a, "OperationCount").and_then(|s| s.trim().parse::<u64>().ok())
     };
     if let Some(n) = count {
-        ev.extra.insert("item_count".into(), n.into());
+        ev.extra.insert("item_count", n.into());
     }
     if !paths.is_empty() {
-        ev.extra.insert("folders".into(), Value::Array(paths));
+        ev.extra.insert("folders", Value::Array(paths));
     }
     if let Some(t) = get_text(opprops, "MailAccessType") {
-        ev.extra.insert("mail_access_type".into(), t.into());
+        ev.extra.insert("mail_access_type", t.into());
     }
     if let Some(o) = get_text(a, "MailboxOwnerUPN") {
         ev.targets.push(Target {
@@ -627,7 +629,9 @@ fn mail_items_details(ev: &mut Event, a: &Map<String, Value>, opprops: &Map<Stri
 }
 
 fn file_details(ev: &mut Event, a: &Map<String, Value>) {
-    ev.resource = get_text(a, "SiteUrl").or(ev.resource.take());
+    ev.resource = get_text(a, "SiteUrl")
+        .map(Into::into)
+        .or(ev.resource.take());
     let kind = get_text(a, "ItemType")
         .map(|k| k.to_ascii_lowercase())
         .unwrap_or_else(|| "file".into());
@@ -651,7 +655,7 @@ fn file_details(ev: &mut Event, a: &Map<String, Value>) {
         ("event_source", "EventSource"),
     ] {
         if let Some(v) = get_text(a, src) {
-            ev.extra.insert(k.into(), v.into());
+            ev.extra.insert(k, v.into());
         }
     }
 }
@@ -686,21 +690,21 @@ fn aad_details(ev: &mut Event, a: &Map<String, Value>, modified: Vec<ModifiedPro
             .iter()
             .find(|(_, t)| *t == 1)
             .map(|(id, _)| id.clone())
-            .or_else(|| ev.user.clone());
+            .or_else(|| ev.user.as_ref().map(String::from));
         if let Some(uid) = ev.user.take() {
-            ev.extra.insert("ual_user_id".into(), uid.into());
+            ev.extra.insert("ual_user_id", uid.into());
         }
-        ev.app = name.clone();
-        ev.extra.insert("initiated_by_type".into(), "app".into());
+        ev.app = name.clone().map(Into::into);
+        ev.extra.insert("initiated_by_type", "app".into());
         if let Some(n) = name {
-            ev.extra.insert("initiated_by_app".into(), n.into());
+            ev.extra.insert("initiated_by_app", n.into());
         }
         if let Some(sp) = sp_actor {
             ev.extra
-                .insert("initiated_by_service_principal_id".into(), sp.into());
+                .insert("initiated_by_service_principal_id", sp.into());
         }
     } else {
-        ev.extra.insert("initiated_by_type".into(), "user".into());
+        ev.extra.insert("initiated_by_type", "user".into());
     }
 
     let mut targets: Vec<Target> = Vec::new();

@@ -84,13 +84,13 @@ impl<'a> Input<'a> {
         let raw = &self.text.as_bytes()[start..end];
         Provenance {
             evidence_sha256: self.shared_sha256.clone(),
-            evidence_path: self.evidence_path.to_string(),
+            evidence_path: self.evidence_path.into(),
             record_no,
             line: self.lines.line_of(start),
             byte_offset: self.base_offset + start as u64,
             byte_len: (end - start) as u64,
             raw_sha256: <[u8; 32]>::from(Sha256::digest(raw)).into(),
-            decoded_from: self.decoded_from.map(str::to_string),
+            decoded_from: self.decoded_from.map(Into::into),
         }
     }
 
@@ -104,7 +104,7 @@ impl<'a> Input<'a> {
     ) -> RecordError {
         let p = self.provenance(record_no, start, end);
         RecordError {
-            evidence_path: p.evidence_path,
+            evidence_path: p.evidence_path.to_string(),
             evidence_sha256: p.evidence_sha256.to_string(),
             record_no,
             line: p.line,

@@ -900,7 +900,7 @@ fn build_event(
     );
 
     let calling = get(&attrs, &["Calling-Station-Id"]);
-    ev.user = get(&attrs, &["User-Name"]).map(str::to_string);
+    ev.user = get(&attrs, &["User-Name"]).map(Into::into);
     ev.src_ip = calling
         .and_then(rd::ip_of)
         .or_else(|| get(&attrs, &["Tunnel-Client-Endpt"]).and_then(rd::ip_of));
@@ -917,10 +917,10 @@ fn build_event(
     if outcome == Outcome::Failure {
         ev.reason = Some(match reason_code {
             Some(c) => match reason_text(c) {
-                Some(t) => format!("Reason-Code {c}: {t}"),
-                None => format!("Reason-Code {c}"),
+                Some(t) => format!("Reason-Code {c}: {t}").into(),
+                None => format!("Reason-Code {c}").into(),
             },
-            None => "Access-Reject (no Reason-Code)".to_string(),
+            None => "Access-Reject (no Reason-Code)".into(),
         });
     }
 
@@ -953,7 +953,7 @@ fn build_event(
                     record_no,
                     time: stamp.utc,
                     class: class_attr,
-                    user: ev.user.clone(),
+                    user: ev.user.as_ref().map(String::from),
                     src_ip: ev.src_ip.clone(),
                     calling: calling.map(str::to_string),
                     called: get(&attrs, &["Called-Station-Id"]).map(str::to_string),
@@ -975,7 +975,7 @@ fn build_event(
             if let Some(r) = matched.cloned() {
                 request_no = Some(r.record_no);
                 if ev.user.is_none() {
-                    ev.user = r.user.clone();
+                    ev.user = r.user.clone().map(Into::into);
                 }
                 if ev.src_ip.is_none() {
                     ev.src_ip = r.src_ip.clone();
@@ -1004,7 +1004,7 @@ fn build_event(
                 "Fully-Qualified-Distinguished-Name",
             ],
         )
-        .map(str::to_string);
+        .map(Into::into);
     }
 
     let x = &mut ev.extra;
@@ -1090,7 +1090,7 @@ fn build_event(
         get(&attrs, &["Tunnel-Client-Endpt"]),
     );
     put_num(x, "request_record_no", request_no);
-    x.insert(keys::ATTRIBUTES.into(), attrs_json(&attrs));
+    x.insert(keys::ATTRIBUTES, attrs_json(&attrs));
     Ok(ev)
 }
 

@@ -18,6 +18,7 @@ use crate::event::{actions, Device, Event, EventClass, Geo, Outcome, Provenance}
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::Arc;
 
 pub const ID: &str = "panos";
 
@@ -786,7 +787,7 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
         stamp.utc, original, stamp.zone, ID, variant, class, action, op, outcome, prov,
     );
     ev.src_ip = src.map(str::to_string);
-    ev.user = user.filter(|u| !is_blank(u));
+    ev.user = user.filter(|u| !is_blank(u)).map(Into::into);
     if ty != "GLOBALPROTECT" {
         ev.dst_ip = f.get("dst").and_then(ip_value).map(str::to_string);
         ev.src_port = f
@@ -800,25 +801,25 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
     }
     ev.bytes_out = f.get("bytes_sent").and_then(|v| v.parse().ok());
     ev.bytes_in = f.get("bytes_received").and_then(|v| v.parse().ok());
-    ev.app = f.get("app").map(str::to_string);
+    ev.app = f.get("app").map(Into::into);
     ev.session_id = f.get("sessionid").map(str::to_string).filter(|s| s != "0");
-    ev.user_agent = f.get("user_agent").map(str::to_string);
+    ev.user_agent = f.get("user_agent").map(Into::into);
     if let Some(c) = country.and_then(syslog::country_code) {
-        ev.geo = Some(Box::new(Geo {
+        ev.geo = Some(Arc::new(Geo {
             country: Some(c.to_string()),
             ..Geo::default()
         }));
     }
     match ty.as_str() {
-        "THREAT" => ev.resource = f.get("misc").map(str::to_string),
+        "THREAT" => ev.resource = f.get("misc").map(Into::into),
         "GLOBALPROTECT" => {
-            ev.reason = f.get_any(&["error", "reason"]).map(str::to_string);
+            ev.reason = f.get_any(&["error", "reason"]).map(Into::into);
             if let Some(p) = f
                 .get("private_ip")
                 .and_then(ip_value)
                 .or_else(|| f.get("private_ipv6").and_then(ip_value))
             {
-                ev.extra.insert("assigned_ip".into(), p.into());
+                ev.extra.insert("assigned_ip", p.into());
             }
             ev.client_app = Some("GlobalProtect".into());
             let os = match (f.get("client_os"), f.get("client_os_ver")) {
@@ -828,7 +829,7 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
                 _ => None,
             };
             if f.get("machinename").is_some() || f.get("hostid").is_some() || os.is_some() {
-                ev.device = Some(Box::new(Device {
+                ev.device = Some(Arc::new(Device {
                     id: f.get("hostid").map(str::to_string),
                     name: f.get("machinename").map(str::to_string),
                     os,
@@ -842,14 +843,14 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
                 .and_then(|d| desc_value(d, "Private IP:"))
                 .and_then(ip_value)
             {
-                ev.extra.insert("assigned_ip".into(), p.into());
+                ev.extra.insert("assigned_ip", p.into());
             }
             ev.reason = f
                 .get("opaque")
                 .and_then(|d| desc_phrase(d, "Reason:"))
-                .map(str::to_string);
+                .map(Into::into);
         }
-        "TRAFFIC" => ev.reason = f.get("session_end_reason").map(str::to_string),
+        "TRAFFIC" => ev.reason = f.get("session_end_reason").map(Into::into),
         _ => {}
     }
     let kept = f.pairs.iter().filter_map(|(k, v)| {
@@ -859,7 +860,7 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
             || k.starts_with("dg_hier_level")
             || CONSUMED.contains(&k)
             || (ty == "GLOBALPROTECT" && matches!(k, "private_ip"));
-        (!skip).then(|| (k.to_string(), v.trim().into()))
+        (!skip).then(|| (k, v.trim().into()))
     });
     ev.extra.extend_absent(kept);
     ev

@@ -706,7 +706,7 @@ fn parse_record(
     let mut ev = Event::new(
         stamp.utc, original, stamp.zone, ID, variant, class, action, operation, outcome, prov,
     );
-    ev.user = attrs.get("User-Name").map(str::to_string);
+    ev.user = attrs.get("User-Name").map(Into::into);
     ev.session_id = attrs.get("Acct-Session-Id").map(str::to_string);
     ev.correlation_id = attrs.get("Acct-Multi-Session-Id").map(str::to_string);
     let calling = attrs.get("Calling-Station-Id");
@@ -761,7 +761,7 @@ fn parse_record(
     put_num(x, keys::ACCT_DELAY_TIME, attrs.get_u64("Acct-Delay-Time"));
     if !attrs.non_utf8.is_empty() {
         x.insert(
-            "non_utf8_attributes".into(),
+            "non_utf8_attributes",
             Value::Array(
                 attrs
                     .non_utf8
@@ -771,7 +771,7 @@ fn parse_record(
             ),
         );
     }
-    x.insert(keys::ATTRIBUTES.into(), attrs.to_json());
+    x.insert(keys::ATTRIBUTES, attrs.to_json());
     Ok(ev)
 }
 

@@ -210,7 +210,7 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
         };
         let nas = nas_ip.or(nas_id).unwrap_or("").to_string();
         let key = (
-            ev.source.clone(),
+            ev.source.to_string(),
             nas.clone(),
             session_id.to_string(),
             ev.user_key().unwrap_or_default(),
@@ -228,12 +228,12 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
             None => {
                 work.push(Work {
                     s: RadiusSession {
-                        source: ev.source.clone(),
+                        source: ev.source.to_string(),
                         nas,
                         nas_ip: nas_ip.map(str::to_string),
                         nas_identifier: nas_id.map(str::to_string),
                         session_id: session_id.to_string(),
-                        user: ev.user.clone(),
+                        user: ev.user.as_ref().map(String::from),
                         framed_ip: None,
                         calling_station_id: None,
                         client_ip: None,
@@ -386,7 +386,7 @@ mod tests {
             },
         );
         e.session_id = Some(sid.into()).filter(|s: &String| !s.is_empty());
-        e.user = Some(user.into()).filter(|s: &String| !s.is_empty());
+        e.user = Some(user.into()).filter(|s: &crate::event::SharedStr| !s.is_empty());
         if let serde_json::Value::Object(m) = extra {
             e.extra = m.into_iter().collect();
         }

@@ -18,11 +18,11 @@ type Key = (
 fn key(e: &Event) -> Option<Key> {
     let id = e.request_id.as_ref().or(e.correlation_id.as_ref())?;
     Some((
-        e.source.clone(),
+        e.source.to_string(),
         id.to_ascii_lowercase(),
         e.time.timestamp(),
         e.user_key(),
-        e.action.clone(),
+        e.action.to_string(),
         e.outcome,
     ))
 }

@@ -153,7 +153,7 @@ pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) 
     w.write_record(std::iter::empty::<&[u8]>())
 }
 
-fn text(v: &Option<String>) -> &str {
+fn text<S: std::ops::Deref<Target = str>>(v: &Option<S>) -> &str {
     v.as_deref().unwrap_or("")
 }
 
@@ -220,16 +220,16 @@ pub fn timesketch(e: &Event, event_sha256: &str) -> Value {
     v.insert("action".into(), e.action.clone().into());
     v.insert("outcome".into(), outcome(e.outcome).into());
     for (k, val) in [
-        ("user", &e.user),
-        ("src_ip", &e.src_ip),
-        ("dst_ip", &e.dst_ip),
-        ("app", &e.app),
-        ("user_agent", &e.user_agent),
-        ("client_app", &e.client_app),
-        ("reason", &e.reason),
+        ("user", e.user.as_deref()),
+        ("src_ip", e.src_ip.as_deref()),
+        ("dst_ip", e.dst_ip.as_deref()),
+        ("app", e.app.as_deref()),
+        ("user_agent", e.user_agent.as_deref()),
+        ("client_app", e.client_app.as_deref()),
+        ("reason", e.reason.as_deref()),
     ] {
         if let Some(x) = val {
-            v.insert(k.into(), x.clone().into());
+            v.insert(k.into(), x.into());
         }
     }
     if let Some(c) = e.geo.as_ref().and_then(|g| g.country.clone()) {
@@ -583,11 +583,11 @@ mod tests {
             .unwrap_or_default();
         let row = [
             e.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            e.source.clone(),
-            e.variant.clone(),
+            e.source.to_string(),
+            e.variant.to_string(),
             class(e.class).into(),
-            e.action.clone(),
-            e.operation.clone(),
+            e.action.to_string(),
+            e.operation.to_string(),
             outcome(e.outcome).into(),
             opt(&e.reason),
             opt(&e.user),
@@ -608,7 +608,7 @@ mod tests {
             opt(&e.bytes_in),
             opt(&e.bytes_out),
             event_sha256.to_string(),
-            e.provenance.evidence_path.clone(),
+            e.provenance.evidence_path.to_string(),
             e.provenance.record_no.to_string(),
             e.provenance.line.to_string(),
         ];
@@ -637,41 +637,45 @@ mod tests {
         for (i, t) in odd.iter().enumerate() {
             let mut e = ev();
             let s = Some(t.to_string());
-            e.reason = s.clone();
-            e.user = if i % 2 == 0 { s.clone() } else { None };
+            e.reason = s.clone().map(Into::into);
+            e.user = if i % 2 == 0 {
+                s.clone().map(Into::into)
+            } else {
+                None
+            };
             e.src_ip = s.clone();
             e.dst_ip = s.clone();
-            e.app = s.clone();
-            e.client_app = s.clone();
-            e.user_agent = s.clone();
+            e.app = s.clone().map(Into::into);
+            e.client_app = s.clone().map(Into::into);
+            e.user_agent = s.clone().map(Into::into);
             e.session_id = s.clone();
             e.correlation_id = s.clone();
             e.request_id = s.clone();
-            e.action = t.to_string();
-            e.operation = t.to_string();
-            e.variant = t.to_string();
+            e.action = t.to_string().into();
+            e.operation = t.to_string().into();
+            e.variant = t.to_string().into();
             e.src_port = (i % 3 != 0).then_some(443 + i as u16);
             e.dst_port = (i % 2 != 0).then_some(i as u16);
             e.bytes_in = (i % 4 != 0).then_some(u64::MAX - i as u64);
             e.bytes_out = (i % 5 != 0).then_some(i as u64);
-            e.provenance.evidence_path = format!("data/evidence/{t}.log");
+            e.provenance.evidence_path = format!("data/evidence/{t}.log").into();
             e.provenance.record_no = i as u64;
             e.provenance.line = 1000 + i as u64;
             if i % 3 == 1 {
-                e.geo = Some(Box::new(crate::event::Geo {
+                e.geo = Some(std::sync::Arc::new(crate::event::Geo {
                     country: s.clone(),
                     city: (i % 2 == 0).then(|| "Köln".to_string()),
                     ..Default::default()
                 }));
             }
             if i % 3 != 2 {
-                e.device = Some(Box::new(crate::event::Device {
+                e.device = Some(std::sync::Arc::new(crate::event::Device {
                     os: (i % 2 == 0).then(|| "Windows".to_string()),
                     browser: s.clone(),
                     name: (i % 4 == 1).then(|| "PC-1".to_string()),
                     ..Default::default()
                 }));
-                e.mfa = Some(Box::new(crate::event::Mfa {
+                e.mfa = Some(std::sync::Arc::new(crate::event::Mfa {
                     requirement: (i % 2 == 1).then(|| "multiFactorAuthentication".to_string()),
                     method: s.clone(),
                     ..Default::default()

@@ -632,7 +632,7 @@ mod tests {
             Outcome::Success,
             Provenance::default(),
         );
-        e.user = user.map(str::to_string);
+        e.user = user.map(Into::into);
         e.src_ip = Some(src.into());
         e.dst_ip = Some("198.51.100.7".into());
         e
@@ -740,10 +740,10 @@ mod tests {
             Some("s1"),
             "203.0.113.5",
         );
-        framed.extra.insert("framed_ip".into(), "10.8.0.2".into());
+        framed.extra.insert("framed_ip", "10.8.0.2".into());
         let mut vpn = rec(12, actions::VPN_LOGIN, "carol", None, "198.51.100.4");
         vpn.source = "fortigate".into();
-        vpn.extra.insert("assigned_ip".into(), "10.9.0.7".into());
+        vpn.extra.insert("assigned_ip", "10.9.0.7".into());
         let events = [
             framed, // 0
             rec(
@@ -768,7 +768,7 @@ mod tests {
         let mut wifi = rec(60, actions::SESSION_START, "erin", Some("s4"), "10.0.0.1");
         wifi.src_ip = None;
         wifi.extra
-            .insert("calling_station_id".into(), " ac-de-f2-06-5d-a4".into());
+            .insert("calling_station_id", " ac-de-f2-06-5d-a4".into());
         for e in events.iter().chain([&wifi]) {
             assert!(st.push(e, 0), "{}", e.action);
         }

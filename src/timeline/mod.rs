@@ -156,7 +156,7 @@ pub fn read_file(
     let file = std::fs::File::open(path).map_err(|e| (0, e.to_string()))?;
     let mut r = std::io::BufReader::with_capacity(1 << 20, file);
     let mut out: Vec<Event> = Vec::new();
-    let mut items: std::collections::HashSet<crate::event::SharedStr> = Default::default();
+    let mut interner = crate::event::Interner::default();
     let mut prev = GENESIS.to_string();
     let mut last_time = None;
     let mut n = 0usize;
@@ -203,14 +203,9 @@ pub fn read_file(
             prev = e.chain;
             last_time = Some(e.event.time);
             let mut ev = e.event;
-            // One copy of each evidence item's hash for all its events, as the parsers give.
-            let sha = &mut ev.provenance.evidence_sha256;
-            match items.get(&**sha) {
-                Some(s) => *sha = s.clone(),
-                None => {
-                    items.insert(sha.clone());
-                }
-            }
+            // Repeated strings (the evidence item's hash and path, source, action, user,
+            // app...) shared among all the events, as `irpack run` holds them.
+            interner.event(&mut ev);
             out.push(ev);
         }
     }

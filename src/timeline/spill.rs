@@ -708,7 +708,7 @@ impl Writer {
                     *self
                         .merged
                         .folded_assumed_zones
-                        .entry((copy.source.clone(), copy.time_zone.clone()))
+                        .entry((copy.source.to_string(), copy.time_zone.to_string()))
                         .or_default() += 1;
                 }
                 let target = match kept.entry(j) {
@@ -844,7 +844,7 @@ mod tests {
         e.user = Some("=alice@contoso.com".into());
         e.request_id = req.map(str::to_string);
         e.extra
-            .insert("k".into(), serde_json::json!({"b": [1, "x"], "a": null}));
+            .insert("k", serde_json::json!({"b": [1, "x"], "a": null}));
         e
     }
 

@@ -15,6 +15,7 @@ use irpack::sources::{sha256_hex, RecordError};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const CASE_ID: &str = "IR-2024-0042";
 pub const VICTIM: &str = "alice@contoso.com";
@@ -62,7 +63,7 @@ fn prov(path: &str, item_sha: &str, text: &str, n: usize, decoded: Option<&str>)
         byte_offset: s as u64,
         byte_len: (e - s) as u64,
         raw_sha256: sha256_hex(&text.as_bytes()[s..e]).into(),
-        decoded_from: decoded.map(str::to_string),
+        decoded_from: decoded.map(Into::into),
     }
 }
 
@@ -170,7 +171,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
     let ap = |n| prov(audit_path, &audit_sha, &audit_text, n, Some("utf-16le"));
     let rp = |n| prov(member_path, &member_sha, radius, n, None);
     let geo = |c: &str| {
-        Some(Box::new(Geo {
+        Some(Arc::new(Geo {
             country: Some(c.into()),
             ..Geo::default()
         }))
@@ -187,7 +188,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         sp(0),
     );
     e1.geo = geo("DE");
-    e1.mfa = Some(Box::new(Mfa {
+    e1.mfa = Some(Arc::new(Mfa {
         requirement: Some("multiFactorAuthentication".into()),
         satisfied: Some(true),
         ..Mfa::default()
@@ -220,12 +221,12 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
     e3.user_agent = Some("python-requests/2.31".into());
     e3.client_app = Some("Browser".into());
     e3.app = Some("Office 365 Exchange Online".into());
-    e3.mfa = Some(Box::new(Mfa {
+    e3.mfa = Some(Arc::new(Mfa {
         requirement: Some("singleFactorAuthentication".into()),
         satisfied: Some(false),
         ..Mfa::default()
     }));
-    e3.device = Some(Box::new(Device {
+    e3.device = Some(Arc::new(Device {
         os: Some("Linux".into()),
         ..Device::default()
     }));
@@ -270,8 +271,8 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         name: Some(rule_name.into()),
         ..Target::default()
     }];
-    e6.extra.insert("parameters".into(), serde_json::json!({ "Name": rule_name, "DeleteMessage": true, "MoveToFolder": "RSS Feeds" }));
-    e6.user_agent = Some(format!("Mozilla/5.0 {rule_name}"));
+    e6.extra.insert("parameters", serde_json::json!({ "Name": rule_name, "DeleteMessage": true, "MoveToFolder": "RSS Feeds" }));
+    e6.user_agent = Some(format!("Mozilla/5.0 {rule_name}").into());
     let mut e7 = ev(
         "2024-05-01T09:15:00Z",
         "entra_audit",
@@ -312,9 +313,9 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         ap(3),
     );
     e9.extra
-        .insert("risk_event_type".into(), "leakedCredentials".into());
+        .insert("risk_event_type", "leakedCredentials".into());
     e9.extra
-        .insert("detected_time".into(), "2024-05-01T08:00:00Z".into());
+        .insert("detected_time", "2024-05-01T08:00:00Z".into());
     let mut e10 = ev(
         "2024-05-01T02:05:00Z",
         "radius_detail",
@@ -326,7 +327,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         Some(ATTACKER_IP),
         rp(0),
     );
-    e10.extra.insert("framed_ip".into(), "10.8.0.5".into());
+    e10.extra.insert("framed_ip", "10.8.0.5".into());
     let mut e11 = ev(
         "2024-05-01T04:05:00Z",
         "radius_detail",
@@ -338,8 +339,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         Some(ATTACKER_IP),
         rp(1),
     );
-    e11.extra
-        .insert("terminate_cause".into(), "User-Request".into());
+    e11.extra.insert("terminate_cause", "User-Request".into());
 
     let named = vec![
         ("e1", e1),

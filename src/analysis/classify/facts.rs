@@ -221,7 +221,7 @@ impl Index {
                     ix.passwords
                         .entry(u)
                         .or_default()
-                        .push(stamp(e.user.clone()));
+                        .push(stamp(e.user.as_ref().map(String::from)));
                 }
             }
             if role {
@@ -237,7 +237,7 @@ impl Index {
                         ix.roles
                             .entry(key(u))
                             .or_default()
-                            .push((name.to_string(), stamp(e.user.clone())));
+                            .push((name.to_string(), stamp(e.user.as_ref().map(String::from))));
                     }
                 }
             }
@@ -690,7 +690,7 @@ fn coverage_from_events(events: &[Event]) -> Vec<crate::analysis::SourceCoverage
         let c = m
             .entry(e.source.as_str())
             .or_insert_with(|| crate::analysis::SourceCoverage {
-                source: e.source.clone(),
+                source: e.source.to_string(),
                 ..Default::default()
             });
         c.events += 1;
