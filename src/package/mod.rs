@@ -143,11 +143,7 @@ pub fn report_and_package(
     };
     let model = report::model::build(&input);
     crate::profile::mark("report model");
-    let model_value = serde_json::to_value(&model).map_err(|e| PackageError::Other {
-        path: "report".into(),
-        message: e.to_string(),
-    })?;
-    let rendered = report::render_model(&model_value)?;
+    let rendered = report::render_model(&model)?;
     let report_dir = case_dir.join("report");
     std::fs::create_dir_all(&report_dir).map_err(io_err(&report_dir))?;
     let mut info = PackageInfo::default();
@@ -196,10 +192,15 @@ pub fn report_and_package(
             .clone()
             .unwrap_or_else(|| case_dir.join(REDACTION_KEY_FILE));
         let key = redact::load_or_create_key(&key_path)?;
+        // Rewritten as a JSON value: only the redacted copy needs the model as one.
+        let model_value = serde_json::to_value(&model).map_err(|e| PackageError::Other {
+            path: "report".into(),
+            message: e.to_string(),
+        })?;
         let sha = seal_redacted_copy(
             out,
             concl,
-            &model_value,
+            model_value,
             &key,
             &red_path,
             now,
@@ -459,7 +460,7 @@ fn known_names(out: &RunOutput, concl: &Conclusions) -> Vec<String> {
 fn seal_redacted_copy(
     out: &RunOutput,
     concl: &Conclusions,
-    model_value: &serde_json::Value,
+    mut model: serde_json::Value,
     key: &[u8],
     dest: &Path,
     now: DateTime<Utc>,
@@ -469,7 +470,6 @@ fn seal_redacted_copy(
     let case = &out.collected.case;
     let mut r = redact::Redactor::new(key);
     let mut entries = Vec::new();
-    let mut model = model_value.clone();
     for n in known_names(out, concl)
         .into_iter()
         .chain(model_names(&model))

@@ -65,11 +65,11 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// Render one template against the model (as a serde value).
-pub fn render(name: &str, model: &serde_json::Value) -> Result<String, minijinja::Error> {
+/// Render one template against the model, converted for the templates by the caller.
+pub fn render(name: &str, model: &Value) -> Result<String, minijinja::Error> {
     let env = environment()?;
     let tmpl = env.get_template(name)?;
-    tmpl.render(Value::from_serialize(model))
+    tmpl.render(model)
 }
 
 #[cfg(test)]

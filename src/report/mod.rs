@@ -76,26 +76,27 @@ impl Rendered {
 
 /// Build the model and render every document.
 pub fn render(input: &ReportInput) -> Result<Rendered, ReportError> {
-    let model = model::build(input);
-    let value = serde_json::to_value(&model).map_err(|e| ReportError::Model(e.to_string()))?;
-    render_model(&value)
+    render_model(&model::build(input))
 }
 
-/// Render every document from a model value (the redacted copy renders a rewritten model).
-pub fn render_model(value: &serde_json::Value) -> Result<Rendered, ReportError> {
+/// Render every document from a model: the [`model::Model`] itself, or a value of one (the
+/// redacted copy renders a rewritten model). Converted for the templates once, and never
+/// through a `serde_json::Value` of the whole model, which for a large case is tens of MB.
+pub fn render_model<M: serde::Serialize + ?Sized>(model: &M) -> Result<Rendered, ReportError> {
+    let value = minijinja::Value::from_serialize(model);
     let r = |name: &str| {
-        markdown::render(name, value).map_err(|source| ReportError::Template {
+        markdown::render(name, &value).map_err(|source| ReportError::Template {
             name: name.to_string(),
             source,
         })
     };
     let report_md = r(markdown::REPORT)?;
-    let chart: svg::Chart = serde_json::from_value(value["chart"].clone())
+    let attr = |v: &minijinja::Value, k: &str| v.get_attr(k).unwrap_or_default();
+    let chart: svg::Chart = serde_json::to_value(attr(&value, "chart"))
+        .and_then(serde_json::from_value)
         .map_err(|e| ReportError::Model(format!("chart: {e}")))?;
-    let title = format!(
-        "Incident report {}",
-        value["meta"]["case_id"].as_str().unwrap_or("")
-    );
+    let case_id = attr(&attr(&value, "meta"), "case_id");
+    let title = format!("Incident report {}", case_id.as_str().unwrap_or(""));
     let report_html = html::render(&report_md, &title, &chart.to_svg());
     Ok(Rendered {
         report_md,
