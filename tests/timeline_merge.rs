@@ -156,6 +156,19 @@ impl std::io::Write for Failing {
     }
 }
 
+/// The events as one evidence item's sorted runs (of 1 MiB each) in `dir`.
+fn runs_of(events: &[Event], dir: &std::path::Path) -> Vec<spill::Run> {
+    let mut sink = spill::RunSink::new(dir, 0, 1 << 20);
+    for e in events {
+        sink.push(e).unwrap();
+    }
+    sink.finish()
+        .unwrap()
+        .into_iter()
+        .map(|path| spill::Run { path, rank: 0 })
+        .collect()
+}
+
 /// The timeline files are written on a thread of their own: when writing fails, the merge
 /// stops with that error instead of waiting for a writer that is gone, whichever file fails
 /// and whether it fails at once or after megabytes.
@@ -165,16 +178,7 @@ fn a_failing_timeline_write_stops_the_merge_with_its_error() {
         .map(|i| event(1, "entra_signin", i + 1, (i / 7) as i64, 0, None))
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut sink = spill::RunSink::new(dir.path(), 0, 1 << 20);
-    for e in &events {
-        sink.push(e).unwrap();
-    }
-    let runs: Vec<spill::Run> = sink
-        .finish()
-        .unwrap()
-        .into_iter()
-        .map(|path| spill::Run { path, rank: 0 })
-        .collect();
+    let runs = runs_of(&events, dir.path());
     for limit in [0, 3 << 20] {
         let fail = || Failing { limit, taken: 0 };
         let e = spill::merge(&runs, fail(), Vec::new()).unwrap_err();
@@ -329,16 +333,7 @@ fn line_index_points_at_the_start_of_every_indexed_line() {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut sink = spill::RunSink::new(dir.path(), 0, 1 << 20);
-    for e in &events {
-        sink.push(e).unwrap();
-    }
-    let runs: Vec<spill::Run> = sink
-        .finish()
-        .unwrap()
-        .into_iter()
-        .map(|path| spill::Run { path, rank: 0 })
-        .collect();
+    let runs = runs_of(&events, dir.path());
     let (mut whole, mut csv) = (Vec::new(), Vec::new());
     let m = spill::merge(&runs, &mut whole, &mut csv).unwrap();
     assert!(m.duplicates_merged > 0, "the input folds some copies");
@@ -368,16 +363,7 @@ fn lines_read_back_through_the_index_equal_those_read_from_the_top() {
         .map(|i| event(1, "entra_signin", i + 1, (i / 3) as i64, 0, None))
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut sink = spill::RunSink::new(dir.path(), 0, 1 << 20);
-    for e in &events {
-        sink.push(e).unwrap();
-    }
-    let runs: Vec<spill::Run> = sink
-        .finish()
-        .unwrap()
-        .into_iter()
-        .map(|path| spill::Run { path, rank: 0 })
-        .collect();
+    let runs = runs_of(&events, dir.path());
     let path = dir.path().join("timeline.jsonl");
     let m = spill::merge(&runs, std::fs::File::create(&path).unwrap(), Vec::new()).unwrap();
     assert_eq!(m.line_starts.len(), 5);
