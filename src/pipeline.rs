@@ -828,6 +828,10 @@ fn parse_item(
         }
     };
     let runs = sink.finish();
+    // This thread's arena keeps what parsing the item freed (its text, decoded records,
+    // the run buffer): give it back before the next item, or each thread holds its largest
+    // item's worth on top of the events kept.
+    release_freed_memory();
     if let Some(e) = spill_error {
         return Err(PipelineError::Output {
             path: item.stored_path.clone(),
