@@ -216,9 +216,10 @@ fn report(args: ReportArgs) -> Result<ExitCode> {
         redact: args.redact,
         redact_key: args.redact_key,
         no_package: args.no_package,
+        release_events: true,
         ..Default::default()
     };
-    let info = pipeline::report_and_package(&out, &concl, &opts, &pkg)?;
+    let info = pipeline::report_and_package(&mut out, &concl, &opts, &pkg)?;
     for (name, sha) in &info.report_files {
         println!("{name}  sha256 {sha}");
     }
@@ -412,16 +413,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         redact_key: args.redact_key,
         no_package: args.no_package,
         quiet: args.quiet,
+        release_events: true,
     };
-    // Never dropped: the process ends right after this, and freeing a million events one by
-    // one took seconds at 1 GiB of input.
-    let mut out = std::mem::ManuallyDrop::new(pipeline::collect(&opts)?);
+    let mut out = pipeline::collect(&opts)?;
     let concl = pipeline::analyze(&mut out, &opts)?;
-    let info = pipeline::report_and_package(&out, &concl, &opts, &pkg)?;
+    let events = out.events.len() + out.flows.len();
+    let info = pipeline::report_and_package(&mut out, &concl, &opts, &pkg)?;
     let c = &out.collected;
     if args.json {
         let summary = serde_json::json!({
-            "case_id": c.case.case_id, "case_dir": out.case_dir, "files": c.files, "events": out.events.len() + out.flows.len(),
+            "case_id": c.case.case_id, "case_dir": out.case_dir, "files": c.files, "events": events,
             "rejected": c.rejected, "intake_problems": c.intake_problems, "zone_notes": c.zone_notes, "timeline_head": out.timeline_head,
             "verdict": concl.classification.verdict, "findings": concl.analysis.findings.len(),
             "package": info,
@@ -450,8 +451,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     println!(
         "{} events on the timeline (chain head {})",
-        out.events.len() + out.flows.len(),
-        out.timeline_head
+        events, out.timeline_head
     );
     if !c.rejected.is_empty() {
         println!("{} record(s) rejected:", c.rejected.len());

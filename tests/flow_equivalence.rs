@@ -60,7 +60,7 @@ fn run(inputs: &[PathBuf], case: &CaseFile, compact: bool, out: &Path) -> (Writt
     counts.read_back = counts.compact - out.flows.len();
     counts.events_total = out.events.len() + out.flows.len();
     let info =
-        pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default()).unwrap();
+        pipeline::report_and_package(&mut out, &concl, &opts, &PackageOptions::default()).unwrap();
     let mut files = BTreeMap::new();
     for sub in ["analysis", "report"] {
         for e in walkdir::WalkDir::new(opts.out.join(sub))

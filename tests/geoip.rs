@@ -702,7 +702,7 @@ fn custody_analysis_and_report_record_the_database() {
     );
 
     pipeline::report_and_package(
-        &out,
+        &mut out,
         &concl,
         &o,
         &irpack::package::PackageOptions {
@@ -733,7 +733,7 @@ fn without_a_database_nothing_is_recorded() {
     let text = std::fs::read_to_string(dir.join("analysis/analysis.json")).unwrap();
     assert!(!text.contains("geo_database"));
     pipeline::report_and_package(
-        &out,
+        &mut out,
         &concl,
         &o,
         &irpack::package::PackageOptions {

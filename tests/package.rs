@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn packaged(dir: &Path, pkg: &PackageOptions) -> (fx::Case, PackageInfo) {
-    let case = fx::build(&dir.join("case"), "Move to RSS");
-    let info = irpack::pipeline::report_and_package(&case.out, &case.concl, &case.opts, pkg)
+    let mut case = fx::build(&dir.join("case"), "Move to RSS");
+    let info = irpack::pipeline::report_and_package(&mut case.out, &case.concl, &case.opts, pkg)
         .expect("packaging works");
     (case, info)
 }
@@ -224,13 +224,44 @@ fn same_inputs_case_and_clock_give_identical_zip() {
     let mut case = fx::build(&c.path().join("case"), "Move to RSS");
     case.opts.now = fx::later(1);
     let ic = irpack::pipeline::report_and_package(
-        &case.out,
+        &mut case.out,
         &case.concl,
         &case.opts,
         &Default::default(),
     )
     .unwrap();
     assert_ne!(ia.package_sha256, ic.package_sha256);
+}
+
+/// `irpack run` frees the held events before deflating: the package is the same, and the
+/// events are gone afterwards, unless a redacted copy still needs them.
+#[test]
+fn releasing_held_events_changes_nothing_in_the_package() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let (kept, ia) = packaged(a.path(), &PackageOptions::default());
+    let release = PackageOptions {
+        release_events: true,
+        ..Default::default()
+    };
+    let (released, ib) = packaged(b.path(), &release);
+    assert!(!kept.out.events.is_empty());
+    assert!(released.out.events.is_empty());
+    assert_eq!(
+        std::fs::read(zip_path(&ia)).unwrap(),
+        std::fs::read(zip_path(&ib)).unwrap()
+    );
+    let c = tempfile::tempdir().unwrap();
+    let (redacting, ic) = packaged(
+        c.path(),
+        &PackageOptions {
+            redact: true,
+            ..release
+        },
+    );
+    assert!(!redacting.out.events.is_empty());
+    assert!(ic.redacted.is_some());
+    assert_eq!(ia.package_sha256, ic.package_sha256);
 }
 
 #[test]
@@ -255,9 +286,13 @@ fn end_to_end_run_is_deterministic_and_verifies() {
         };
         let mut out = irpack::pipeline::collect(&opts).unwrap();
         let concl = irpack::pipeline::analyze(&mut out, &opts).unwrap();
-        let info =
-            irpack::pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default())
-                .unwrap();
+        let info = irpack::pipeline::report_and_package(
+            &mut out,
+            &concl,
+            &opts,
+            &PackageOptions::default(),
+        )
+        .unwrap();
         let r = check(&zip_path(&info));
         assert!(r.ok(), "{}", listing(&r));
         let md = std::fs::read_to_string(opts.out.join("report/report.md")).unwrap();
@@ -692,11 +727,11 @@ fn signed_package_checks_origin_with_the_given_key() {
 #[test]
 fn existing_package_is_not_overwritten_without_force() {
     let dir = tempfile::tempdir().unwrap();
-    let (case, info) = packaged(dir.path(), &PackageOptions::default());
+    let (mut case, info) = packaged(dir.path(), &PackageOptions::default());
     let before = std::fs::read(zip_path(&info)).unwrap();
     let entries_before = fx::custody_entries(&case.out.case_dir).len();
     let err = irpack::package::report_and_package(
-        &case.out,
+        &mut case.out,
         &case.concl,
         case.opts.now,
         None,
@@ -711,7 +746,7 @@ fn existing_package_is_not_overwritten_without_force() {
         "a refused run leaves no custody entry"
     );
     let again = irpack::package::report_and_package(
-        &case.out,
+        &mut case.out,
         &case.concl,
         case.opts.now,
         None,
@@ -734,14 +769,14 @@ fn existing_package_is_not_overwritten_without_force() {
 #[test]
 fn changed_evidence_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let case = fx::build(&dir.path().join("case"), "x");
+    let mut case = fx::build(&dir.path().join("case"), "x");
     std::fs::write(
         case.out.case_dir.join("evidence/exports/signins.jsonl"),
         "edited\n",
     )
     .unwrap();
     let err = irpack::pipeline::report_and_package(
-        &case.out,
+        &mut case.out,
         &case.concl,
         &case.opts,
         &Default::default(),
@@ -1054,7 +1089,7 @@ fn folder_named_with_bang_verifies() {
     );
     let concl = irpack::pipeline::analyze(&mut out, &opts).unwrap();
     let info =
-        irpack::pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default())
+        irpack::pipeline::report_and_package(&mut out, &concl, &opts, &PackageOptions::default())
             .unwrap();
     let r = check(&zip_path(&info));
     assert!(r.ok(), "{}", listing(&r));

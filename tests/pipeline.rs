@@ -157,7 +157,7 @@ fn package_takes_the_hashes_taken_while_writing() {
         ..Default::default()
     };
     let zip = out.join("IR-TEST-1.zip");
-    let manifest = |run: &pipeline::RunOutput| {
+    let manifest = |run: &mut pipeline::RunOutput| {
         pipeline::report_and_package(run, &concl, &o, &pkg).unwrap();
         let mut z = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
         let mut m = String::new();
@@ -172,10 +172,10 @@ fn package_takes_the_hashes_taken_while_writing() {
             .map(|l| format!("{l}\n"))
             .collect::<String>()
     };
-    let from_run = manifest(&run);
-    let loaded = pipeline::load(&out).unwrap();
+    let from_run = manifest(&mut run);
+    let mut loaded = pipeline::load(&out).unwrap();
     assert!(loaded.written.is_empty());
-    assert_eq!(from_run, manifest(&loaded));
+    assert_eq!(from_run, manifest(&mut loaded));
     let verified = || {
         irpack::package::verify::verify(&zip, &Default::default())
             .unwrap()
@@ -191,7 +191,7 @@ fn package_takes_the_hashes_taken_while_writing() {
     let last = bytes.len() - 2;
     bytes[last] ^= 1;
     std::fs::write(&csv, &bytes).unwrap();
-    assert_eq!(manifest(&run), from_run);
+    assert_eq!(manifest(&mut run), from_run);
     let problems = verified();
     assert!(
         problems
@@ -204,7 +204,7 @@ fn package_takes_the_hashes_taken_while_writing() {
     f.write_all(b"x\n").unwrap();
     drop(f);
     let now = irpack::sources::sha256_hex(&std::fs::read(&csv).unwrap());
-    let after = manifest(&run);
+    let after = manifest(&mut run);
     assert!(
         after.contains(&format!("{now}  data/timeline/timeline.csv")),
         "{after}"

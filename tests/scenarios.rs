@@ -39,7 +39,7 @@ fn run_scenario(name: &str, out_dir: Option<&Path>) -> Done {
     let mut out = pipeline::collect(&opts).unwrap();
     let concl = pipeline::analyze(&mut out, &opts).unwrap();
     let info =
-        pipeline::report_and_package(&out, &concl, &opts, &PackageOptions::default()).unwrap();
+        pipeline::report_and_package(&mut out, &concl, &opts, &PackageOptions::default()).unwrap();
     Done {
         _tmp: tmp,
         case_dir,

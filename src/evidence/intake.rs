@@ -579,6 +579,36 @@ pub fn read_item(case_dir: &Path, item: &EvidenceItem) -> Result<Vec<u8>, String
     })
 }
 
+/// Map a stored evidence file for parsing and check that it still holds exactly the bytes
+/// hashed at intake, releasing each block once hashed. `Ok(None)` when the item is not a
+/// plain file, or is empty: [`read_item`] reads those.
+pub fn map_item(
+    case_dir: &Path,
+    item: &EvidenceItem,
+) -> Result<Option<super::mapped::Mapped>, String> {
+    use super::mapped::{each_block, Behind, Mapped};
+    if item.kind != ItemKind::File {
+        return Ok(None);
+    }
+    let map = Mapped::open(&case_dir.join(&item.stored_path))
+        .map_err(|e| format!("{}: {e}", item.stored_path))?;
+    let Some(map) = map else { return Ok(None) };
+    let mut h = Sha256::new();
+    each_block(&mut Behind::new(&map), map.bytes(), |_, b| {
+        h.update(b);
+        true
+    });
+    let sha = hex::encode(h.finalize());
+    if sha == item.sha256 {
+        Ok(Some(map))
+    } else {
+        Err(format!(
+            "{}: reads as sha256 {sha}, but {} was recorded at intake",
+            item.stored_path, item.sha256
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 pub mod custody;
 pub mod intake;
+pub mod mapped;
 
 pub use custody::{CustodyEntry, CustodyLog};
 pub use intake::{intake, EvidenceItem, Intake, IntakeError, IntakeOptions};

@@ -40,6 +40,10 @@ pub struct PackageOptions {
     pub no_package: bool,
     /// No progress bar while deflating (it is also hidden when stderr is not a terminal).
     pub quiet: bool,
+    /// Free the held events once the report is written: the package reads files only, and
+    /// the events would otherwise sit beside the deflate buffers. A redacted copy keeps them
+    /// (it learns the names to pseudonymize from them).
+    pub release_events: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -98,7 +102,7 @@ pub fn redacted_path(case_dir: &Path, case_id: &str) -> PathBuf {
 
 /// Report, package, and (optionally) the redacted copy, for a collected and analyzed case.
 pub fn report_and_package(
-    out: &RunOutput,
+    out: &mut RunOutput,
     concl: &Conclusions,
     now: DateTime<Utc>,
     examiner: Option<&str>,
@@ -169,6 +173,13 @@ pub fn report_and_package(
         serde_json::json!({ "files": files }),
     )?;
 
+    if pkg.release_events && !pkg.redact {
+        drop(std::mem::take(&mut out.events));
+        drop(std::mem::take(&mut out.flows));
+        drop(std::mem::take(&mut out.positions));
+        crate::pipeline::release_freed_memory();
+        crate::profile::mark("held events released");
+    }
     if !pkg.no_package {
         let (sha, bytes, oxum) = seal_evidence_package(
             out,

@@ -79,6 +79,26 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// The original's UTF-8 text after `base_offset` bytes (a BOM), with its line index
+    /// already built ([`text::LineIndex::new_in_blocks`]).
+    pub fn with_lines(
+        text: &'a str,
+        evidence_sha256: &'a str,
+        evidence_path: &'a str,
+        base_offset: u64,
+        lines: text::LineIndex,
+    ) -> Self {
+        Input {
+            text,
+            evidence_sha256,
+            evidence_path,
+            base_offset,
+            decoded_from: None,
+            lines,
+            shared_sha256: evidence_sha256.into(),
+        }
+    }
+
     /// Provenance for the raw record at `text[start..end]`.
     pub fn provenance(&self, record_no: u64, start: usize, end: usize) -> Provenance {
         let raw = &self.text.as_bytes()[start..end];
@@ -286,6 +306,57 @@ pub fn parse_bytes_with(
     );
     src.parse(&input, ctx, on_item);
     (Some(src.id()), decoded.decoded_from)
+}
+
+/// [`parse_bytes_with`] over a mapped file, giving its pages back as parsing moves past
+/// them (`evidence::mapped`), so a large export is never resident whole. The result is the
+/// one [`parse_bytes_with`] gives on the same bytes: a file that is not UTF-8 is decoded
+/// as `decode` would, whole.
+pub fn parse_mapped_with(
+    registry: &[Box<dyn Source>],
+    map: &crate::evidence::mapped::Mapped,
+    evidence_path: &str,
+    evidence_sha256: &str,
+    ctx: &ParseContext,
+    on_item: &mut dyn FnMut(Item),
+) -> (Option<&'static str>, Option<&'static str>) {
+    use crate::evidence::mapped::{is_utf8, Behind, RELEASE_STEP};
+    let bytes = map.bytes();
+    let mut behind = Behind::new(map);
+    let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
+    let Some(bom) = text::utf8_start(head).filter(|&b| is_utf8(&mut behind, &bytes[b..])) else {
+        behind.rewind();
+        return parse_bytes_with(
+            registry,
+            bytes,
+            evidence_path,
+            evidence_sha256,
+            ctx,
+            on_item,
+        );
+    };
+    // SAFETY: `is_utf8` has just checked these very bytes (a private read-only mapping,
+    // so they cannot have changed); checking again with `from_utf8` would bring the whole
+    // file back into memory at once.
+    let text = unsafe { std::str::from_utf8_unchecked(&bytes[bom..]) };
+    behind.rewind();
+    let Some(src) = detect(registry, text) else {
+        return (None, None);
+    };
+    let lines = text::LineIndex::new_in_blocks(text, RELEASE_STEP, |at| behind.at(bom + at));
+    behind.rewind();
+    let input = Input::with_lines(text, evidence_sha256, evidence_path, bom as u64, lines);
+    src.parse(&input, ctx, &mut |it: Item| {
+        let offset = match &it {
+            Ok(e) => e.provenance.byte_offset,
+            Err(r) => r.byte_offset,
+        };
+        behind.at(usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len()));
+        on_item(it)
+    });
+    (Some(src.id()), None)
 }
 
 /// SHA-256 of bytes as lowercase hex.

@@ -121,6 +121,21 @@ impl LineIndex {
         LineIndex { starts, base: 0 }
     }
 
+    /// [`LineIndex::new`] a `block` of bytes at a time, telling `done` how far it has read
+    /// (so a caller can give the pages of a mapped file back as the scan passes them).
+    pub fn new_in_blocks(text: &str, block: usize, mut done: impl FnMut(usize)) -> Self {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = (at + block.max(1)).min(bytes.len());
+            starts.extend(memchr::memchr_iter(b'\n', &bytes[at..end]).map(|i| at + i + 1));
+            at = end;
+            done(at);
+        }
+        LineIndex { starts, base: 0 }
+    }
+
     /// The index of a chunk that starts after `base` lines of its file.
     pub fn with_base(text: &str, base: u64) -> Self {
         LineIndex {
