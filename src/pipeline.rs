@@ -1154,6 +1154,7 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
         hold_flows(out, &picked)?;
         crate::profile::mark("detections, one pass + records read back");
     };
+    release_freed_memory();
     crate::profile::mark("detections");
     let case = &out.collected.case;
     let classification = classify::classify(&analysis, &out.events, case);

@@ -3,12 +3,13 @@
 //! show it was done after the activity began (a containment event, with its time and evidence).
 
 use super::classify::{activity_start_in, FindingIndex, ANOMALY_RULES};
+use super::Finding;
 use super::{
     prose, rules, Analysis, Classification, RecommendedAction, UserClassification, Verdict,
 };
 use crate::case::CaseFile;
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The runbooks' sequence: (order, id, description). `{days}` is the monitoring period.
 const STEPS: &[(u32, &str, &str)] = &[
@@ -45,7 +46,7 @@ fn done_by(step: &str) -> &'static [&'static str] {
     }
 }
 
-struct Need {
+struct Need<'a> {
     user: String,
     /// Containment counts only after this moment (when known).
     since: Option<DateTime<Utc>>,
@@ -53,7 +54,7 @@ struct Need {
     detail: Option<String>,
     /// Addresses this user's step is about (the attacker IPs to block): merged across users
     /// and named up to a cap, because one action line for a noisy tenant could list thousands.
-    ips: Vec<String>,
+    ips: Vec<&'a Finding>,
 }
 
 pub fn recommend(
@@ -75,7 +76,7 @@ pub fn recommend(
                 ips: Vec::new(),
             })
         };
-        let mut block_ips: Vec<String> = Vec::new();
+        let mut block_ips: Vec<&Finding> = Vec::new();
         if u.escalate {
             add("escalate", None);
         }
@@ -212,8 +213,11 @@ fn user_rules<'a>(index: &FindingIndex<'a>, u: &UserClassification) -> Vec<&'a s
         .collect()
 }
 
-/// IPs of the anomalous sign-ins the verdict rests on (not the corporate network's).
-fn attacker_ips(index: &FindingIndex, u: &UserClassification) -> Vec<String> {
+/// The anomalous sign-in findings the verdict rests on, whose IPs (not the corporate
+/// network's) are the ones to block. The findings, not their IPs: in a noisy tenant every
+/// account's findings name thousands of the same addresses, and a list per account took
+/// tens of MiB; the action merges them once ([`build`]).
+fn attacker_ips<'a>(index: &FindingIndex<'a>, u: &UserClassification) -> Vec<&'a Finding> {
     let cited = u
         .criteria_met
         .iter()
@@ -224,15 +228,11 @@ fn attacker_ips(index: &FindingIndex, u: &UserClassification) -> Vec<String> {
             )
         })
         .flat_map(|c| c.evidence.iter().map(String::as_str));
-    let mut ips: Vec<String> = index
+    index
         .citing(cited)
         .into_iter()
-        .filter(|f| ANOMALY_RULES.contains(&f.rule.as_str()))
-        .flat_map(|f| f.ips.iter().cloned())
-        .collect();
-    ips.sort();
-    ips.dedup();
-    ips
+        .filter(|f| ANOMALY_RULES.contains(&f.rule.as_str()) && !f.ips.is_empty())
+        .collect()
 }
 
 /// One action per step; a step done for some accounts and not others is split in two.
@@ -264,12 +264,12 @@ fn build(
             let mut d: Vec<String> = ns.iter().filter_map(|n| n.detail.clone()).collect();
             d.sort();
             d.dedup();
-            let mut ips: Vec<&str> = ns
-                .iter()
-                .flat_map(|n| n.ips.iter().map(String::as_str))
-                .collect();
-            ips.sort_unstable();
-            ips.dedup();
+            // Inserted one by one: collecting into a set first gathers every copy.
+            let mut set: BTreeSet<&str> = BTreeSet::new();
+            for f in ns.iter().flat_map(|n| &n.ips) {
+                set.extend(f.ips.iter().map(String::as_str));
+            }
+            let ips: Vec<&str> = set.into_iter().collect();
             if ips.len() > prose::LIST_CAP {
                 d.push(format!(
                     "{} IPs: {}; every one is in the findings' IP lists",
