@@ -1067,16 +1067,23 @@ fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>)
         let same = |t: DateTime<Utc>, u: Option<&str>| {
             (t - e.time).num_minutes().abs() <= CONTEXT_MINUTES && u == Some(user.as_str())
         };
-        // Found by line in the store (a binary search over its records), read then.
-        let flows_in = |lo: u64, hi: u64| {
-            let a = flows.index_at_pos(lo);
-            let b = flows.index_at_pos(hi);
-            flows
-                .iter_range(a, b)
-                .map(|(f, r)| (r.pos, same(r.time(), flows.user_key(&r)), Some(f)))
-        };
         // (line, same user and near in time, flow index) on each side, nearest first.
         let lo = line.saturating_sub(scan);
+        let hi = (line + 1 + scan).min(total);
+        // The flows on lines [lo, hi): found with one binary search over the store's
+        // records (one line each, in line order, so no more than hi - lo of them), read at
+        // once.
+        let a = flows.index_at_pos(lo);
+        let near: Vec<(u64, bool, Option<usize>)> = flows
+            .iter_range(a, a.saturating_add((hi - lo) as usize))
+            .take_while(|(_, r)| r.pos < hi)
+            .map(|(f, r)| (r.pos, same(r.time(), flows.user_key(&r)), Some(f)))
+            .collect();
+        let flows_in = |from: u64, to: u64| {
+            near.iter()
+                .filter(move |c| c.0 >= from && c.0 < to)
+                .copied()
+        };
         let mut before: Vec<(u64, bool, Option<usize>)> = (0..i)
             .rev()
             .map(|k| (out.positions[k], k))
@@ -1091,7 +1098,6 @@ fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>)
             .chain(flows_in(lo, line))
             .collect();
         before.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
-        let hi = (line + 1 + scan).min(total);
         let mut after: Vec<(u64, bool, Option<usize>)> = (i + 1..out.events.len())
             .map(|k| (out.positions[k], k))
             .take_while(|&(p, _)| p < hi)
