@@ -321,7 +321,8 @@ fn read_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
             match f.seek_read(buf, off + done)? {
                 0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 n => {
-                    buf = &mut buf[n..];
+                    let rest = buf;
+                    buf = &mut rest[n..];
                     done += n as u64;
                 }
             }
