@@ -5,7 +5,7 @@ use crate::event::Event;
 use crate::evidence::custody::{Actor, CustodyError, CustodyLog};
 use crate::evidence::intake::{self, EvidenceItem, ItemKind, ZipLimits};
 use crate::sources::{self, ParseContext, RecordError};
-use crate::timeline::flowstore::{Compacted, Compactor, FlowStore};
+use crate::timeline::flowstore::{Compacted, Compactor, FlowStore, FlowWriter};
 use crate::timeline::spill;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -250,7 +250,8 @@ pub fn collect_timeline(opts: &RunOptions) -> Result<Sealed, PipelineError> {
 }
 
 /// The events of a collection, in parse order, before the merge's folds are applied, and
-/// beside them the rank of the item each came from; and the flows held compactly.
+/// beside them the rank of the item each came from; and the flows held compactly (on disk,
+/// in timeline order, written by the merge).
 type Held = (Vec<usize>, Vec<Event>, FlowStore);
 
 fn collect_impl(
@@ -359,16 +360,9 @@ fn collect_impl(
         Vec::with_capacity(total),
         FlowStore::default(),
     );
-    held.2.reserve(parsed.iter().map(|p| p.flows.len()).sum());
     for (i, p) in parsed.into_iter().enumerate() {
         held.0.extend(std::iter::repeat_n(rank[i], p.events.len()));
         held.1.extend(p.events);
-        held.2
-            .absorb(p.flows, rank[i] as u32)
-            .map_err(|e| PipelineError::Output {
-                path: p.report.stored_path.clone(),
-                message: e.to_string(),
-            })?;
         let report = p.report;
         custody.append(&now, &actor, "parsed", serde_json::json!({ "evidence": report.stored_path, "sha256": report.sha256, "format": report.format, "records": report.records, "events": report.events, "rejected": report.rejected, "error": report.error }))?;
         files.push(report);
@@ -399,13 +393,30 @@ fn collect_impl(
     let cf = std::fs::File::create(&csv_path).map_err(io_err(&csv_path))?;
     let total_events: u64 = files.iter().map(|f| f.events).sum();
     let bar = progress_count(opts.quiet, total_events, "merging");
-    let mut merged = spill::merge_with(&runs, jf, cf, &mut |n| bar.inc(n)).map_err(|e| {
-        PipelineError::Output {
-            path: tl_path.display().to_string(),
-            message: e.to_string(),
-        }
-    })?;
+    // Compact records go to a file in timeline order as the merge writes their lines.
+    let flows_path = case_dir.join(FLOWS_FILE);
+    let mut flow_writer = match &compactor {
+        Some(_) => Some(FlowWriter::create(&flows_path).map_err(io_err(&flows_path))?),
+        None => None,
+    };
+    let mut on_flow = |line: u64, rank: usize, rec: &spill::Rec| match (&mut flow_writer, &rec.flow)
+    {
+        (Some(w), Some(f)) => w.push(line, rank, rec.time_us, rec.record_no, f),
+        _ => Err(std::io::Error::other(
+            "a compact record reached a merge that stores none",
+        )),
+    };
+    let mut merged =
+        spill::merge_flows(&runs, jf, cf, &mut |n| bar.inc(n), &mut on_flow).map_err(|e| {
+            PipelineError::Output {
+                path: tl_path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
     bar.finish_and_clear();
+    if let Some(w) = flow_writer {
+        held.2 = w.finish().map_err(io_err(&flows_path))?;
+    }
     std::fs::remove_dir_all(&spill_dir).map_err(io_err(&spill_dir))?;
     crate::profile::mark("merge (jsonl + csv)");
     for (k, n) in &merged.folded_assumed_zones {
@@ -491,7 +502,7 @@ pub struct Sealed {
 /// same as reading the timeline back, without parsing it again.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let (sealed, held, folds) = collect_impl(opts, true)?;
-    let (events, positions, flows) = timeline_order(held, &folds);
+    let (events, positions, flows) = timeline_order(held, &folds, sealed.events)?;
     crate::profile::mark("order events for analysis");
     Ok(RunOutput {
         collected: sealed.collected,
@@ -522,12 +533,14 @@ pub(crate) fn release_freed_memory() {
 
 /// Put held events in the merge's order (time, item rank, record) and apply its folds.
 /// The permutation is applied in place, so no second copy of the events is ever made.
-/// Flows held compactly are ordered the same way and given their timeline lines; so are the
-/// held events (`positions`). Flows never fold (`Compactor::compact` keeps foldable ones).
+/// With flows held compactly (the merge wrote them in timeline order, each with its line),
+/// every other line of the `lines` the timeline holds is a held event's: `positions` gives
+/// them their lines. Flows never fold (`Compactor::compact` keeps foldable ones).
 fn timeline_order(
-    (ranks, mut events, mut flows): Held,
+    (ranks, mut events, flows): Held,
     folds: &[spill::Fold],
-) -> (Vec<Event>, Vec<u64>, FlowStore) {
+    lines: u64,
+) -> Result<(Vec<Event>, Vec<u64>, FlowStore), PipelineError> {
     use rayon::slice::ParallelSliceMut;
     let mut keys: Vec<(i64, usize, u64, usize)> = events
         .iter()
@@ -542,35 +555,38 @@ fn timeline_order(
     if !folds.is_empty() {
         fold(&mut events, &keys, folds, &mut dropped);
     }
-    // Timeline lines: held events and flows interleave by the merge's key.
-    let recs = flows.recs_mut();
-    recs.par_sort_unstable_by_key(|r| (r.micros, r.rank as usize, r.record_no));
-    let mut positions = Vec::with_capacity(events.len());
-    let (mut line, mut f) = (0u64, 0usize);
-    for (k, gone) in keys.iter().zip(&dropped) {
-        while f < recs.len()
-            && (recs[f].micros, recs[f].rank as usize, recs[f].record_no) < (k.0, k.1, k.2)
-        {
-            recs[f].pos = line;
-            line += 1;
-            f += 1;
-        }
-        if !gone {
-            positions.push(line);
-            line += 1;
-        }
-    }
-    for r in &mut recs[f..] {
-        r.pos = line;
-        line += 1;
-    }
     drop(keys);
     let mut i = 0;
     events.retain(|_| {
         i += 1;
         !dropped[i - 1]
     });
-    (events, positions, flows)
+    let mut positions = Vec::new();
+    if !flows.is_empty() {
+        positions.reserve_exact(events.len());
+        let mut line = 0u64;
+        for (_, r) in flows.iter() {
+            positions.extend(line..r.pos);
+            line = r.pos + 1;
+        }
+        positions.extend(line..lines);
+        let problem = flows.error().or_else(|| {
+            (positions.len() != events.len()).then(|| {
+                format!(
+                    "{} held events and {} compact records do not make the {lines} lines written",
+                    events.len(),
+                    flows.len()
+                )
+            })
+        });
+        if let Some(message) = problem {
+            return Err(PipelineError::Output {
+                path: "timeline/timeline.jsonl".into(),
+                message,
+            });
+        }
+    }
+    Ok((events, positions, flows))
 }
 
 /// Apply the merge's folds to the ordered events: each kept copy takes the others'
@@ -669,6 +685,9 @@ where
 
 /// Where sorted runs wait for the merge, inside the case folder (removed after it).
 const SPILL_DIR: &str = "tmp-runs";
+/// The compact records' file (`timeline::flowstore::FlowWriter`), beside the payload, never
+/// in the package; where the system allows its name is gone as soon as it is opened.
+const FLOWS_FILE: &str = "tmp-flows.bin";
 
 /// How much memory the run may use, split between the stages that hold data.
 #[derive(Debug, Clone, Copy)]
@@ -696,8 +715,6 @@ struct ParsedItem {
     report: FileReport,
     /// The item's events, trimmed for the analysis, when the caller keeps them.
     events: Vec<Event>,
-    /// Its flows held compactly instead (rank 0 until the collection ranks the items).
-    flows: FlowStore,
     rejected: Vec<RecordError>,
     zones: BTreeMap<(String, String), u64>,
     runs: Vec<PathBuf>,
@@ -739,7 +756,6 @@ fn parse_item(
     let mut out = ParsedItem {
         report: report.clone(),
         events: Vec::new(),
-        flows: FlowStore::default(),
         rejected: Vec::new(),
         zones: BTreeMap::new(),
         runs: Vec::new(),
@@ -749,6 +765,7 @@ fn parse_item(
     let mut events = 0u64;
     // One per item: no lock between the parsing threads, freed with the item (see Interner).
     let mut interner = crate::event::Interner::default();
+    let mut wire = Vec::new();
     let mut on_item = |it| match it {
         Ok(ev) => match unrepresentable(&ev) {
             Some(r) => out.rejected.push(r),
@@ -760,11 +777,14 @@ fn parse_item(
                 }
                 events += 1;
                 if spill_error.is_none() {
-                    match sink.push(&ev) {
-                        Ok(_)
-                            if keep
-                                && compactor.is_some_and(|c| c.compact(&ev))
-                                && out.flows.push(&ev, 0) => {}
+                    // A compact record travels in the event's run record to the merge,
+                    // which stores it by timeline line; the event is not held.
+                    wire.clear();
+                    let compact = keep
+                        && compactor.is_some_and(|c| c.compact(&ev))
+                        && crate::timeline::flowstore::wire(&ev, &mut wire);
+                    match sink.push_with(&ev, compact.then_some(&wire[..])) {
+                        Ok(_) if compact => {}
                         Ok(sha) if keep => {
                             // Held for the analysis as the read-back would give it:
                             // trimmed, remembering the hash of its full form.
@@ -985,13 +1005,29 @@ impl RunOutput {
     }
 }
 
+/// Fails when a read of the compact records failed: what was concluded since may lack some.
+fn flows_readable(out: &RunOutput) -> Result<(), PipelineError> {
+    match out.flows.error() {
+        None => Ok(()),
+        Some(message) => Err(PipelineError::Output {
+            path: out.case_dir.join(FLOWS_FILE).display().to_string(),
+            message,
+        }),
+    }
+}
+
 /// Read the compact flows at `idx` back from the timeline and hold them as events, in
 /// timeline order among the others.
 fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     if idx.is_empty() {
         return Ok(());
     }
-    let mut lines: Vec<u64> = idx.iter().map(|&i| out.flows.recs()[i].pos).collect();
+    let mut lines: Vec<u64> = idx
+        .iter()
+        .filter_map(|&i| out.flows.get(i))
+        .map(|r| r.pos)
+        .collect();
+    flows_readable(out)?;
     lines.sort_unstable();
     lines.dedup();
     let path = out.case_dir.join("timeline/timeline.jsonl");
@@ -1038,7 +1074,7 @@ fn permute<T>(v: &mut [T], order: impl Fn(usize) -> usize) {
 /// events and compact flows together by timeline line.
 fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>) -> Vec<usize> {
     use crate::report::keytimeline::{CONTEXT_MINUTES, CONTEXT_SCAN};
-    let flows = out.flows.recs();
+    let flows = &out.flows;
     let total = (out.events.len() + flows.len()) as u64;
     let scan = CONTEXT_SCAN as u64;
     let mut picked = Vec::new();
@@ -1051,19 +1087,23 @@ fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>)
         let same = |t: DateTime<Utc>, u: Option<&str>| {
             (t - e.time).num_minutes().abs() <= CONTEXT_MINUTES && u == Some(user.as_str())
         };
-        let flows_in = |lo: u64, hi: u64| {
-            let a = flows.partition_point(|r| r.pos < lo);
-            let b = flows.partition_point(|r| r.pos < hi);
-            (a..b).map(|f| {
-                (
-                    flows[f].pos,
-                    same(flows[f].time(), out.flows.user_key(&flows[f])),
-                    Some(f),
-                )
-            })
-        };
         // (line, same user and near in time, flow index) on each side, nearest first.
         let lo = line.saturating_sub(scan);
+        let hi = (line + 1 + scan).min(total);
+        // The flows on lines [lo, hi): found with one binary search over the store's
+        // records (one line each, in line order, so no more than hi - lo of them), read at
+        // once.
+        let a = flows.index_at_pos(lo);
+        let near: Vec<(u64, bool, Option<usize>)> = flows
+            .iter_range(a, a.saturating_add((hi - lo) as usize))
+            .take_while(|(_, r)| r.pos < hi)
+            .map(|(f, r)| (r.pos, same(r.time(), flows.user_key(&r)), Some(f)))
+            .collect();
+        let flows_in = |from: u64, to: u64| {
+            near.iter()
+                .filter(move |c| c.0 >= from && c.0 < to)
+                .copied()
+        };
         let mut before: Vec<(u64, bool, Option<usize>)> = (0..i)
             .rev()
             .map(|k| (out.positions[k], k))
@@ -1078,7 +1118,6 @@ fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>)
             .chain(flows_in(lo, line))
             .collect();
         before.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
-        let hi = (line + 1 + scan).min(total);
         let mut after: Vec<(u64, bool, Option<usize>)> = (i + 1..out.events.len())
             .map(|k| (out.positions[k], k))
             .take_while(|&(p, _)| p < hi)
@@ -1167,6 +1206,7 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
         hold_flows(out, &near)?;
         crate::profile::mark("key timeline flows read back");
     }
+    flows_readable(out)?;
     let case = &out.collected.case;
     let dir = out.case_dir.join("analysis");
     write_json(&dir.join("findings.json"), &analysis.findings)?;
@@ -1292,7 +1332,6 @@ mod tests {
         ParsedItem {
             report: FileReport::for_item(item),
             events: Vec::new(),
-            flows: FlowStore::default(),
             rejected: Vec::new(),
             zones: BTreeMap::new(),
             runs: Vec::new(),
@@ -1330,33 +1369,39 @@ mod tests {
             .iter()
             .map(|&(_, t, r)| event_at(t, r, SIGN_IN))
             .collect();
-        let mut flows = FlowStore::default();
-        for &(rank, t, r) in &[(0u32, 20, 2), (1, 1, 9), (0, 50, 4), (1, 20, 0)] {
-            let mut one = FlowStore::default();
+        // The merge stores the flows on the lines it writes them on, as (rank, time,
+        // record): (1,1,9) 0, (0,20,2) 3, (1,20,0) 4, (0,50,4) 6.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = FlowWriter::create(&dir.path().join("flows.bin")).unwrap();
+        for &(line, rank, t, r) in &[(0, 1, 1, 9), (3, 0, 20, 2), (4, 1, 20, 0), (6, 0, 50, 4)] {
             let mut e = event_at(t, r, FLOW_ALLOWED);
             e.src_ip = Some("10.0.0.1".into());
-            assert!(one.push(&e, 0));
-            flows.absorb(one, rank).unwrap();
+            let mut b = Vec::new();
+            assert!(crate::timeline::flowstore::wire(&e, &mut b));
+            w.push(line, rank, e.time.timestamp_micros(), r, &b)
+                .unwrap();
         }
+        let flows = w.finish().unwrap();
         let folds = [spill::Fold {
             kept: (0, 1),
             dropped: vec![(1, 1)],
             sha256: [7; 32],
         }];
-        let (events, positions, flows) = timeline_order((ranks, events, flows), &folds);
-        // Lines, as (rank, time, record): flow (1,1,9) 0, held (1,5,2) 1, held (0,20,1) 2,
-        // flow (0,20,2) 3, flow (1,20,0) 4, held (1,20,1) folded away, held (0,40,3) 5,
-        // flow (0,50,4) 6.
-        let times: Vec<i64> = events.iter().map(|e| e.time.timestamp()).collect();
+        let held = || (ranks.clone(), events.clone(), flows.clone());
+        let (ordered, positions, flows) = timeline_order(held(), &folds, 7).unwrap();
+        // Held (1,5,2) on line 1, (0,20,1) on 2, (1,20,1) folded away, (0,40,3) on 5.
+        let times: Vec<i64> = ordered.iter().map(|e| e.time.timestamp()).collect();
         assert_eq!(times, [5, 20, 40]);
         assert_eq!(positions, [1, 2, 5]);
-        assert_eq!(events[1].timeline_sha256.0, Some([7; 32]));
+        assert_eq!(ordered[1].timeline_sha256.0, Some([7; 32]));
         let lines: Vec<(i64, u64)> = flows
-            .recs()
             .iter()
-            .map(|r| (r.time().timestamp(), r.pos))
+            .map(|(_, r)| (r.time().timestamp(), r.pos))
             .collect();
         assert_eq!(lines, [(1, 0), (20, 3), (20, 4), (50, 6)]);
+        // Lines the held events and records do not account for are an error, not a guess.
+        assert!(timeline_order(held(), &folds, 8).is_err());
+        assert!(timeline_order(held(), &[], 7).is_err());
     }
 
     /// Results come back in item order whatever order the threads took them in (largest

@@ -384,3 +384,131 @@ fn radius_sessions_vpn_events_and_flows_read_back_for_a_suspect_user() {
         "the framed addresses' flows"
     );
 }
+
+/// `run` keeps the compact records in a file the merge writes (`FlowWriter`), no longer in
+/// memory item by item. For generated mixed exports, that store holds exactly the records
+/// the in-memory store holds for the same events (`FlowStore::push` over the run that
+/// holds every event whole): the same records, in the same order, each on the timeline line
+/// of its event, with the same aggregates; and the events held whole are the others, each
+/// on its own line.
+#[test]
+fn on_disk_store_equals_the_in_memory_one() {
+    use irpack::timeline::flowstore::{Compactor, FlowRec, FlowStore};
+    use std::collections::BTreeSet;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("exports");
+    irpack::gen::write_set(irpack::gen::Kind::Mixed, 11, 3 << 20, &dir).unwrap();
+    let case = CaseFile::minimal("IR-FLOWS-DISK");
+    let opts = |compact: bool, out: &str| RunOptions {
+        inputs: vec![dir.clone()],
+        out: tmp.path().join(out),
+        case: case.clone(),
+        now: Utc.with_ymd_and_hms(2024, 10, 1, 12, 0, 0).unwrap(),
+        quiet: true,
+        compact_flows: compact,
+        ..Default::default()
+    };
+    let disk = pipeline::collect(&opts(true, "disk")).unwrap();
+    let full = pipeline::collect(&opts(false, "full")).unwrap();
+    assert!(disk.flows.on_disk());
+    // The file's name is gone (where the system allows) and never in the case folder's
+    // payload.
+    #[cfg(unix)]
+    assert!(!tmp.path().join("disk/tmp-flows.bin").exists());
+    // Ranks as the merge gives them: items in (format, stored path) order.
+    let mut items: Vec<(String, String)> = full
+        .collected
+        .files
+        .iter()
+        .filter(|f| f.format.as_deref() != Some("zip"))
+        .map(|f| (f.format.clone().unwrap_or_default(), f.stored_path.clone()))
+        .collect();
+    items.sort();
+    let rank = |path: &str| {
+        items
+            .iter()
+            .position(|(_, p)| path.ends_with(p.as_str()))
+            .unwrap_or_else(|| panic!("{path} is not an item")) as u32
+    };
+    // The in-memory path: every event of the full run (all of the timeline, in order) the
+    // compactor takes, pushed with its item's rank, remembering its line.
+    let compactor = Compactor::new(&case);
+    let mut mem = FlowStore::default();
+    let mut lines = Vec::new();
+    for (line, e) in full.events.iter().enumerate() {
+        if compactor.compact(e) && mem.push(e, rank(&e.provenance.evidence_path)) {
+            lines.push(line as u64);
+        }
+    }
+    type Key = (
+        i64,
+        u64,
+        u32,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let key = |st: &FlowStore, r: &FlowRec| -> Key {
+        (
+            r.micros,
+            r.record_no,
+            r.rank,
+            format!("{:?} {:?} {:?}", r.kind, r.src, r.dst),
+            st.source(r).to_string(),
+            st.zone(r).to_string(),
+            st.user(r).map(String::from),
+            st.user_key(r).map(String::from),
+            st.session_id(r).map(String::from),
+            st.station(r).map(String::from),
+        )
+    };
+    let on_disk: Vec<(u64, Key)> = disk
+        .flows
+        .iter()
+        .map(|(_, r)| (r.pos, key(&disk.flows, &r)))
+        .collect();
+    let in_mem: Vec<(u64, Key)> = mem
+        .iter()
+        .zip(&lines)
+        .map(|((_, r), &line)| (line, key(&mem, &r)))
+        .collect();
+    assert!(
+        on_disk.len() > 1000,
+        "few compact records: {}",
+        on_disk.len()
+    );
+    assert_eq!(on_disk.len(), in_mem.len());
+    if let Some(i) = (0..on_disk.len()).find(|&i| on_disk[i] != in_mem[i]) {
+        panic!(
+            "record {i} differs:\n disk {:?}\n  mem {:?}",
+            on_disk[i], in_mem[i]
+        );
+    }
+    assert_eq!(disk.flows.per_source(), mem.per_source());
+    assert_eq!(disk.flows.first_time(), mem.first_time());
+    assert_eq!(disk.flows.last_time(), mem.last_time());
+    let users = |st: &FlowStore| st.users().iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(users(&disk.flows), users(&mem));
+    // Per user first and last seen (what the detections keep, once the window is known).
+    let seen = |st: &FlowStore| {
+        let mut m: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for (_, r) in st.iter() {
+            if let Some(u) = st.user_key(&r) {
+                let s = m.entry(u.to_string()).or_insert((r.micros, r.micros));
+                *s = (s.0.min(r.micros), s.1.max(r.micros));
+            }
+        }
+        m
+    };
+    assert_eq!(seen(&disk.flows), seen(&mem));
+    // Held events: the full run's others, each on its line.
+    assert_eq!(disk.events.len() + disk.flows.len(), full.events.len());
+    assert_eq!(disk.positions.len(), disk.events.len());
+    for (e, &line) in disk.events.iter().zip(&disk.positions) {
+        assert_eq!(e.hash_bytes(), full.events[line as usize].hash_bytes());
+    }
+}

@@ -163,12 +163,13 @@ impl<'a> Ctx<'a> {
     ) -> Self {
         let mut flow_users: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
         if let Some(c) = compact {
-            for r in c.flows.recs() {
+            // One scan of the store (on disk in `run`): the window is known only now.
+            for (_, r) in c.flows.iter() {
                 let t = r.time();
                 if !win.contains(t) {
                     continue;
                 }
-                if let Some(u) = c.flows.user_key(r).filter(|u| !u.is_empty()) {
+                if let Some(u) = c.flows.user_key(&r).filter(|u| !u.is_empty()) {
                     let s = flow_users.entry(u.to_string()).or_insert((t, t));
                     s.0 = s.0.min(t);
                     s.1 = s.1.max(t);

@@ -147,6 +147,14 @@ pub fn report_and_package(
     };
     let model = report::model::build(&input);
     crate::profile::mark("report model");
+    // The model read the compact records (on disk in `run`): a failed read means it lacks
+    // some, so nothing is written from it.
+    if let Some(message) = out.flows.error() {
+        return Err(PackageError::Other {
+            path: case_dir.display().to_string(),
+            message,
+        });
+    }
     let rendered = report::render_model(&model)?;
     let report_dir = case_dir.join("report");
     std::fs::create_dir_all(&report_dir).map_err(io_err(&report_dir))?;

@@ -141,9 +141,9 @@ pub fn zones(input: &ReportInput) -> ZoneView {
         s.1 += 1;
     }
     if let Some(c) = input.compact {
-        for r in c.flows.recs() {
-            let s = m.entry(c.flows.source(r)).or_default();
-            s.0.insert(c.flows.zone(r));
+        for (_, r) in c.flows.iter() {
+            let s = m.entry(c.flows.source(&r)).or_default();
+            s.0.insert(c.flows.zone(&r));
             s.1 += 1;
         }
     }

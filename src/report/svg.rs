@@ -47,14 +47,17 @@ impl Chart {
 
     /// [`Chart::build`] counting flows held compactly too.
     pub fn build_with(events: &[Event], flows: Option<&FlowStore>, findings: &[Finding]) -> Chart {
-        let flow_times = || {
-            flows
-                .into_iter()
-                .flat_map(|f| f.recs().iter().map(|r| r.time()))
-        };
         let (Some(first), Some(last)) = (
-            events.iter().map(|e| e.time).chain(flow_times()).min(),
-            events.iter().map(|e| e.time).chain(flow_times()).max(),
+            events
+                .iter()
+                .map(|e| e.time)
+                .chain(flows.and_then(FlowStore::first_time))
+                .min(),
+            events
+                .iter()
+                .map(|e| e.time)
+                .chain(flows.and_then(FlowStore::last_time))
+                .max(),
         ) else {
             return Chart::default();
         };
@@ -67,12 +70,12 @@ impl Chart {
             let b = (((e.time - first).num_seconds() / bin_seconds) as usize).min(BINS - 1);
             rows.entry(&e.source).or_insert_with(|| vec![0; BINS])[b] += 1;
         }
-        for (f, r) in flows
+        for (f, (_, r)) in flows
             .into_iter()
-            .flat_map(|f| f.recs().iter().map(move |r| (f, r)))
+            .flat_map(|f| f.iter().map(move |r| (f, r)))
         {
             let b = (((r.time() - first).num_seconds() / bin_seconds) as usize).min(BINS - 1);
-            rows.entry(f.source(r)).or_insert_with(|| vec![0; BINS])[b] += 1;
+            rows.entry(f.source(&r)).or_insert_with(|| vec![0; BINS])[b] += 1;
         }
         let total = (end - first).num_seconds().max(1) as f64;
         let pos = |d: DateTime<Utc>| ((d - first).num_seconds() as f64 / total).clamp(0.0, 1.0);

@@ -6,7 +6,7 @@
 //! times, the window's end, per-user first/last seen, the activity chart, the zones note,
 //! the names the redactor must know) and, as whole events, only when network correlation
 //! or the key timeline picks them. So a flow that nothing else could read is held as a
-//! [`FlowRec`] of ~72 bytes instead of a ~1.2 KB `Event`; the few that are picked are read
+//! [`FlowRec`] of 80 bytes instead of a ~1.2 KB `Event`; the few that are picked are read
 //! back from the sealed `timeline.jsonl` by position.
 //!
 //! RADIUS/NPS accounting records, VPN events and admin logins are held the same way
@@ -18,12 +18,26 @@
 //! ([`Compactor::compact`]): it matches an indicator of the case file, names an application
 //! the case file classifies, carries a user id or targets, could be folded with a duplicate
 //! (request or correlation id), or has an address that does not parse.
+//!
+//! `run` keeps the records on disk, not in memory: a million records are ~100 MB at 1 GiB
+//! of input, more than the parse's whole budget. The parsing thread encodes a compact event
+//! ([`wire`]) into its sorted-run record; the merge, which alone knows each event's timeline
+//! line and is single-threaded and ordered, interns its strings and appends the record to
+//! one file ([`FlowWriter`]) in timeline-line order. What stays in memory is the interning
+//! tables (distinct sources, zones, users, sessions, stations), per-source totals, and the
+//! indices of records read back as events. Every reader streams the file (each analysis
+//! pass scans it once or twice, from the page cache); a record is found by line with a
+//! binary search over the fixed-size records.
 
 use crate::case::CaseFile;
 use crate::event::{actions, Event};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::Write;
 use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// No user on the flow.
 const NO_USER: u32 = u32::MAX;
@@ -31,6 +45,11 @@ const NO_USER: u32 = u32::MAX;
 const NO_SID: u32 = u32::MAX;
 /// No calling station that is not an address (see `FlowRec::station`).
 const NO_STATION: u32 = u32::MAX;
+
+/// Bytes of one record in the on-disk store ([`FlowRec::encode`]).
+pub const REC_BYTES: usize = 80;
+/// Records read from the file at a time by a scan (256 KiB).
+const SCAN_RECS: usize = 3276;
 
 /// What a compact record stands for: which of the analysis's readers may want it whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +63,17 @@ pub enum RecKind {
     Vpn,
     /// Read by the aggregates only (`admin_login`): never selected for network correlation.
     Other,
+}
+
+impl RecKind {
+    fn from_u8(b: u8) -> RecKind {
+        match b {
+            0 => RecKind::Flow,
+            1 => RecKind::Accounting,
+            2 => RecKind::Vpn,
+            _ => RecKind::Other,
+        }
+    }
 }
 
 /// One flow (or accounting record, VPN or admin login event), as much of it as the
@@ -77,6 +107,66 @@ impl FlowRec {
     pub fn time(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(self.micros).unwrap_or_default()
     }
+
+    /// The record as the on-disk store keeps it (little-endian, fixed size).
+    fn encode(&self, b: &mut [u8; REC_BYTES]) {
+        b[0..8].copy_from_slice(&self.micros.to_le_bytes());
+        b[8..16].copy_from_slice(&self.record_no.to_le_bytes());
+        b[16..24].copy_from_slice(&self.pos.to_le_bytes());
+        b[24..28].copy_from_slice(&self.rank.to_le_bytes());
+        b[28..32].copy_from_slice(&self.user.to_le_bytes());
+        b[32..36].copy_from_slice(&self.sid.to_le_bytes());
+        b[36..40].copy_from_slice(&self.station.to_le_bytes());
+        b[40..42].copy_from_slice(&self.source.to_le_bytes());
+        b[42..44].copy_from_slice(&self.zone.to_le_bytes());
+        b[44] = self.kind as u8;
+        encode_ip(self.src, &mut b[45..62]);
+        encode_ip(self.dst, &mut b[62..79]);
+        b[79] = 0;
+    }
+
+    fn decode(b: &[u8]) -> FlowRec {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default());
+        let u16_at = |i: usize| u16::from_le_bytes(b[i..i + 2].try_into().unwrap_or_default());
+        FlowRec {
+            micros: u64_at(0) as i64,
+            record_no: u64_at(8),
+            pos: u64_at(16),
+            rank: u32_at(24),
+            user: u32_at(28),
+            sid: u32_at(32),
+            station: u32_at(36),
+            source: u16_at(40),
+            zone: u16_at(42),
+            kind: RecKind::from_u8(b[44]),
+            src: decode_ip(&b[45..62]),
+            dst: decode_ip(&b[62..79]),
+        }
+    }
+}
+
+fn encode_ip(a: Option<IpAddr>, b: &mut [u8]) {
+    b.fill(0);
+    match a {
+        None => {}
+        Some(IpAddr::V4(v)) => {
+            b[0] = 4;
+            b[1..5].copy_from_slice(&v.octets());
+        }
+        Some(IpAddr::V6(v)) => {
+            b[0] = 6;
+            b[1..17].copy_from_slice(&v.octets());
+        }
+    }
+}
+
+fn decode_ip(b: &[u8]) -> Option<IpAddr> {
+    match b[0] {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(&b[1..5]).ok()?)),
+        6 => Some(IpAddr::from(<[u8; 16]>::try_from(&b[1..17]).ok()?)),
+        _ => None,
+    }
 }
 
 /// Strings interned once for all flows (a few sources, zones and users).
@@ -98,10 +188,100 @@ impl Table {
     }
 }
 
-/// The compact flows of a collection, in timeline order once ordered.
+/// A compact event as the parsing thread hands it to the merge inside its run record
+/// (see [`wire`]): the addresses parsed, the strings not yet interned.
+struct Wire<'a> {
+    kind: RecKind,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    source: &'a str,
+    zone: &'a str,
+    user: Option<&'a str>,
+    sid: Option<&'a str>,
+    station: Option<&'a str>,
+}
+
+fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// `e` as a compact record for the merge to store (appended to `out`); `false` (nothing
+/// written) when an address the record must carry does not parse: the event stays whole.
+pub fn wire(e: &Event, out: &mut Vec<u8>) -> bool {
+    let Some((kind, src, dst, station)) = addresses(e) else {
+        return false;
+    };
+    out.push(kind as u8);
+    let mut ip = [0u8; 17];
+    encode_ip(src, &mut ip);
+    out.extend_from_slice(&ip);
+    encode_ip(dst, &mut ip);
+    out.extend_from_slice(&ip);
+    put_str(out, Some(&e.source));
+    put_str(out, Some(&e.time_zone));
+    put_str(out, e.user.as_deref());
+    put_str(
+        out,
+        e.session_id
+            .as_deref()
+            .filter(|_| kind == RecKind::Accounting),
+    );
+    put_str(out, station.as_deref());
+    true
+}
+
+impl<'a> Wire<'a> {
+    fn parse(mut b: &'a [u8]) -> Option<Wire<'a>> {
+        let kind = RecKind::from_u8(*b.first()?);
+        let src = decode_ip(b.get(1..18)?);
+        let dst = decode_ip(b.get(18..35)?);
+        b = &b[35..];
+        let mut s = || -> Option<Option<&'a str>> {
+            let (&tag, rest) = b.split_first()?;
+            if tag == 0 {
+                b = rest;
+                return Some(None);
+            }
+            let n = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            let text = std::str::from_utf8(rest.get(4..4 + n)?).ok()?;
+            b = &rest[4 + n..];
+            Some(Some(text))
+        };
+        let source = s()??;
+        let zone = s()??;
+        let (user, sid, station) = (s()?, s()?, s()?);
+        Some(Wire {
+            kind,
+            src,
+            dst,
+            source,
+            zone,
+            user,
+            sid,
+            station,
+        })
+    }
+}
+
+/// The compact flows of a collection, in timeline order once ordered: in memory (a store
+/// filled by [`FlowStore::push`]) or in a file written by [`FlowWriter`] (`run`).
+///
+/// Records are named by index, in store order; one read back as an event
+/// ([`FlowStore::remove`]) keeps its index and is skipped by every reader from then on.
 #[derive(Debug, Default, Clone)]
 pub struct FlowStore {
     recs: Vec<FlowRec>,
+    /// The on-disk records, when there are.
+    disk: Option<Disk>,
+    /// Indices of records now held as events.
+    held: HashSet<usize>,
     sources: Table,
     zones: Table,
     /// Users as written (the redactor's names); `user_keys` as compared (trimmed, lower case).
@@ -113,12 +293,128 @@ pub struct FlowStore {
     stations: Table,
 }
 
+/// A store's file: `count` records of [`REC_BYTES`], in timeline-line order; with per
+/// source (by id) the count and first and last time of all of them, written as they came.
+#[derive(Debug, Clone)]
+struct Disk {
+    file: Arc<File>,
+    count: usize,
+    totals: Vec<(u64, i64, i64)>,
+    /// The first error a reader met (a read that failed ends the scan): the run reports it
+    /// rather than conclude from part of the records (`FlowStore::error`).
+    error: Arc<Mutex<Option<String>>>,
+}
+
+/// Read `buf.len()` bytes at `off` without moving a shared file position (scans may run
+/// side by side).
+fn read_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        f.read_exact_at(buf, off)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let (mut done, mut buf) = (0u64, buf);
+        while !buf.is_empty() {
+            match f.seek_read(buf, off + done)? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => {
+                    let rest = buf;
+                    buf = &mut rest[n..];
+                    done += n as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Disk {
+    fn fail(&self, e: std::io::Error) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert_with(|| format!("compact records: {e}"));
+        }
+    }
+
+    fn read(&self, from: usize, buf: &mut [u8]) -> bool {
+        match read_at(&self.file, buf, (from * REC_BYTES) as u64) {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
+    }
+}
+
+/// The records of a store in index order, skipping those held as events.
+pub struct Iter<'a> {
+    st: &'a FlowStore,
+    next: usize,
+    end: usize,
+    buf: Vec<u8>,
+    /// Index of the first record in `buf`, and how many it holds.
+    buf_from: usize,
+    buf_n: usize,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = (usize, FlowRec);
+    fn next(&mut self) -> Option<(usize, FlowRec)> {
+        loop {
+            if self.next >= self.end {
+                return None;
+            }
+            let i = self.next;
+            self.next += 1;
+            let r = match &self.st.disk {
+                None => self.st.recs[i],
+                Some(d) => {
+                    if i >= self.buf_from + self.buf_n {
+                        let n = (self.end - i).min(SCAN_RECS);
+                        self.buf.resize(n * REC_BYTES, 0);
+                        if !d.read(i, &mut self.buf) {
+                            self.end = i;
+                            return None;
+                        }
+                        (self.buf_from, self.buf_n) = (i, n);
+                    }
+                    let at = (i - self.buf_from) * REC_BYTES;
+                    FlowRec::decode(&self.buf[at..at + REC_BYTES])
+                }
+            };
+            if !self.st.held.is_empty() && self.st.held.contains(&i) {
+                continue;
+            }
+            return Some((i, r));
+        }
+    }
+}
+
 impl FlowStore {
+    /// Records held here (not counting those read back as events).
     pub fn len(&self) -> usize {
-        self.recs.len()
+        self.total() - self.held.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.recs.is_empty()
+        self.len() == 0
+    }
+    /// Records ever stored, read back or not (indices run below this).
+    fn total(&self) -> usize {
+        self.disk.as_ref().map_or(self.recs.len(), |d| d.count)
+    }
+    /// Whether the records are in a file rather than in memory.
+    pub fn on_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+    /// The first error a reader of the file met, if any: whatever was concluded from the
+    /// records since may be missing some.
+    pub fn error(&self) -> Option<String> {
+        self.disk
+            .as_ref()
+            .and_then(|d| d.error.lock().ok().and_then(|e| e.clone()))
     }
     /// Give back unused room (a store filled by pushing).
     pub fn shrink_to_fit(&mut self) {
@@ -128,11 +424,48 @@ impl FlowStore {
     pub fn reserve(&mut self, n: usize) {
         self.recs.reserve_exact(n);
     }
-    pub fn recs(&self) -> &[FlowRec] {
-        &self.recs
+    /// Every record still held here, with its index, in store order.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_range(0, self.total())
     }
-    pub(crate) fn recs_mut(&mut self) -> &mut Vec<FlowRec> {
-        &mut self.recs
+    /// [`FlowStore::iter`] over the indices `[from, to)`.
+    pub fn iter_range(&self, from: usize, to: usize) -> Iter<'_> {
+        Iter {
+            st: self,
+            next: from,
+            end: to.min(self.total()),
+            buf: Vec::new(),
+            buf_from: 0,
+            buf_n: 0,
+        }
+    }
+    /// The record at index `i` (read back as an event or not).
+    pub fn get(&self, i: usize) -> Option<FlowRec> {
+        match &self.disk {
+            None => self.recs.get(i).copied(),
+            Some(d) => {
+                if i >= d.count {
+                    return None;
+                }
+                let mut b = [0u8; REC_BYTES];
+                d.read(i, &mut b).then(|| FlowRec::decode(&b))
+            }
+        }
+    }
+    /// The first index whose record is on timeline line `pos` or later (records are in
+    /// timeline order once ordered).
+    pub fn index_at_pos(&self, pos: u64) -> usize {
+        let (mut lo, mut hi) = (0, self.total());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid) {
+                Some(r) if r.pos < pos => lo = mid + 1,
+                Some(_) => hi = mid,
+                // A failed read is reported (`error`); nothing past it is found.
+                None => return lo,
+            }
+        }
+        lo
     }
     pub fn source(&self, r: &FlowRec) -> &str {
         &self.sources.names[r.source as usize]
@@ -148,112 +481,91 @@ impl FlowStore {
     pub fn user_key(&self, r: &FlowRec) -> Option<&str> {
         (r.user != NO_USER).then(|| self.user_keys[r.user as usize].as_str())
     }
+    /// `Event::session_id` of an accounting record.
+    pub fn session_id(&self, r: &FlowRec) -> Option<&str> {
+        (r.sid != NO_SID).then(|| self.sids.names[r.sid as usize].as_str())
+    }
+    /// A calling station that is not an address.
+    pub fn station(&self, r: &FlowRec) -> Option<&str> {
+        (r.station != NO_STATION).then(|| self.stations.names[r.station as usize].as_str())
+    }
     /// Every distinct `Event::user` among the flows.
     pub fn users(&self) -> &[String] {
         &self.users.names
     }
 
-    /// Hold `e` compactly; `false` (nothing held) when the tables are full or an address
-    /// the record must carry does not parse.
-    pub fn push(&mut self, e: &Event, rank: u32) -> bool {
-        let Some((kind, src, dst, station)) = addresses(e) else {
-            return false;
-        };
-        let station = match station {
+    /// Intern a record's strings; `None` when a table is full.
+    fn intern(&mut self, w: &Wire, micros: i64, record_no: u64) -> Option<FlowRec> {
+        let station = match w.station {
             None => NO_STATION,
-            Some(s) => match self.stations.id(&s, NO_STATION) {
-                Some(i) => i,
-                None => return false,
-            },
+            Some(s) => self.stations.id(s, NO_STATION)?,
         };
-        let Some(source) = self.sources.id(&e.source, u16::MAX as u32) else {
-            return false;
-        };
-        let Some(zone) = self.zones.id(&e.time_zone, u16::MAX as u32) else {
-            return false;
-        };
-        let sid = match e
-            .session_id
-            .as_deref()
-            .filter(|_| kind == RecKind::Accounting)
-        {
+        let source = self.sources.id(w.source, u16::MAX as u32)?;
+        let zone = self.zones.id(w.zone, u16::MAX as u32)?;
+        let sid = match w.sid {
             None => NO_SID,
-            Some(s) => match self.sids.id(s, NO_SID) {
-                Some(i) => i,
-                None => return false,
-            },
+            Some(s) => self.sids.id(s, NO_SID)?,
         };
-        let user = match e.user.as_deref() {
+        let user = match w.user {
             None => NO_USER,
-            Some(u) => match self.users.id(u, NO_USER) {
-                Some(i) => {
-                    if i as usize == self.user_keys.len() {
-                        self.user_keys.push(u.trim().to_ascii_lowercase());
-                    }
-                    i
+            Some(u) => {
+                let i = self.users.id(u, NO_USER)?;
+                if i as usize == self.user_keys.len() {
+                    self.user_keys.push(u.trim().to_ascii_lowercase());
                 }
-                None => return false,
-            },
+                i
+            }
         };
-        self.recs.push(FlowRec {
-            micros: e.time.timestamp_micros(),
-            record_no: e.provenance.record_no,
+        Some(FlowRec {
+            micros,
+            record_no,
             pos: 0,
-            rank,
+            rank: 0,
             user,
             sid,
             station,
             source: source as u16,
             zone: zone as u16,
-            kind,
-            src,
-            dst,
-        });
-        true
+            kind: w.kind,
+            src: w.src,
+            dst: w.dst,
+        })
     }
 
-    /// Take in another store's flows (one evidence item's), giving them `rank`. Fails when the
-    /// tables cannot hold its strings (65,535 sources or zones): the run stops with an error
-    /// rather than lose flows.
-    pub fn absorb(&mut self, other: FlowStore, rank: u32) -> Result<(), FlowStoreFull> {
-        let remap = |from: &Table, to: &mut Table, max: u32| -> Option<Vec<u32>> {
-            from.names.iter().map(|s| to.id(s, max)).collect()
+    /// Hold `e` compactly in memory; `false` (nothing held) when the tables are full or an
+    /// address the record must carry does not parse.
+    pub fn push(&mut self, e: &Event, rank: u32) -> bool {
+        let mut b = Vec::new();
+        if !wire(e, &mut b) {
+            return false;
+        }
+        let Some(w) = Wire::parse(&b) else {
+            return false;
         };
-        let src = remap(&other.sources, &mut self.sources, u16::MAX as u32).ok_or(FlowStoreFull)?;
-        let zone = remap(&other.zones, &mut self.zones, u16::MAX as u32).ok_or(FlowStoreFull)?;
-        let before = self.users.names.len();
-        let user = remap(&other.users, &mut self.users, NO_USER).ok_or(FlowStoreFull)?;
-        for u in &self.users.names[before..] {
-            self.user_keys.push(u.trim().to_ascii_lowercase());
+        match self.intern(&w, e.time.timestamp_micros(), e.provenance.record_no) {
+            Some(r) => {
+                self.recs.push(FlowRec { rank, ..r });
+                true
+            }
+            None => false,
         }
-        let sid = remap(&other.sids, &mut self.sids, NO_SID).ok_or(FlowStoreFull)?;
-        let station =
-            remap(&other.stations, &mut self.stations, NO_STATION).ok_or(FlowStoreFull)?;
-        self.recs.reserve(other.recs.len());
-        for mut r in other.recs {
-            r.rank = rank;
-            r.source = src[r.source as usize] as u16;
-            r.zone = zone[r.zone as usize] as u16;
-            if r.user != NO_USER {
-                r.user = user[r.user as usize];
-            }
-            if r.sid != NO_SID {
-                r.sid = sid[r.sid as usize];
-            }
-            if r.station != NO_STATION {
-                r.station = station[r.station as usize];
-            }
-            self.recs.push(r);
-        }
-        Ok(())
     }
 
     /// Per source: (flows, first time, last time).
     pub fn per_source(&self) -> BTreeMap<&str, (u64, DateTime<Utc>, DateTime<Utc>)> {
         let mut m: BTreeMap<&str, (u64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
-        for r in &self.recs {
+        // Totals kept while writing answer until a record is read back.
+        if let Some(d) = self.disk.as_ref().filter(|_| self.held.is_empty()) {
+            for (id, &(n, first, last)) in d.totals.iter().enumerate() {
+                if n > 0 {
+                    m.insert(&self.sources.names[id], (n, to_time(first), to_time(last)));
+                }
+            }
+            return m;
+        }
+        for (_, r) in self.iter() {
             let t = r.time();
-            let s = m.entry(self.source(r)).or_insert((0, t, t));
+            let s = m.entry(self.source(&r)).or_insert((0, t, t));
             s.0 += 1;
             s.1 = s.1.min(t);
             s.2 = s.2.max(t);
@@ -262,10 +574,10 @@ impl FlowStore {
     }
 
     pub fn first_time(&self) -> Option<DateTime<Utc>> {
-        self.recs.iter().map(|r| r.micros).min().map(to_time)
+        self.per_source().values().map(|s| s.1).min()
     }
     pub fn last_time(&self) -> Option<DateTime<Utc>> {
-        self.recs.iter().map(|r| r.micros).max().map(to_time)
+        self.per_source().values().map(|s| s.2).max()
     }
 
     /// Indices of the records network correlation would read whole under `w` (see
@@ -306,18 +618,18 @@ impl FlowStore {
             })
             .collect();
         let mut picked = Vec::new();
-        for (i, r) in self.recs.iter().enumerate() {
+        for (i, r) in self.iter() {
             let yes = match r.kind {
-                RecKind::Flow => within(r, w.from) && (hit(r.src) || hit(r.dst)),
+                RecKind::Flow => within(&r, w.from) && (hit(r.src) || hit(r.dst)),
                 RecKind::Accounting | RecKind::Vpn => {
-                    in_span(r) && (hit(r.src) || hit(r.dst) || station(r) || suspect(r))
+                    in_span(&r) && (hit(r.src) || hit(r.dst) || station(&r) || suspect(&r))
                 }
                 RecKind::Other => false,
             };
             if yes {
                 picked.push(i);
                 if r.kind == RecKind::Accounting && r.sid != NO_SID {
-                    sessions.insert(key(r));
+                    sessions.insert(key(&r));
                 }
             }
         }
@@ -327,9 +639,7 @@ impl FlowStore {
         // The rest of those sessions: a session's start, end, counters and addresses come
         // from all of its records.
         let mut more: Vec<usize> = self
-            .recs
             .iter()
-            .enumerate()
             .filter(|(_, r)| {
                 r.kind == RecKind::Accounting
                     && r.sid != NO_SID
@@ -344,27 +654,112 @@ impl FlowStore {
         picked
     }
 
-    /// The flow at timeline line `pos`, if it is held here (flows are in timeline order).
-    pub fn at_pos(&self, pos: u64) -> Option<usize> {
-        self.recs.binary_search_by_key(&pos, |r| r.pos).ok()
+    /// The flows at these indices are now held as events: every reader skips them.
+    pub fn remove(&mut self, idx: &[usize]) {
+        let total = self.total();
+        self.held.extend(idx.iter().copied().filter(|&i| i < total));
+    }
+}
+
+/// Writes the compact records of a collection to a file as the merge reaches them, in
+/// timeline-line order, interning their strings; [`FlowWriter::finish`] gives the store.
+pub struct FlowWriter {
+    store: FlowStore,
+    file: Arc<File>,
+    out: std::io::BufWriter<File>,
+    count: usize,
+    totals: Vec<(u64, i64, i64)>,
+    last_pos: Option<u64>,
+}
+
+impl FlowWriter {
+    /// A new store file at `path`. Where the system allows, the name is removed at once:
+    /// the records live as long as the run holds the file open and never reach the case
+    /// folder's package, even when the run stops early.
+    pub fn create(path: &Path) -> std::io::Result<FlowWriter> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        #[cfg(unix)]
+        std::fs::remove_file(path)?;
+        let out = std::io::BufWriter::with_capacity(256 << 10, file.try_clone()?);
+        Ok(FlowWriter {
+            store: FlowStore::default(),
+            file: Arc::new(file),
+            out,
+            count: 0,
+            totals: Vec::new(),
+            last_pos: None,
+        })
     }
 
-    /// Drop the flows at these indices (they are now held as events).
-    pub fn remove(&mut self, idx: &[usize]) {
-        if idx.is_empty() {
-            return;
+    /// Store the compact event `wire` (as [`wire`] wrote it), on timeline line `pos`, of
+    /// the evidence item ranked `rank`. Lines must come in increasing order.
+    pub fn push(
+        &mut self,
+        pos: u64,
+        rank: usize,
+        micros: i64,
+        record_no: u64,
+        wire: &[u8],
+    ) -> std::io::Result<()> {
+        let w = Wire::parse(wire).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a compact record in a sorted run is malformed",
+            )
+        })?;
+        if self.last_pos.is_some_and(|p| p >= pos) {
+            return Err(std::io::Error::other(
+                "compact records must come in timeline order",
+            ));
         }
-        let mut gone = vec![false; self.recs.len()];
-        for &i in idx {
-            if let Some(g) = gone.get_mut(i) {
-                *g = true;
-            }
+        let r = self
+            .store
+            .intern(&w, micros, record_no)
+            .ok_or_else(|| std::io::Error::other(FlowStoreFull))?;
+        let r = FlowRec {
+            pos,
+            rank: u32::try_from(rank).map_err(|_| std::io::Error::other(FlowStoreFull))?,
+            ..r
+        };
+        let mut b = [0u8; REC_BYTES];
+        r.encode(&mut b);
+        self.out.write_all(&b)?;
+        self.count += 1;
+        self.last_pos = Some(pos);
+        let s = r.source as usize;
+        if self.totals.len() <= s {
+            self.totals.resize(s + 1, (0, i64::MAX, i64::MIN));
         }
-        let mut i = 0;
-        self.recs.retain(|_| {
-            i += 1;
-            !gone[i - 1]
+        let t = &mut self.totals[s];
+        *t = (t.0 + 1, t.1.min(micros), t.2.max(micros));
+        Ok(())
+    }
+
+    /// Records written so far.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The store over what was written.
+    pub fn finish(mut self) -> std::io::Result<FlowStore> {
+        self.out.flush()?;
+        drop(self.out);
+        let mut st = self.store;
+        st.disk = Some(Disk {
+            file: self.file,
+            count: self.count,
+            totals: self.totals,
+            error: Arc::default(),
         });
+        Ok(st)
     }
 }
 
@@ -681,43 +1076,127 @@ mod tests {
         }
     }
 
+    /// Write events through the merge's path: wire, then the on-disk store.
+    fn on_disk(events: &[(u64, usize, Event)]) -> FlowStore {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = FlowWriter::create(&dir.path().join("flows.bin")).unwrap();
+        for (pos, rank, e) in events {
+            let mut b = Vec::new();
+            assert!(wire(e, &mut b));
+            w.push(
+                *pos,
+                *rank,
+                e.time.timestamp_micros(),
+                e.provenance.record_no,
+                &b,
+            )
+            .unwrap();
+        }
+        // The records outlive the name (removed at once where the system allows).
+        w.finish().unwrap()
+    }
+
     #[test]
     fn store_keeps_what_the_aggregates_read() {
-        let mut a = FlowStore::default();
-        assert!(a.push(&flow(Some(" Grace "), "10.0.0.1"), 0));
-        assert!(a.push(&flow(None, "10.0.0.2"), 0));
-        let mut b = FlowStore::default();
-        assert!(b.push(&flow(Some("bob"), "10.0.0.3"), 0));
-        let mut all = FlowStore::default();
-        all.absorb(a, 3).unwrap();
-        all.absorb(b, 1).unwrap();
-        let r = all.recs();
+        let mut later = flow(Some("bob"), "10.0.0.3");
+        later.time += chrono::Duration::seconds(5);
+        later.source = "panos".into();
+        let mut all = on_disk(&[
+            (2, 3, flow(Some(" Grace "), "10.0.0.1")),
+            (4, 3, flow(None, "10.0.0.2")),
+            (9, 1, later),
+        ]);
+        assert!(all.on_disk());
+        let r: Vec<FlowRec> = all.iter().map(|(_, r)| r).collect();
         assert_eq!(all.len(), 3);
         assert_eq!(all.user(&r[0]), Some(" Grace "));
         assert_eq!(all.user_key(&r[0]), Some("grace"));
         assert_eq!(all.user(&r[1]), None);
         assert_eq!(all.user_key(&r[2]), Some("bob"));
         assert_eq!((r[0].rank, r[2].rank), (3, 1));
-        assert_eq!(all.source(&r[2]), "fortigate");
+        assert_eq!((r[0].pos, r[1].pos, r[2].pos), (2, 4, 9));
+        assert_eq!(all.source(&r[2]), "panos");
         assert_eq!(r[0].time().timestamp_subsec_micros(), 123_456);
+        assert_eq!(r[1].dst, Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(
+            (0..5).map(|p| all.index_at_pos(p)).collect::<Vec<_>>(),
+            vec![0, 0, 0, 1, 1]
+        );
+        assert_eq!(all.index_at_pos(10), 3);
         let per = all.per_source();
-        assert_eq!(per["fortigate"].0, 3);
+        assert_eq!(per["fortigate"].0, 2);
+        assert_eq!(per["panos"], (1, r[2].time(), r[2].time()));
+        assert_eq!(all.first_time(), Some(r[0].time()));
+        assert_eq!(all.last_time(), Some(r[2].time()));
         let t = r[0].time();
         let none = std::collections::BTreeSet::new();
-        let want = |addrs: &[&str]| {
+        let want = |all: &FlowStore, addrs: &[&str]| {
             all.select(&Wanted {
                 addrs: &addrs.iter().map(|a| a.to_string()).collect(),
                 from: t,
-                to: t,
+                to: t + chrono::Duration::seconds(10),
                 sessions_from: t,
                 user: &|_| false,
                 held_sessions: &none,
             })
         };
-        assert_eq!(want(&["10.0.0.3"]), vec![2]);
-        all.remove(&[0]);
+        assert_eq!(want(&all, &["10.0.0.3"]), vec![2]);
+        // Read back as an event: every reader skips it from then on.
+        all.remove(&[2]);
         assert_eq!(all.len(), 2);
+        assert_eq!(want(&all, &["10.0.0.3"]), Vec::<usize>::new());
+        assert!(!all.per_source().contains_key("panos"));
+        assert_eq!(all.last_time(), Some(r[1].time()));
+        assert_eq!(
+            all.iter_range(1, 3).map(|(i, _)| i).collect::<Vec<_>>(),
+            vec![1]
+        );
+        assert_eq!(all.get(2), Some(r[2]));
+        assert_eq!(all.error(), None);
     }
+
+    /// Lines must come in order: the store is searched by line.
+    #[test]
+    fn writer_refuses_records_out_of_line_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = FlowWriter::create(&dir.path().join("flows.bin")).unwrap();
+        let mut b = Vec::new();
+        assert!(wire(&flow(None, "10.0.0.1"), &mut b));
+        w.push(5, 0, 0, 0, &b).unwrap();
+        assert!(w.push(5, 0, 0, 1, &b).is_err());
+        assert!(w.push(6, 0, 0, 1, &b[..10]).is_err(), "truncated");
+    }
+
+    /// A record encodes to its fixed size and back unchanged, for both address families.
+    #[test]
+    fn records_round_trip_through_their_encoding() {
+        let r = FlowRec {
+            micros: -5,
+            record_no: u64::MAX,
+            pos: 7,
+            rank: 3,
+            user: NO_USER,
+            sid: 9,
+            station: NO_STATION,
+            source: 65_534,
+            zone: 1,
+            kind: RecKind::Vpn,
+            src: Some("2001:db8::1".parse().unwrap()),
+            dst: Some("10.1.2.3".parse().unwrap()),
+        };
+        let mut b = [0u8; REC_BYTES];
+        r.encode(&mut b);
+        assert_eq!(FlowRec::decode(&b), r);
+        let r = FlowRec {
+            src: None,
+            dst: None,
+            kind: RecKind::Other,
+            ..r
+        };
+        r.encode(&mut b);
+        assert_eq!(FlowRec::decode(&b), r);
+    }
+
     /// Accounting records are picked by user (as network correlation matches names),
     /// calling station or framed IP, and then with every record of their session; VPN
     /// events by user, client or assigned address; only inside the span.
@@ -772,11 +1251,14 @@ mod tests {
         for e in events.iter().chain([&wifi]) {
             assert!(st.push(e, 0), "{}", e.action);
         }
-        assert_eq!((st.recs()[7].src, st.recs()[7].station), (None, 0));
-        assert_eq!(st.recs()[0].kind, RecKind::Accounting);
-        assert_eq!(st.recs()[0].dst, Some("10.8.0.2".parse().unwrap()));
-        assert_eq!(st.recs()[5].kind, RecKind::Vpn);
-        assert_eq!(st.recs()[5].dst, Some("10.9.0.7".parse().unwrap()));
+        assert_eq!(
+            (st.get(7).unwrap().src, st.get(7).unwrap().station),
+            (None, 0)
+        );
+        assert_eq!(st.get(0).unwrap().kind, RecKind::Accounting);
+        assert_eq!(st.get(0).unwrap().dst, Some("10.8.0.2".parse().unwrap()));
+        assert_eq!(st.get(5).unwrap().kind, RecKind::Vpn);
+        assert_eq!(st.get(5).unwrap().dst, Some("10.9.0.7".parse().unwrap()));
         let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
         let select = |addrs: &[&str], users: &[&str], held: &[(&str, &str, &str)]| {
             let addrs = addrs.iter().map(|a| a.to_string()).collect();

@@ -39,11 +39,18 @@ pub struct Rec {
     pub json: String,
     /// The event's `timeline.csv` row, newline included.
     pub csv: Vec<u8>,
+    /// The event as a compact record (`flowstore::wire`), when the analysis holds it so:
+    /// the merge stores it by timeline line (`merge_flows`).
+    pub flow: Option<Vec<u8>>,
 }
 
 impl Rec {
     fn heap_bytes(&self) -> usize {
-        self.json.len() + self.csv.len() + self.dedup.as_ref().map_or(0, String::len) + 96
+        self.json.len()
+            + self.csv.len()
+            + self.dedup.as_ref().map_or(0, String::len)
+            + self.flow.as_ref().map_or(0, Vec::len)
+            + 120
     }
 }
 
@@ -74,6 +81,16 @@ impl Renderer {
     /// key, de-duplication key, SHA-256, canonical JSON and CSV row, rendered straight into
     /// `out` (no allocation per event). Returns the SHA-256.
     pub fn render_into(&mut self, e: &Event, out: &mut Vec<u8>) -> std::io::Result<[u8; 32]> {
+        self.render_into_with(e, None, out)
+    }
+
+    /// [`Renderer::render_into`], carrying the event's compact record (`flow`) to the merge.
+    pub fn render_into_with(
+        &mut self,
+        e: &Event,
+        flow: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<[u8; 32]> {
         out.extend_from_slice(&e.time.timestamp_micros().to_le_bytes());
         out.extend_from_slice(&e.provenance.record_no.to_le_bytes());
         match dedup::key_string(e) {
@@ -100,6 +117,13 @@ impl Renderer {
         let _ = hex::encode_to_slice(sha256, &mut hex);
         let row = self.csv_row(e, std::str::from_utf8(&hex).unwrap_or_default());
         put_bytes(out, row)?;
+        match flow {
+            None => out.push(0),
+            Some(f) => {
+                out.push(1);
+                put_bytes(out, f)?;
+            }
+        }
         self.reset_csv_now_and_then();
         Ok(sha256)
     }
@@ -170,6 +194,11 @@ impl RunSink {
 
     /// Render and hold one event; returns the SHA-256 of its canonical JSON.
     pub fn push(&mut self, e: &Event) -> Result<[u8; 32], SpillError> {
+        self.push_with(e, None)
+    }
+
+    /// [`RunSink::push`], carrying the event's compact record (`flow`) to the merge.
+    pub fn push_with(&mut self, e: &Event, flow: Option<&[u8]>) -> Result<[u8; 32], SpillError> {
         if self.arena.capacity() == 0 {
             // Reserved once, so the arena never grows by copying itself (which would hold
             // the old and the new buffer at once); pages count only once written.
@@ -179,7 +208,7 @@ impl RunSink {
         let start = self.arena.len();
         let sha = self
             .renderer
-            .render_into(e, &mut self.arena)
+            .render_into_with(e, flow, &mut self.arena)
             .map_err(io(&self.dir))?;
         self.index.push((
             e.time.timestamp_micros(),
@@ -268,6 +297,11 @@ fn read_rec<R: Read>(r: &mut R) -> std::io::Result<Option<Rec>> {
     r.read_exact(&mut sha256)?;
     let json = utf8(get_bytes(r)?)?;
     let csv = get_bytes(r)?;
+    r.read_exact(&mut flag)?;
+    let flow = match flag[0] {
+        0 => None,
+        _ => Some(get_bytes(r)?),
+    };
     Ok(Some(Rec {
         time_us,
         record_no,
@@ -275,6 +309,7 @@ fn read_rec<R: Read>(r: &mut R) -> std::io::Result<Option<Rec>> {
         sha256,
         json,
         csv,
+        flow,
     }))
 }
 
@@ -439,6 +474,22 @@ pub fn merge_with<J: Write + Send, C: Write + Send>(
     csv: C,
     tick: &mut dyn FnMut(u64),
 ) -> Result<Merged, SpillError> {
+    merge_flows(runs, jsonl, csv, tick, &mut |_, _, _| Ok(()))
+}
+
+/// Called by the merge with each written event that carries a compact record
+/// ([`Rec::flow`]): its timeline line (from 0), its item's rank, and the record.
+pub type OnFlow<'f> = dyn FnMut(u64, usize, &Rec) -> std::io::Result<()> + 'f;
+
+/// [`merge_with`], handing every compact record to `on_flow` with its timeline line, in
+/// line order.
+pub fn merge_flows<J: Write + Send, C: Write + Send>(
+    runs: &[Run],
+    jsonl: J,
+    csv: C,
+    tick: &mut dyn FnMut(u64),
+    on_flow: &mut OnFlow<'_>,
+) -> Result<Merged, SpillError> {
     let mut readers = Vec::with_capacity(runs.len());
     let mut heap = BinaryHeap::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
@@ -456,7 +507,7 @@ pub fn merge_with<J: Write + Send, C: Write + Send>(
         readers.push(r);
     }
     let timeline = || io(Path::new("timeline"));
-    with_writer(jsonl, csv, |out| {
+    with_writer(jsonl, csv, on_flow, |out| {
         let mut group: Vec<(usize, Rec)> = Vec::new();
         let mut group_second = i64::MIN;
         let mut group_bytes = 0usize;
@@ -497,7 +548,7 @@ pub fn merge_recs<J: Write + Send, C: Write + Send>(
     csv: C,
 ) -> std::io::Result<Merged> {
     recs.sort_by_key(|(rank, r)| (r.time_us, *rank, r.record_no));
-    with_writer(jsonl, csv, |out| {
+    with_writer(jsonl, csv, &mut |_, _, _| Ok(()), |out| {
         let mut group: Vec<(usize, Rec)> = Vec::new();
         let mut group_second = i64::MIN;
         for (rank, rec) in recs {
@@ -533,6 +584,7 @@ enum WriteError<E> {
 fn with_writer<J: Write + Send, C: Write + Send, E>(
     jsonl: J,
     csv: C,
+    on_flow: &mut OnFlow<'_>,
     merge: impl FnOnce(&mut Writer) -> Result<(), E>,
 ) -> Result<Merged, WriteError<E>> {
     // Two chunks in flight per stage besides the one being filled; spent buffers come back
@@ -562,7 +614,7 @@ fn with_writer<J: Write + Send, C: Write + Send, E>(
             })?;
             Ok((hex::encode(h.finalize()), n))
         });
-        let mut w = Writer::new(j_tx, c_tx, j_spare_rx, c_spare_rx);
+        let mut w = Writer::new(j_tx, c_tx, j_spare_rx, c_spare_rx, on_flow);
         let merged = match merge(&mut w) {
             Ok(()) => w.finish().map_err(WriteError::Io),
             Err(e) => {
@@ -623,7 +675,7 @@ fn hash_chunks(
     (hex::encode(h.finalize()), n)
 }
 
-struct Writer {
+struct Writer<'f> {
     jsonl: Vec<u8>,
     csv: Vec<u8>,
     full_jsonl: std::sync::mpsc::SyncSender<Vec<u8>>,
@@ -636,14 +688,16 @@ struct Writer {
     jsonl_sent: u64,
     merged: Merged,
     renderer: Renderer,
+    on_flow: &'f mut OnFlow<'f>,
 }
 
-impl Writer {
+impl<'f> Writer<'f> {
     fn new(
         full_jsonl: std::sync::mpsc::SyncSender<Vec<u8>>,
         full_csv: std::sync::mpsc::SyncSender<Vec<u8>>,
         spare_jsonl: std::sync::mpsc::Receiver<Vec<u8>>,
         spare_csv: std::sync::mpsc::Receiver<Vec<u8>>,
+        on_flow: &'f mut OnFlow<'f>,
     ) -> Self {
         let mut header = csv::Writer::from_writer(Vec::new());
         // Writing to a Vec cannot fail.
@@ -664,6 +718,7 @@ impl Writer {
             jsonl_sent: 0,
             merged: Merged::default(),
             renderer: Renderer::default(),
+            on_flow,
         }
     }
 
@@ -733,15 +788,19 @@ impl Writer {
             }
             self.merged.duplicates_merged += folds.len() as u64;
         }
-        for ((_, r), gone) in recs.iter().zip(dropped) {
+        for ((rank, r), gone) in recs.iter().zip(dropped) {
             if !gone {
-                self.write(r)?;
+                self.write(*rank, r)?;
             }
         }
         Ok(())
     }
 
-    fn write(&mut self, r: &Rec) -> std::io::Result<()> {
+    fn write(&mut self, rank: usize, r: &Rec) -> std::io::Result<()> {
+        if r.flow.is_some() {
+            // Its line: the events written before it.
+            (self.on_flow)(self.merged.events, rank, r)?;
+        }
         let mut sha = [0u8; 64];
         // Both buffers are 64 bytes, exactly what 32 bytes encode to.
         let _ = hex::encode_to_slice(r.sha256, &mut sha);
