@@ -40,8 +40,9 @@ pub struct PackageOptions {
     pub no_package: bool,
     /// No progress bar while deflating (it is also hidden when stderr is not a terminal).
     pub quiet: bool,
-    /// Free the held events once the report is written: the package reads files only, and
-    /// the events would otherwise sit beside the deflate buffers. A redacted copy keeps them
+    /// Free the held events once the report model is built: rendering reads the model and
+    /// the package reads files only, and the events would otherwise sit beside the rendered
+    /// report and the deflate buffers. A redacted copy keeps them
     /// (it learns the names to pseudonymize from them).
     pub release_events: bool,
 }
@@ -155,6 +156,14 @@ pub fn report_and_package(
             message,
         });
     }
+    // The model holds what the report shows; from here on nothing reads the events.
+    if pkg.release_events && !pkg.redact {
+        drop(std::mem::take(&mut out.events));
+        drop(std::mem::take(&mut out.flows));
+        drop(std::mem::take(&mut out.positions));
+        crate::pipeline::release_freed_memory();
+        crate::profile::mark("held events released");
+    }
     let rendered = report::render_model(&model)?;
     let report_dir = case_dir.join("report");
     std::fs::create_dir_all(&report_dir).map_err(io_err(&report_dir))?;
@@ -181,13 +190,6 @@ pub fn report_and_package(
         serde_json::json!({ "files": files }),
     )?;
 
-    if pkg.release_events && !pkg.redact {
-        drop(std::mem::take(&mut out.events));
-        drop(std::mem::take(&mut out.flows));
-        drop(std::mem::take(&mut out.positions));
-        crate::pipeline::release_freed_memory();
-        crate::profile::mark("held events released");
-    }
     if !pkg.no_package {
         let (sha, bytes, oxum) = seal_evidence_package(
             out,
