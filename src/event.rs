@@ -698,6 +698,11 @@ impl Interner {
         for (k, _) in e.extra.0.iter_mut() {
             self.share(k);
         }
+        for t in e.targets.iter_mut() {
+            self.share_opt(&mut t.kind);
+            self.share_opt(&mut t.id);
+            self.share_opt(&mut t.name);
+        }
         if let Some(g) = &mut e.geo {
             let key = GeoKey(g.clone());
             match self.geos.get(&key) {
@@ -772,13 +777,16 @@ pub struct ModifiedProperty {
 
 /// An object an action was done to: a user, an app, a mailbox rule, a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+///
+/// Kind, id and name are [`SharedStr`]s: a UAL record names the same mailbox, user or
+/// object as many others (its owner's, an admin's), and the analysis holds every event.
 pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modified: Vec<ModifiedProperty>,
 }

@@ -378,21 +378,56 @@ const WHOLE_EXTRA_ACTIONS: &[&str] = &[
     crate::event::actions::APP_ROLE_ASSIGNED,
 ];
 
+/// `extra` keys of [`ANALYSIS_EXTRA_KEYS`] that only some events' readers look at: each
+/// key's reader and the events it reads it from. Elsewhere the key is dropped like any
+/// other, so the many sign-ins carrying `risk_state: "none"` and the UAL log-ins carrying an
+/// `ObjectId` do not hold them.
+fn key_applies(k: &str, action: &str, class: crate::event::EventClass) -> bool {
+    use crate::event::{actions, EventClass};
+    match k {
+        // risk.rs reads them from risk detections only (`risk_event_type` stays for any
+        // event: the key timeline prints it).
+        "detected_time" | "risk_level" | "risk_state" | "detection_timing" => {
+            class == EventClass::RiskDetection || action == actions::RISK_DETECTED
+        }
+        // regulatory/assets.rs `locations`, for file actions only.
+        "SiteUrl" | "site_url" | "ObjectId" | "object_id" | "SourceRelativeUrl" => {
+            regulatory::assets::FILE_ACTIONS.contains(&action)
+        }
+        // regulatory/assets.rs `mailboxes`, for mail actions only.
+        "MailboxOwnerUPN" | "mailbox_owner_upn" | "mailbox" | "Mailbox" => {
+            regulatory::assets::MAIL_ACTIONS.contains(&action)
+        }
+        _ => true,
+    }
+}
+
 /// Drop what no rule and no report section reads from an event held in memory: the verbatim
 /// fields outside [`ANALYSIS_EXTRA_KEYS`], which are most of a sign-in's, an audit record's
-/// and a firewall record's memory. The timeline on disk keeps every field, and the event
-/// keeps the hash of its full form (set by the timeline reader), so findings still cite the
-/// sealed event. An event that does not remember that hash is left whole.
+/// and a firewall record's memory, and the fields no rule and no report section reads (the
+/// original time text, request and correlation ids, and session ids outside RADIUS
+/// accounting, which network.rs groups by them). The timeline on disk keeps every field, and
+/// the event keeps the hash of its full form (set by the timeline reader), so findings still
+/// cite the sealed event. An event that does not remember that hash is left whole.
 pub fn trim_for_analysis(e: &mut crate::event::Event) {
+    if e.timeline_sha256.0.is_some() {
+        e.time_original = String::new();
+        e.request_id = None;
+        e.correlation_id = None;
+        if !network::is_accounting(e) {
+            e.session_id = None;
+        }
+        e.targets.shrink_to_fit();
+    }
     trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
 }
 
-/// [`trim_for_analysis`] with another key list (the equivalence test leaves keys out to
-/// show it notices).
+/// [`trim_for_analysis`]'s `extra` part with another key list (the equivalence test leaves
+/// keys out to show it notices).
 pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
-    if WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str())
-        || e.extra.keys().all(|k| keep.contains(&k.as_str()))
-    {
+    let (action, class) = (e.action.clone(), e.class);
+    let kept = |k: &str| keep.contains(&k) && key_applies(k, &action, class);
+    if WHOLE_EXTRA_ACTIONS.contains(&action.as_str()) || e.extra.keys().all(|k| kept(k)) {
         return;
     }
     debug_assert!(
@@ -402,5 +437,5 @@ pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
     if e.timeline_sha256.0.is_none() {
         return;
     }
-    e.extra.retain(|k, _| keep.contains(&k.as_str()));
+    e.extra.retain(|k, _| kept(k));
 }
