@@ -411,7 +411,7 @@ fn key_applies(k: &str, action: &str, class: crate::event::EventClass) -> bool {
 /// cite the sealed event. An event that does not remember that hash is left whole.
 pub fn trim_for_analysis(e: &mut crate::event::Event) {
     if e.timeline_sha256.0.is_some() {
-        e.time_original = String::new();
+        e.time_original = crate::event::SharedStr::default();
         e.request_id = None;
         e.correlation_id = None;
         if !network::is_accounting(e) {

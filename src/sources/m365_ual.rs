@@ -408,7 +408,7 @@ fn ual_event(
     let ip = get_text_any(a, &["ClientIP", "ClientIPAddress", "ActorIpAddress"])
         .or_else(|| c.client_ip.clone());
     let ipf = ops::ip_facts(ip.as_deref());
-    ev.src_ip = ipf.ip;
+    ev.src_ip = ipf.ip.map(Into::into);
     ev.src_port = ipf.port;
     if let Some(u) = ipf.unparsed {
         ev.extra.insert("src_ip_unparsed", u.into());
