@@ -420,6 +420,9 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
         e.targets.shrink_to_fit();
     }
     trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
+    if e.timeline_sha256.0.is_some() && !WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str()) {
+        trim_copies(e);
+    }
 }
 
 /// [`trim_for_analysis`]'s `extra` part with another key list (the equivalence test leaves
@@ -438,4 +441,89 @@ pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
         return;
     }
     e.extra.retain(|k, _| kept(k));
+}
+
+/// Location and mailbox keys (regulatory/assets.rs `locations`, `mailboxes`) whose text is
+/// also the event's resource or one of its targets' ids or names: those readers gather the
+/// resource, the targets and these keys and ask whether any of them names an asset, so a
+/// copy adds nothing (a UAL file event's `site_url` is its resource, its `object_id` its
+/// target's id).
+const LOCATION_KEYS: &[&str] = &[
+    "SiteUrl",
+    "site_url",
+    "ObjectId",
+    "object_id",
+    "SourceRelativeUrl",
+    "MailboxOwnerUPN",
+    "mailbox_owner_upn",
+    "mailbox",
+    "Mailbox",
+];
+
+/// Exchange cmdlet parameters a reader looks up by name (persistence.rs `param`,
+/// case-insensitively; report/keytimeline.rs, exactly).
+const READ_PARAMETERS: &[&str] = &[
+    "Name",
+    "ForwardTo",
+    "ForwardAsAttachmentTo",
+    "RedirectTo",
+    "DeleteMessage",
+    "SoftDeleteMessage",
+    "MoveToFolder",
+    "ForwardingSmtpAddress",
+    "ForwardingAddress",
+    "DeliverToMailboxAndForward",
+];
+
+/// Drop location keys that repeat the resource or a target, and the cmdlet parameters no
+/// reader looks up. A parameter list that would be left empty keeps its first entry:
+/// persistence.rs asks whether an event has parameters at all.
+fn trim_copies(e: &mut crate::event::Event) {
+    let copies: Vec<crate::event::SharedStr> = e
+        .extra
+        .iter()
+        .filter(|(k, v)| {
+            LOCATION_KEYS.contains(&k.as_str())
+                && v.as_str().is_some_and(|v| {
+                    e.resource.as_deref() == Some(v)
+                        || e.targets
+                            .iter()
+                            .any(|t| t.id.as_deref() == Some(v) || t.name.as_deref() == Some(v))
+                })
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    if !copies.is_empty() {
+        e.extra.retain(|k, _| !copies.contains(k));
+    }
+    let read = |n: &str| READ_PARAMETERS.iter().any(|r| r.eq_ignore_ascii_case(n));
+    for key in ["parameters", "Parameters"] {
+        match e.extra.get_mut(key) {
+            Some(serde_json::Value::Object(m)) if m.keys().any(|k| !read(k)) => {
+                let first = m.iter().next().map(|(k, v)| (k.clone(), v.clone()));
+                m.retain(|k, _| read(k));
+                if let Some((k, v)) = first.filter(|_| m.is_empty()) {
+                    m.insert(k, v);
+                }
+            }
+            Some(serde_json::Value::Array(a)) => {
+                let named = |x: &serde_json::Value| {
+                    x.get("Name")
+                        .or_else(|| x.get("name"))
+                        .and_then(|n| n.as_str())
+                        .is_some_and(read)
+                };
+                if a.iter().all(named) {
+                    continue;
+                }
+                let first = a.first().cloned();
+                a.retain(named);
+                match first {
+                    Some(f) if a.is_empty() => a.push(f),
+                    _ => a.shrink_to_fit(),
+                }
+            }
+            _ => {}
+        }
+    }
 }

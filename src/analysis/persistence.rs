@@ -274,8 +274,11 @@ fn base(
 fn inbox_rule(ctx: &Ctx, i: usize) -> Option<Draft> {
     let e = ctx.ev(i);
     let (_, user) = actor_and_target(e);
-    let rule_name =
-        nonempty(param(e, "Name")).or_else(|| e.targets.iter().find_map(|t| t.name.as_ref().map(String::from)));
+    let rule_name = nonempty(param(e, "Name")).or_else(|| {
+        e.targets
+            .iter()
+            .find_map(|t| t.name.as_ref().map(String::from))
+    });
     let mut reasons: Vec<String> = Vec::new();
     let mut external = BTreeSet::new();
     for k in ["ForwardTo", "ForwardAsAttachmentTo", "RedirectTo"] {
