@@ -584,14 +584,266 @@ impl<'de> Deserialize<'de> for SharedStr {
     }
 }
 
+/// A short string (an IPv4 address) held in place, a longer one shared: 16 bytes with no
+/// heap block for up to 15 bytes of text. Addresses are in nearly every held event, and a
+/// sign-in's is often its own, so a [`SharedStr`] (8 bytes plus a 48-byte block and the
+/// text's) or a `String` (24 plus 32) cost more than the text. Reads as a `&str`, compares,
+/// orders and hashes as the `str`, and serializes exactly as a `String` does.
+#[derive(Clone)]
+pub struct ShortStr(ShortRepr);
+
+#[derive(Clone)]
+enum ShortRepr {
+    Inline(InlineLen, [u8; SHORT_MAX]),
+    Shared(SharedStr),
+}
+
+const SHORT_MAX: usize = 15;
+
+/// The length of inline text, as an enum so the values 16..=255 of its byte are free to
+/// tell the variants (and `None`) apart: that keeps `ShortStr` and `Option<ShortStr>` at 16
+/// bytes.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum InlineLen {
+    L0,
+    L1,
+    L2,
+    L3,
+    L4,
+    L5,
+    L6,
+    L7,
+    L8,
+    L9,
+    L10,
+    L11,
+    L12,
+    L13,
+    L14,
+    L15,
+}
+
+impl InlineLen {
+    fn of(n: usize) -> Option<Self> {
+        use InlineLen::*;
+        Some(match n {
+            0 => L0,
+            1 => L1,
+            2 => L2,
+            3 => L3,
+            4 => L4,
+            5 => L5,
+            6 => L6,
+            7 => L7,
+            8 => L8,
+            9 => L9,
+            10 => L10,
+            11 => L11,
+            12 => L12,
+            13 => L13,
+            14 => L14,
+            15 => L15,
+            _ => return None,
+        })
+    }
+}
+
+impl ShortStr {
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Built from a whole `str` of that length, so always UTF-8.
+            ShortRepr::Inline(n, b) => std::str::from_utf8(&b[..*n as usize]).unwrap_or_default(),
+            ShortRepr::Shared(s) => s.as_str(),
+        }
+    }
+
+    /// The longer text's block, to share through an [`Interner`].
+    fn shared_mut(&mut self) -> Option<&mut SharedStr> {
+        match &mut self.0 {
+            ShortRepr::Inline(..) => None,
+            ShortRepr::Shared(s) => Some(s),
+        }
+    }
+}
+
+impl From<&str> for ShortStr {
+    fn from(s: &str) -> Self {
+        match InlineLen::of(s.len()) {
+            Some(n) => {
+                let mut b = [0u8; SHORT_MAX];
+                b[..s.len()].copy_from_slice(s.as_bytes());
+                ShortStr(ShortRepr::Inline(n, b))
+            }
+            None => ShortStr(ShortRepr::Shared(SharedStr::from(s))),
+        }
+    }
+}
+
+impl From<String> for ShortStr {
+    fn from(s: String) -> Self {
+        if s.len() <= SHORT_MAX {
+            ShortStr::from(s.as_str())
+        } else {
+            ShortStr(ShortRepr::Shared(SharedStr::from(s)))
+        }
+    }
+}
+
+impl From<&String> for ShortStr {
+    fn from(s: &String) -> Self {
+        ShortStr::from(s.as_str())
+    }
+}
+
+impl From<&ShortStr> for String {
+    fn from(s: &ShortStr) -> Self {
+        s.as_str().to_string()
+    }
+}
+
+impl From<ShortStr> for String {
+    fn from(s: ShortStr) -> Self {
+        match s.0 {
+            ShortRepr::Shared(s) => s.into(),
+            ShortRepr::Inline(..) => s.as_str().to_string(),
+        }
+    }
+}
+
+impl From<&ShortStr> for serde_json::Value {
+    fn from(s: &ShortStr) -> Self {
+        serde_json::Value::String(s.into())
+    }
+}
+
+impl From<ShortStr> for serde_json::Value {
+    fn from(s: ShortStr) -> Self {
+        serde_json::Value::String(s.into())
+    }
+}
+
+impl Default for ShortStr {
+    fn default() -> Self {
+        ShortStr::from("")
+    }
+}
+
+impl std::ops::Deref for ShortStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for ShortStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for ShortStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for ShortStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ShortStr {}
+
+impl PartialOrd for ShortStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ShortStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for ShortStr {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h)
+    }
+}
+
+impl PartialEq<str> for ShortStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ShortStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for ShortStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<ShortStr> for String {
+    fn eq(&self, other: &ShortStr) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<ShortStr> for str {
+    fn eq(&self, other: &ShortStr) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<ShortStr> for &str {
+    fn eq(&self, other: &ShortStr) -> bool {
+        *self == other.as_str()
+    }
+}
+
+/// As the `str`'s, so messages that print a field with `{:?}` read as before.
+impl std::fmt::Debug for ShortStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for ShortStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ShortStr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ShortStr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(ShortStr::from)
+    }
+}
+
 /// Makes equal strings (and equal locations, devices and MFA details) of held events share
 /// one block. `irpack run` keeps one per evidence item while it parses the item (so no lock
 /// is taken, and the set is freed with the item: the few distinct values are then repeated
 /// once per item, not once per event); the timeline reader one per read.
 ///
 /// Only fields whose values repeat across events go through it: interning a value seen once
-/// costs its set entry and saves nothing, so request and correlation ids, session ids,
-/// times, addresses and `extra` values (JSON values own their strings) are left alone.
+/// costs its set entry and saves nothing, so request and correlation ids, session ids and
+/// `extra` values (JSON values own their strings) are left alone. An address too long to be
+/// held in place (IPv6) is shared, and a held event's original time text is empty.
 #[derive(Default)]
 pub struct Interner {
     strs: std::collections::HashSet<SharedStr>,
@@ -670,6 +922,7 @@ impl Interner {
     /// Share what `e` holds with the events interned before it.
     pub fn event(&mut self, e: &mut Event) {
         for s in [
+            &mut e.time_original,
             &mut e.time_zone,
             &mut e.source,
             &mut e.variant,
@@ -690,6 +943,11 @@ impl Interner {
         ] {
             self.share_opt(s);
         }
+        for ip in [&mut e.src_ip, &mut e.dst_ip] {
+            if let Some(s) = ip.as_mut().and_then(ShortStr::shared_mut) {
+                self.share(s);
+            }
+        }
         for p in std::iter::once(&mut e.provenance).chain(e.also_seen_in.iter_mut()) {
             self.share(&mut p.evidence_sha256);
             self.share(&mut p.evidence_path);
@@ -697,6 +955,11 @@ impl Interner {
         }
         for (k, _) in e.extra.0.iter_mut() {
             self.share(k);
+        }
+        for t in e.targets.iter_mut() {
+            self.share_opt(&mut t.kind);
+            self.share_opt(&mut t.id);
+            self.share_opt(&mut t.name);
         }
         if let Some(g) = &mut e.geo {
             let key = GeoKey(g.clone());
@@ -772,13 +1035,16 @@ pub struct ModifiedProperty {
 
 /// An object an action was done to: a user, an app, a mailbox rule, a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+///
+/// Kind, id and name are [`SharedStr`]s: a UAL record names the same mailbox, user or
+/// object as many others (its owner's, an admin's), and the analysis holds every event.
 pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modified: Vec<ModifiedProperty>,
 }
@@ -790,7 +1056,9 @@ pub struct Event {
     #[serde(with = "utc_micros")]
     pub time: DateTime<Utc>,
     /// The timestamp text exactly as the source wrote it.
-    pub time_original: String,
+    /// Shared, not a `String`: 8 bytes in every event where a `String` takes 24, and a held
+    /// event keeps none (no rule or report section reads it; the analysis trims it).
+    pub time_original: SharedStr,
     /// The zone the original carried (`UTC`, `+01:00`) or that was assumed (`Europe/Berlin (assumed)`).
     pub time_zone: SharedStr,
     /// Source format id (`entra_signin`, `m365_ual`, `fortigate`, ...).
@@ -810,11 +1078,13 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<SharedStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub src_ip: Option<String>,
+    /// Addresses are [`ShortStr`]s: an IPv4 address in place, 16 bytes where an
+    /// `Option<String>` took 24 plus a 32-byte block.
+    pub src_ip: Option<ShortStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dst_ip: Option<String>,
+    pub dst_ip: Option<ShortStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -884,7 +1154,7 @@ impl Event {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         time: DateTime<Utc>,
-        time_original: impl Into<String>,
+        time_original: impl Into<SharedStr>,
         time_zone: impl Into<SharedStr>,
         source: &str,
         variant: &str,

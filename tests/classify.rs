@@ -148,7 +148,7 @@ impl Fx {
         e.user = actor.map(Into::into);
         e.targets = vec![Target {
             kind: Some("User".into()),
-            id: Some(format!("oid-{target}")),
+            id: Some(format!("oid-{target}").into()),
             name: Some(target.into()),
             modified: vec![],
         }];

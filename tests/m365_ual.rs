@@ -95,7 +95,7 @@ fn corpus_purview_export() {
         .all(|e| e.action == actions::INBOX_RULE_CREATED && e.outcome == Outcome::Success));
     let name: String = rules
         .iter()
-        .map(|e| e.targets[0].name.clone().unwrap())
+        .map(|e| e.targets[0].name.as_deref().unwrap())
         .collect();
     assert_eq!(name, "flag{24c4230fa7d50eef392b2c850f74b0f6}");
     let r = rules[0];

@@ -378,21 +378,59 @@ const WHOLE_EXTRA_ACTIONS: &[&str] = &[
     crate::event::actions::APP_ROLE_ASSIGNED,
 ];
 
-/// Drop what no rule and no report section reads from an event held in memory: the verbatim
-/// fields outside [`ANALYSIS_EXTRA_KEYS`], which are most of a sign-in's, an audit record's
-/// and a firewall record's memory. The timeline on disk keeps every field, and the event
-/// keeps the hash of its full form (set by the timeline reader), so findings still cite the
-/// sealed event. An event that does not remember that hash is left whole.
-pub fn trim_for_analysis(e: &mut crate::event::Event) {
-    trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
+/// `extra` keys of [`ANALYSIS_EXTRA_KEYS`] that only some events' readers look at: each
+/// key's reader and the events it reads it from. Elsewhere the key is dropped like any
+/// other, so the many sign-ins carrying `risk_state: "none"` and the UAL log-ins carrying an
+/// `ObjectId` do not hold them.
+fn key_applies(k: &str, action: &str, class: crate::event::EventClass) -> bool {
+    use crate::event::{actions, EventClass};
+    match k {
+        // risk.rs reads them from risk detections only (`risk_event_type` stays for any
+        // event: the key timeline prints it).
+        "detected_time" | "risk_level" | "risk_state" | "detection_timing" => {
+            class == EventClass::RiskDetection || action == actions::RISK_DETECTED
+        }
+        // regulatory/assets.rs `locations`, for file actions only.
+        "SiteUrl" | "site_url" | "ObjectId" | "object_id" | "SourceRelativeUrl" => {
+            regulatory::assets::FILE_ACTIONS.contains(&action)
+        }
+        // regulatory/assets.rs `mailboxes`, for mail actions only.
+        "MailboxOwnerUPN" | "mailbox_owner_upn" | "mailbox" | "Mailbox" => {
+            regulatory::assets::MAIL_ACTIONS.contains(&action)
+        }
+        _ => true,
+    }
 }
 
-/// [`trim_for_analysis`] with another key list (the equivalence test leaves keys out to
-/// show it notices).
+/// Drop what no rule and no report section reads from an event held in memory: the verbatim
+/// fields outside [`ANALYSIS_EXTRA_KEYS`], which are most of a sign-in's, an audit record's
+/// and a firewall record's memory, and the fields no rule and no report section reads (the
+/// original time text, request and correlation ids, and session ids outside RADIUS
+/// accounting, which network.rs groups by them). The timeline on disk keeps every field, and
+/// the event keeps the hash of its full form (set by the timeline reader), so findings still
+/// cite the sealed event. An event that does not remember that hash is left whole.
+pub fn trim_for_analysis(e: &mut crate::event::Event) {
+    if e.timeline_sha256.0.is_some() {
+        e.time_original = crate::event::SharedStr::default();
+        e.request_id = None;
+        e.correlation_id = None;
+        if !network::is_accounting(e) {
+            e.session_id = None;
+        }
+        e.targets.shrink_to_fit();
+    }
+    trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
+    if e.timeline_sha256.0.is_some() && !WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str()) {
+        trim_copies(e);
+    }
+}
+
+/// [`trim_for_analysis`]'s `extra` part with another key list (the equivalence test leaves
+/// keys out to show it notices).
 pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
-    if WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str())
-        || e.extra.keys().all(|k| keep.contains(&k.as_str()))
-    {
+    let (action, class) = (e.action.clone(), e.class);
+    let kept = |k: &str| keep.contains(&k) && key_applies(k, &action, class);
+    if WHOLE_EXTRA_ACTIONS.contains(&action.as_str()) || e.extra.keys().all(|k| kept(k)) {
         return;
     }
     debug_assert!(
@@ -402,5 +440,90 @@ pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
     if e.timeline_sha256.0.is_none() {
         return;
     }
-    e.extra.retain(|k, _| keep.contains(&k.as_str()));
+    e.extra.retain(|k, _| kept(k));
+}
+
+/// Location and mailbox keys (regulatory/assets.rs `locations`, `mailboxes`) whose text is
+/// also the event's resource or one of its targets' ids or names: those readers gather the
+/// resource, the targets and these keys and ask whether any of them names an asset, so a
+/// copy adds nothing (a UAL file event's `site_url` is its resource, its `object_id` its
+/// target's id).
+const LOCATION_KEYS: &[&str] = &[
+    "SiteUrl",
+    "site_url",
+    "ObjectId",
+    "object_id",
+    "SourceRelativeUrl",
+    "MailboxOwnerUPN",
+    "mailbox_owner_upn",
+    "mailbox",
+    "Mailbox",
+];
+
+/// Exchange cmdlet parameters a reader looks up by name (persistence.rs `param`,
+/// case-insensitively; report/keytimeline.rs, exactly).
+const READ_PARAMETERS: &[&str] = &[
+    "Name",
+    "ForwardTo",
+    "ForwardAsAttachmentTo",
+    "RedirectTo",
+    "DeleteMessage",
+    "SoftDeleteMessage",
+    "MoveToFolder",
+    "ForwardingSmtpAddress",
+    "ForwardingAddress",
+    "DeliverToMailboxAndForward",
+];
+
+/// Drop location keys that repeat the resource or a target, and the cmdlet parameters no
+/// reader looks up. A parameter list that would be left empty keeps its first entry:
+/// persistence.rs asks whether an event has parameters at all.
+fn trim_copies(e: &mut crate::event::Event) {
+    let copies: Vec<crate::event::SharedStr> = e
+        .extra
+        .iter()
+        .filter(|(k, v)| {
+            LOCATION_KEYS.contains(&k.as_str())
+                && v.as_str().is_some_and(|v| {
+                    e.resource.as_deref() == Some(v)
+                        || e.targets
+                            .iter()
+                            .any(|t| t.id.as_deref() == Some(v) || t.name.as_deref() == Some(v))
+                })
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    if !copies.is_empty() {
+        e.extra.retain(|k, _| !copies.contains(k));
+    }
+    let read = |n: &str| READ_PARAMETERS.iter().any(|r| r.eq_ignore_ascii_case(n));
+    for key in ["parameters", "Parameters"] {
+        match e.extra.get_mut(key) {
+            Some(serde_json::Value::Object(m)) if m.keys().any(|k| !read(k)) => {
+                let first = m.iter().next().map(|(k, v)| (k.clone(), v.clone()));
+                m.retain(|k, _| read(k));
+                if let Some((k, v)) = first.filter(|_| m.is_empty()) {
+                    m.insert(k, v);
+                }
+            }
+            Some(serde_json::Value::Array(a)) => {
+                let named = |x: &serde_json::Value| {
+                    x.get("Name")
+                        .or_else(|| x.get("name"))
+                        .and_then(|n| n.as_str())
+                        .is_some_and(read)
+                };
+                if a.iter().all(named) {
+                    continue;
+                }
+                let first = a.first().cloned();
+                a.retain(named);
+                match first {
+                    Some(f) if a.is_empty() => a.push(f),
+                    _ => a.shrink_to_fit(),
+                }
+            }
+            _ => {}
+        }
+    }
 }

@@ -274,8 +274,11 @@ fn base(
 fn inbox_rule(ctx: &Ctx, i: usize) -> Option<Draft> {
     let e = ctx.ev(i);
     let (_, user) = actor_and_target(e);
-    let rule_name =
-        nonempty(param(e, "Name")).or_else(|| e.targets.iter().find_map(|t| t.name.clone()));
+    let rule_name = nonempty(param(e, "Name")).or_else(|| {
+        e.targets
+            .iter()
+            .find_map(|t| t.name.as_ref().map(String::from))
+    });
     let mut reasons: Vec<String> = Vec::new();
     let mut external = BTreeSet::new();
     for k in ["ForwardTo", "ForwardAsAttachmentTo", "RedirectTo"] {
@@ -463,7 +466,7 @@ fn oauth(ctx: &Ctx, i: usize) -> Option<Draft> {
                 k.contains("serviceprincipal") || k.contains("application") || k == "app"
             })
         })
-        .and_then(|t| t.name.clone().or(t.id.clone()))
+        .and_then(|t| t.name.as_ref().or(t.id.as_ref()).map(String::from))
         .or_else(|| e.app.as_ref().map(String::from))
         .unwrap_or_else(|| "an application".into());
     let blob = format!(

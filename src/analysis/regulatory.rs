@@ -10,7 +10,7 @@
 //!
 //! These are clocks for counsel to check, not legal advice: the report says so.
 
-mod assets;
+pub(crate) mod assets;
 pub mod calendar;
 
 use super::{

@@ -459,8 +459,8 @@ fn known_names(out: &RunOutput, concl: &Conclusions) -> Vec<String> {
                 .as_deref()
                 .is_some_and(|k| k.eq_ignore_ascii_case("user"))
         }) {
-            v.extend(t.id.clone());
-            v.extend(t.name.clone());
+            v.extend(t.id.as_ref().map(String::from));
+            v.extend(t.name.as_ref().map(String::from));
         }
     }
     // Compact flows carry a user at most (no user id, no targets: `Compactor::compact`).

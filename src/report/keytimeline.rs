@@ -143,7 +143,7 @@ pub fn build<'c>(idx: &EventIndex, concl: &'c Conclusions) -> KeyTimeline {
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
                 user: e.user.as_ref().map(String::from),
-                ip: e.src_ip.clone(),
+                ip: e.src_ip.as_ref().map(String::from),
                 country: e.geo.as_ref().and_then(|g| g.country.clone()),
                 detail: detail(e),
                 cited_by: cited

@@ -1026,7 +1026,7 @@ fn iocs(
             if consent {
                 for t in &e.targets {
                     if let Some(n) = t.name.as_ref().or(t.id.as_ref()) {
-                        apps.entry(n.clone())
+                        apps.entry(n.to_string())
                             .or_default()
                             .insert(format!("{} (consented)", f.rule));
                     }

@@ -387,11 +387,11 @@ pub fn generic_event(
     ev.src_ip = c
         .get_any(&["src", "c6a2"])
         .and_then(syslog::ip_value)
-        .map(str::to_string);
+        .map(Into::into);
     ev.dst_ip = c
         .get_any(&["dst", "c6a3"])
         .and_then(syslog::ip_value)
-        .map(str::to_string);
+        .map(Into::into);
     ev.src_port = c.get("spt").and_then(|v| v.parse().ok());
     ev.dst_port = c.get("dpt").and_then(|v| v.parse().ok());
     ev.user = c

@@ -218,7 +218,7 @@ fn audit_event(
     }
     let ip = ip.or_else(|| env.and_then(|e| get_text(e, "callerIpAddress")));
     let ipf = ops::ip_facts(ip.as_deref());
-    ev.src_ip = ipf.ip;
+    ev.src_ip = ipf.ip.map(Into::into);
     ev.src_port = ipf.port;
     if let Some(u) = ipf.unparsed {
         ev.extra.insert("src_ip_unparsed", u.into());

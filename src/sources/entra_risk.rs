@@ -264,7 +264,7 @@ fn risk_event(
     ev.request_id = get_text(r, "requestId");
     ev.correlation_id = get_text(r, "correlationId");
     let ipf = ops::ip_facts(get_text_any(r, &["ipAddress", "IpAddress"]).as_deref());
-    ev.src_ip = ipf.ip;
+    ev.src_ip = ipf.ip.map(Into::into);
     if let Some(u) = ipf.unparsed {
         ev.extra.insert("src_ip_unparsed", u.into());
     }

@@ -999,7 +999,7 @@ fn map_signin(
     if let Some(raw_ip) = both(&["ipAddress", "callerIpAddress"]) {
         match split_ip(&raw_ip) {
             Some((ip, port)) => {
-                ev.src_ip = Some(ip);
+                ev.src_ip = Some(ip.into());
                 ev.src_port = port;
             }
             None => {

@@ -524,14 +524,14 @@ fn map_with_time(
     }
     .or_else(|| f.get_any(&["srcip", "remote_ip", "src"]).and_then(ip_value))
     .or_else(|| f.get_any(&["ui", "userfrom"]).and_then(ip_in_parens));
-    ev.src_ip = src.map(str::to_string);
+    ev.src_ip = src.map(Into::into);
     let dst = if is_vpn {
         f.get("locip").and_then(ip_value)
     } else {
         None
     }
     .or_else(|| f.get("dstip").and_then(ip_value));
-    ev.dst_ip = dst.map(str::to_string);
+    ev.dst_ip = dst.map(Into::into);
     let sport = if is_vpn { f.get("remport") } else { None }
         .or_else(|| f.get_any(&["srcport", "remote_port", "src_port"]));
     ev.src_port = sport.and_then(|v| v.parse().ok());

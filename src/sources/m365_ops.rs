@@ -318,9 +318,9 @@ pub fn targets_from_resources(items: &[Value]) -> Vec<Target> {
         let modified = modified_properties(&get_array(o, "modifiedProperties"));
         let name = get_text_any(o, &["userPrincipalName", "displayName"]);
         out.push(Target {
-            kind: get_text(o, "type"),
-            id: get_text(o, "id"),
-            name,
+            kind: get_text(o, "type").map(Into::into),
+            id: get_text(o, "id").map(Into::into),
+            name: name.map(Into::into),
             modified,
         });
     }

@@ -408,7 +408,7 @@ fn ual_event(
     let ip = get_text_any(a, &["ClientIP", "ClientIPAddress", "ActorIpAddress"])
         .or_else(|| c.client_ip.clone());
     let ipf = ops::ip_facts(ip.as_deref());
-    ev.src_ip = ipf.ip;
+    ev.src_ip = ipf.ip.map(Into::into);
     ev.src_port = ipf.port;
     if let Some(u) = ipf.unparsed {
         ev.extra.insert("src_ip_unparsed", u.into());
@@ -479,8 +479,8 @@ fn ual_event(
             let name = get_text_any(&params, &["Name", "Identity"]);
             ev.targets.push(Target {
                 kind: Some("inbox_rule".into()),
-                id: get_text(a, "ObjectId"),
-                name,
+                id: get_text(a, "ObjectId").map(Into::into),
+                name: name.map(Into::into),
                 modified: Vec::new(),
             });
             put(&mut ev, "mailbox", get_text(&params, "Mailbox"));
@@ -505,8 +505,8 @@ fn ual_event(
             let name = get_text(&params, "Identity").or_else(|| get_text(a, "ObjectId"));
             ev.targets.push(Target {
                 kind: Some("mailbox".into()),
-                id: get_text(a, "ObjectId"),
-                name,
+                id: get_text(a, "ObjectId").map(Into::into),
+                name: name.map(Into::into),
                 modified,
             });
             put(
@@ -518,8 +518,8 @@ fn ual_event(
         actions::CLIENT_RULES_UPDATED => {
             ev.targets.push(Target {
                 kind: Some("inbox_rule".into()),
-                id: get_text(&opprops, "RuleId"),
-                name: get_text(&opprops, "RuleName"),
+                id: get_text(&opprops, "RuleId").map(Into::into),
+                name: get_text(&opprops, "RuleName").map(Into::into),
                 modified: Vec::new(),
             });
             put(
@@ -621,8 +621,8 @@ fn mail_items_details(ev: &mut Event, a: &Map<String, Value>, opprops: &Map<Stri
     if let Some(o) = get_text(a, "MailboxOwnerUPN") {
         ev.targets.push(Target {
             kind: Some("mailbox".into()),
-            id: get_text(a, "MailboxGuid"),
-            name: Some(o),
+            id: get_text(a, "MailboxGuid").map(Into::into),
+            name: Some(o.into()),
             modified: Vec::new(),
         });
     }
@@ -636,9 +636,9 @@ fn file_details(ev: &mut Event, a: &Map<String, Value>) {
         .map(|k| k.to_ascii_lowercase())
         .unwrap_or_else(|| "file".into());
     ev.targets.push(Target {
-        kind: Some(kind),
-        id: get_text(a, "ObjectId"),
-        name: get_text(a, "SourceFileName"),
+        kind: Some(kind.into()),
+        id: get_text(a, "ObjectId").map(Into::into),
+        name: get_text(a, "SourceFileName").map(Into::into),
         modified: Vec::new(),
     });
     for (k, src) in [
@@ -717,8 +717,8 @@ fn aad_details(ev: &mut Event, a: &Map<String, Value>, modified: Vec<ModifiedPro
                 targets.push(t);
             }
             cur = Some(Target {
-                kind: Some(kind.to_string()),
-                id: Some(guid.to_string()),
+                kind: Some(kind.into()),
+                id: Some(guid.into()),
                 name: None,
                 modified: Vec::new(),
             });
@@ -726,8 +726,8 @@ fn aad_details(ev: &mut Event, a: &Map<String, Value>, modified: Vec<ModifiedPro
         }
         let t = cur.get_or_insert_with(Target::default);
         match ty {
-            5 => t.name = Some(id),
-            1 if t.name.is_none() => t.name = Some(id),
+            5 => t.name = Some(id.into()),
+            1 if t.name.is_none() => t.name = Some(id.into()),
             _ => {}
         }
     }
@@ -739,14 +739,14 @@ fn aad_details(ev: &mut Event, a: &Map<String, Value>, modified: Vec<ModifiedPro
             targets.push(Target {
                 kind: None,
                 id: None,
-                name: Some(o),
+                name: Some(o.into()),
                 modified: Vec::new(),
             });
         }
     }
     if let Some(first) = targets.first_mut() {
         if first.name.is_none() {
-            first.name = get_text(a, "ObjectId");
+            first.name = get_text(a, "ObjectId").map(Into::into);
         }
         first.modified = modified;
     } else if !modified.is_empty() {

@@ -903,7 +903,8 @@ fn build_event(
     ev.user = get(&attrs, &["User-Name"]).map(Into::into);
     ev.src_ip = calling
         .and_then(rd::ip_of)
-        .or_else(|| get(&attrs, &["Tunnel-Client-Endpt"]).and_then(rd::ip_of));
+        .or_else(|| get(&attrs, &["Tunnel-Client-Endpt"]).and_then(rd::ip_of))
+        .map(Into::into);
     ev.session_id = get(&attrs, &["Acct-Session-Id"]).map(str::to_string);
     ev.correlation_id = get(&attrs, &["Class"]).map(str::to_string);
     ev.bytes_in = rd::octets_total(
@@ -954,7 +955,7 @@ fn build_event(
                     time: stamp.utc,
                     class: class_attr,
                     user: ev.user.as_ref().map(String::from),
-                    src_ip: ev.src_ip.clone(),
+                    src_ip: ev.src_ip.as_ref().map(String::from),
                     calling: calling.map(str::to_string),
                     called: get(&attrs, &["Called-Station-Id"]).map(str::to_string),
                     nas_ip: nas_ip.map(str::to_string),
@@ -978,7 +979,7 @@ fn build_event(
                     ev.user = r.user.clone().map(Into::into);
                 }
                 if ev.src_ip.is_none() {
-                    ev.src_ip = r.src_ip.clone();
+                    ev.src_ip = r.src_ip.clone().map(Into::into);
                 }
                 let x = &mut ev.extra;
                 if calling.is_none() {

@@ -786,10 +786,10 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
     let mut ev = Event::new(
         stamp.utc, original, stamp.zone, ID, variant, class, action, op, outcome, prov,
     );
-    ev.src_ip = src.map(str::to_string);
+    ev.src_ip = src.map(Into::into);
     ev.user = user.filter(|u| !is_blank(u)).map(Into::into);
     if ty != "GLOBALPROTECT" {
-        ev.dst_ip = f.get("dst").and_then(ip_value).map(str::to_string);
+        ev.dst_ip = f.get("dst").and_then(ip_value).map(Into::into);
         ev.src_port = f
             .get("sport")
             .and_then(|v| v.parse().ok())
@@ -1005,7 +1005,7 @@ pub fn event_from_cef(
     };
     let mut ev = map(&f, variant, stamp, orig, prov);
     if ty == "GLOBALPROTECT" && ev.src_ip.is_none() {
-        ev.src_ip = f.get("src").and_then(ip_value).map(str::to_string);
+        ev.src_ip = f.get("src").and_then(ip_value).map(Into::into);
     }
     cef::header_extra(c, &mut ev);
     Ok(ev)

@@ -710,7 +710,7 @@ fn parse_record(
     ev.session_id = attrs.get("Acct-Session-Id").map(str::to_string);
     ev.correlation_id = attrs.get("Acct-Multi-Session-Id").map(str::to_string);
     let calling = attrs.get("Calling-Station-Id");
-    ev.src_ip = calling.and_then(ip_of);
+    ev.src_ip = calling.and_then(ip_of).map(Into::into);
     ev.bytes_in = octets_total(
         attrs.get_u64("Acct-Input-Octets"),
         attrs.get_u64("Acct-Input-Gigawords"),

@@ -643,8 +643,8 @@ mod tests {
             } else {
                 None
             };
-            e.src_ip = s.clone();
-            e.dst_ip = s.clone();
+            e.src_ip = s.clone().map(Into::into);
+            e.dst_ip = s.clone().map(Into::into);
             e.app = s.clone().map(Into::into);
             e.client_app = s.clone().map(Into::into);
             e.user_agent = s.clone().map(Into::into);

@@ -96,7 +96,7 @@ fn ev(
         p,
     );
     e.user = Some(user.into());
-    e.src_ip = ip.map(str::to_string);
+    e.src_ip = ip.map(Into::into);
     e
 }
 

@@ -40,13 +40,13 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
     !p.is_empty() && s.len() >= p.len() && s.is_char_boundary(p.len()) && eq(&s[..p.len()], p)
 }
 
-const FILE_ACTIONS: &[&str] = &[
+pub(crate) const FILE_ACTIONS: &[&str] = &[
     actions::FILE_DOWNLOADED,
     actions::FILE_SYNCED,
     actions::FILE_ACCESSED,
     actions::SHARING_LINK_CREATED,
 ];
-const MAIL_ACTIONS: &[&str] = &[
+pub(crate) const MAIL_ACTIONS: &[&str] = &[
     actions::MAIL_ITEMS_ACCESSED,
     actions::MAIL_SENT,
     actions::INBOX_RULE_CREATED,
