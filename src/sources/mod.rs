@@ -50,15 +50,8 @@ impl<'a> Input<'a> {
         base_offset: u64,
         line_base: u64,
     ) -> Self {
-        Input {
-            text,
-            evidence_sha256,
-            evidence_path,
-            base_offset,
-            decoded_from: None,
-            lines: text::LineIndex::with_base(text, line_base),
-            shared_sha256: evidence_sha256.into(),
-        }
+        let lines = text::LineIndex::with_base(text, line_base);
+        Input::with_lines(text, evidence_sha256, evidence_path, base_offset, lines)
     }
 
     pub fn new(
@@ -68,14 +61,10 @@ impl<'a> Input<'a> {
         base_offset: u64,
         decoded_from: Option<&'static str>,
     ) -> Self {
+        let lines = text::LineIndex::new(text);
         Input {
-            text,
-            evidence_sha256,
-            evidence_path,
-            base_offset,
             decoded_from,
-            lines: text::LineIndex::new(text),
-            shared_sha256: evidence_sha256.into(),
+            ..Input::with_lines(text, evidence_sha256, evidence_path, base_offset, lines)
         }
     }
 
