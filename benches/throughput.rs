@@ -2,7 +2,8 @@
 //! source family next to `sha256sum` over the same bytes, and the whole `irpack run` over a
 //! mixed set next to `sha256sum` + `zip -1 -r`, with peak RSS. Sizes via env:
 //! IRPACK_BENCH_MB (per family, default 100), IRPACK_BENCH_MIXED_MB (default 1024, 0 = skip),
-//! IRPACK_BENCH_ONLY (comma list of families).
+//! IRPACK_BENCH_ONLY (comma list of families). The mixed set runs twice: as generated, and
+//! under an alert window over its identity exports, where the detections have work to do.
 //! Timing lives here, never in tests.
 
 use irpack::gen::{self, Kind};
@@ -170,5 +171,36 @@ fn main() {
     println!(
         "ratio irpack / (sha256sum + zip) = {:.2}",
         run_s / (sha_s + zip_s)
+    );
+    // The same set under an alert window over the identity exports' first week: the rules then
+    // see every sign-in and UAL record of it (thousands of findings, a large report), which the
+    // default window (the last week of all evidence) leaves to the RADIUS accounting alone.
+    let case = tmp.path().join("window.case.toml");
+    std::fs::write(
+        &case,
+        "case_id = \"IR-BENCH-WINDOW\"\n[alert]\nusers = [\"bob@contoso.com\"]\n\
+         window_start = 2024-03-01T00:00:00Z\nwindow_end = 2024-03-08T00:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&out).ok();
+    let (win_s, win_rss) = timed_rss(
+        env!("CARGO_BIN_EXE_irpack"),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--case",
+            case.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--now",
+            "2024-06-01T00:00:00Z",
+            "--quiet",
+        ],
+        tmp.path(),
+    );
+    println!(
+        "irpack run, alert window over the identity exports: {:.2} s, peak RSS {} MiB",
+        win_s,
+        win_rss / 1024
     );
 }
