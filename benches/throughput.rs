@@ -135,9 +135,9 @@ fn main() {
     zip_args.append(&mut sha_args);
     let (zip_s, _) = timed_rss("zip", &zip_args, &input);
     let out = tmp.path().join("case");
-    let (run_s, rss) = timed_rss(
-        env!("CARGO_BIN_EXE_irpack"),
-        &[
+    let irpack_run = |extra: &[&str]| {
+        std::fs::remove_dir_all(&out).ok();
+        let mut args = vec![
             "run",
             input.to_str().unwrap(),
             "--out",
@@ -145,9 +145,11 @@ fn main() {
             "--now",
             "2024-06-01T00:00:00Z",
             "--quiet",
-        ],
-        tmp.path(),
-    );
+        ];
+        args.extend_from_slice(extra);
+        timed_rss(env!("CARGO_BIN_EXE_irpack"), &args, tmp.path())
+    };
+    let (run_s, rss) = irpack_run(&[]);
     let mb = total as f64 / 1e6;
     println!(
         "\nmixed set: {} files, {:.1} MB, {} records",
@@ -182,22 +184,7 @@ fn main() {
          window_start = 2024-03-01T00:00:00Z\nwindow_end = 2024-03-08T00:00:00Z\n",
     )
     .unwrap();
-    std::fs::remove_dir_all(&out).ok();
-    let (win_s, win_rss) = timed_rss(
-        env!("CARGO_BIN_EXE_irpack"),
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "--case",
-            case.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--now",
-            "2024-06-01T00:00:00Z",
-            "--quiet",
-        ],
-        tmp.path(),
-    );
+    let (win_s, win_rss) = irpack_run(&["--case", case.to_str().unwrap()]);
     println!(
         "irpack run, alert window over the identity exports: {:.2} s, peak RSS {} MiB",
         win_s,
