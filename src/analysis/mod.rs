@@ -448,17 +448,11 @@ pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
 /// resource, the targets and these keys and ask whether any of them names an asset, so a
 /// copy adds nothing (a UAL file event's `site_url` is its resource, its `object_id` its
 /// target's id).
-const LOCATION_KEYS: &[&str] = &[
-    "SiteUrl",
-    "site_url",
-    "ObjectId",
-    "object_id",
-    "SourceRelativeUrl",
-    "MailboxOwnerUPN",
-    "mailbox_owner_upn",
-    "mailbox",
-    "Mailbox",
-];
+/// They close [`ANALYSIS_EXTRA_KEYS`], so the list is written once.
+const LOCATION_KEYS: &[&str] = ANALYSIS_EXTRA_KEYS
+    .split_at(ANALYSIS_EXTRA_KEYS.len() - LOCATION_KEY_COUNT)
+    .1;
+const LOCATION_KEY_COUNT: usize = 9;
 
 /// Exchange cmdlet parameters a reader looks up by name (persistence.rs `param`,
 /// case-insensitively; report/keytimeline.rs, exactly).
@@ -525,5 +519,24 @@ fn trim_copies(e: &mut crate::event::Event) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The location keys are exactly the tail of the kept keys that names sites, files and
+    /// mailboxes: adding a key after them, or one more of them before, moves the cut.
+    #[test]
+    fn location_keys_are_the_tail_of_the_kept_keys() {
+        assert_eq!(LOCATION_KEYS.first(), Some(&"SiteUrl"));
+        assert_eq!(LOCATION_KEYS.last(), Some(&"Mailbox"));
+        let before = ANALYSIS_EXTRA_KEYS[ANALYSIS_EXTRA_KEYS.len() - LOCATION_KEYS.len() - 1];
+        assert_eq!(before, "item_count");
+        assert!(LOCATION_KEYS.iter().all(|k| {
+            let k = k.to_ascii_lowercase();
+            k.contains("site") || k.contains("object") || k.contains("url") || k.contains("mailbox")
+        }));
     }
 }
