@@ -591,6 +591,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    irpack::pipeline::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run(a),

@@ -164,18 +164,23 @@ pub fn report_and_package(
         crate::pipeline::release_freed_memory();
         crate::profile::mark("held events released");
     }
-    let rendered = report::render_model(&model)?;
+    // Only the redacted copy needs the model as a JSON value (it rewrites it); taken now,
+    // because rendering consumes the model.
+    let model_value = pkg
+        .redact
+        .then(|| serde_json::to_value(&model))
+        .transpose()
+        .map_err(|e| PackageError::Other {
+            path: "report".into(),
+            message: e.to_string(),
+        })?;
     let report_dir = case_dir.join("report");
     std::fs::create_dir_all(&report_dir).map_err(io_err(&report_dir))?;
     let mut info = PackageInfo::default();
-    for (name, text) in rendered.files() {
-        let p = report_dir.join(name);
-        std::fs::write(&p, text).map_err(io_err(&p))?;
-        info.report_files.push((
-            format!("report/{name}"),
-            crate::sources::sha256_hex(text.as_bytes()),
-        ));
+    for (name, sha) in report::write_model(model, &report_dir)? {
+        info.report_files.push((format!("report/{name}"), sha));
     }
+    crate::pipeline::release_freed_memory();
     crate::profile::mark("report render + write");
     let mut log = CustodyLog::open(&custody_path)?;
     let files: serde_json::Map<String, serde_json::Value> = info
@@ -213,11 +218,7 @@ pub fn report_and_package(
             .clone()
             .unwrap_or_else(|| case_dir.join(REDACTION_KEY_FILE));
         let key = redact::load_or_create_key(&key_path)?;
-        // Rewritten as a JSON value: only the redacted copy needs the model as one.
-        let model_value = serde_json::to_value(&model).map_err(|e| PackageError::Other {
-            path: "report".into(),
-            message: e.to_string(),
-        })?;
+        let model_value = model_value.unwrap_or_default();
         let sha = seal_redacted_copy(
             out,
             concl,

@@ -17,6 +17,9 @@ use crate::event::Event;
 use crate::evidence::custody::CustodyEntry;
 use crate::pipeline::{Collected, Conclusions};
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -27,6 +30,11 @@ pub enum ReportError {
     },
     #[error("report model: {0}")]
     Model(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Everything the report reads.
@@ -84,24 +92,122 @@ pub fn render(input: &ReportInput) -> Result<Rendered, ReportError> {
 /// through a `serde_json::Value` of the whole model, which for a large case is tens of MB.
 pub fn render_model<M: serde::Serialize + ?Sized>(model: &M) -> Result<Rendered, ReportError> {
     let value = minijinja::Value::from_serialize(model);
-    let r = |name: &str| {
-        markdown::render(name, &value).map_err(|source| ReportError::Template {
-            name: name.to_string(),
-            source,
-        })
-    };
-    let report_md = r(markdown::REPORT)?;
-    let attr = |v: &minijinja::Value, k: &str| v.get_attr(k).unwrap_or_default();
-    let chart: svg::Chart = serde_json::to_value(attr(&value, "chart"))
-        .and_then(serde_json::from_value)
-        .map_err(|e| ReportError::Model(format!("chart: {e}")))?;
-    let case_id = attr(&attr(&value, "meta"), "case_id");
-    let title = format!("Incident report {}", case_id.as_str().unwrap_or(""));
-    let report_html = html::render(&report_md, &title, &chart.to_svg());
+    let page = Page::of(&value)?;
+    let report_md = template(markdown::REPORT, &value)?;
+    let report_html = html::render(&report_md, &page.title, &page.chart_svg);
     Ok(Rendered {
         report_md,
         report_html,
-        notification_md: r(markdown::NOTIFICATION)?,
-        handoff_md: r(markdown::HANDOFF)?,
+        notification_md: template(markdown::NOTIFICATION, &value)?,
+        handoff_md: template(markdown::HANDOFF, &value)?,
     })
+}
+
+/// [`render_model`] straight into files in `dir`, holding as little as it can: the model is
+/// dropped once the templates have their value of it, that value once the last template is
+/// rendered, and the HTML page goes to its file as it is built, piece by piece
+/// ([`html::write_to`]). For a large case the model, the value, the report text and the
+/// page side by side were most of the run's memory after the analysis. Returns the files
+/// (as [`Rendered::files`] names them, in that order) with the SHA-256 of each.
+pub fn write_model<M: serde::Serialize>(
+    model: M,
+    dir: &Path,
+) -> Result<Vec<(&'static str, String)>, ReportError> {
+    let value = minijinja::Value::from_serialize(&model);
+    drop(model);
+    let page = Page::of(&value)?;
+    let mut hashes = std::collections::BTreeMap::new();
+    for (name, tmpl) in [
+        ("handoff.md", markdown::HANDOFF),
+        ("notification.md", markdown::NOTIFICATION),
+    ] {
+        let text = template(tmpl, &value)?;
+        hashes.insert(
+            name,
+            write_file(&dir.join(name), |w| w.write_all(text.as_bytes()))?,
+        );
+    }
+    let report_md = template(markdown::REPORT, &value)?;
+    drop(value);
+    let md_path = dir.join("report.md");
+    hashes.insert(
+        "report.md",
+        write_file(&md_path, |w| w.write_all(report_md.as_bytes()))?,
+    );
+    hashes.insert(
+        "report.html",
+        write_file(&dir.join("report.html"), |w| {
+            html::write_to(w, &report_md, &page.title, &page.chart_svg)
+        })?,
+    );
+    // The order of `Rendered::files`.
+    Ok(
+        ["handoff.md", "notification.md", "report.html", "report.md"]
+            .into_iter()
+            .map(|n| (n, hashes.remove(n).unwrap_or_default()))
+            .collect(),
+    )
+}
+
+/// What the HTML page takes from the model besides the report's text.
+struct Page {
+    title: String,
+    chart_svg: String,
+}
+
+impl Page {
+    fn of(value: &minijinja::Value) -> Result<Page, ReportError> {
+        let attr = |v: &minijinja::Value, k: &str| v.get_attr(k).unwrap_or_default();
+        let chart: svg::Chart = serde_json::to_value(attr(value, "chart"))
+            .and_then(serde_json::from_value)
+            .map_err(|e| ReportError::Model(format!("chart: {e}")))?;
+        let case_id = attr(&attr(value, "meta"), "case_id");
+        Ok(Page {
+            title: format!("Incident report {}", case_id.as_str().unwrap_or("")),
+            chart_svg: chart.to_svg(),
+        })
+    }
+}
+
+fn template(name: &str, value: &minijinja::Value) -> Result<String, ReportError> {
+    markdown::render(name, value).map_err(|source| ReportError::Template {
+        name: name.to_string(),
+        source,
+    })
+}
+
+/// Write `path` through `fill` and return the SHA-256 of what was written.
+fn write_file(
+    path: &Path,
+    fill: impl FnOnce(&mut Hashing<std::io::BufWriter<std::fs::File>>) -> std::io::Result<()>,
+) -> Result<String, ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let f = std::fs::File::create(path).map_err(io)?;
+    let mut w = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, f),
+        sha: Sha256::new(),
+    };
+    fill(&mut w).map_err(io)?;
+    w.inner.flush().map_err(io)?;
+    Ok(hex::encode(w.sha.finalize()))
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    sha: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
