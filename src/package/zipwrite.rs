@@ -842,7 +842,11 @@ mod tests {
         let ptr = a.as_ptr();
         pool.give(a);
         let b = pool.take(1 << 20);
-        assert_eq!(b.as_ptr(), ptr, "the buffer handed back is the one taken next");
+        assert_eq!(
+            b.as_ptr(),
+            ptr,
+            "the buffer handed back is the one taken next"
+        );
         assert!(b.is_empty() && b.capacity() >= 1 << 20);
         for _ in 0..POOLED + 5 {
             pool.give(vec![0u8; 16]);

@@ -326,6 +326,8 @@ pub struct IocRow {
 /// report holds this beside every event).
 pub struct EventIndex<'a> {
     pub events: &'a [Event],
+    /// Each event's hash, only when some event does not remember its own (a held event
+    /// does: then this is empty and the index costs 8 bytes per event, not 40).
     hashes: Vec<[u8; 32]>,
     /// Positions, sorted by (hash, position).
     sorted: Vec<usize>,
@@ -338,9 +340,19 @@ pub struct EventIndex<'a> {
 impl<'a> EventIndex<'a> {
     pub fn new(events: &'a [Event]) -> Self {
         use rayon::prelude::*;
-        let hashes: Vec<[u8; 32]> = events.par_iter().map(Event::hash_bytes).collect();
-        let mut sorted: Vec<usize> = (0..hashes.len()).collect();
-        sorted.par_sort_unstable_by_key(|&i| (hashes[i], i));
+        let remembered = events.iter().all(|e| e.timeline_sha256.0.is_some());
+        let hashes: Vec<[u8; 32]> = match remembered {
+            true => Vec::new(),
+            false => events.par_iter().map(Event::hash_bytes).collect(),
+        };
+        let mut sorted: Vec<usize> = (0..events.len()).collect();
+        let key = |i: usize| {
+            hashes
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| events[i].hash_bytes())
+        };
+        sorted.par_sort_unstable_by_key(|&i| (key(i), i));
         EventIndex {
             events,
             hashes,
@@ -379,14 +391,21 @@ impl<'a> EventIndex<'a> {
         }
         let mut want = [0u8; 32];
         hex::decode_to_slice(hash, &mut want).ok()?;
-        let end = self.sorted.partition_point(|&i| self.hashes[i] <= want);
+        let end = self.sorted.partition_point(|&i| self.hash_bytes(i) <= want);
         let last = *self.sorted[..end].last()?;
-        (self.hashes[last] == want).then_some(last)
+        (self.hash_bytes(last) == want).then_some(last)
+    }
+
+    fn hash_bytes(&self, i: usize) -> [u8; 32] {
+        self.hashes
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| self.events[i].hash_bytes())
     }
 
     /// `Event::hash` of the event at `i`.
     pub fn hash(&self, i: usize) -> String {
-        hex::encode(self.hashes[i])
+        hex::encode(self.hash_bytes(i))
     }
 
     pub fn get(&self, hash: &str) -> Option<&'a Event> {
@@ -1139,10 +1158,22 @@ mod tests {
 
     /// The index answers as the `HashMap<String, usize>` it replaced: exact lower-case hex
     /// only, the last of two events that hash alike.
+    /// Either way the hashes come: computed, or remembered by the events (as held events
+    /// do, when the index keeps no copy of them).
     #[test]
     fn event_index_finds_what_a_hash_map_would() {
-        let events = vec![ev(1), ev(2), ev(1), ev(3)];
-        let idx = EventIndex::new(&events);
+        let plain = vec![ev(1), ev(2), ev(1), ev(3)];
+        let mut remembering = plain.clone();
+        remembering.iter_mut().for_each(Event::remember_hash);
+        assert!(!EventIndex::new(&plain).hashes.is_empty());
+        assert!(EventIndex::new(&remembering).hashes.is_empty());
+        for events in [plain, remembering] {
+            index_answers_like_a_map(&events);
+        }
+    }
+
+    fn index_answers_like_a_map(events: &[Event]) {
+        let idx = EventIndex::new(events);
         let mut map = std::collections::HashMap::new();
         for (i, e) in events.iter().enumerate() {
             map.insert(e.hash(), i);
