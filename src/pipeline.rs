@@ -619,12 +619,12 @@ fn fold(
             if let Some(&dp) = pos.get(d) {
                 let copy = &events[dp];
                 seen.push(copy.provenance.clone());
-                seen.extend(copy.also_seen_in.iter().cloned());
+                seen.extend(copy.cold().also_seen_in.iter().cloned());
                 dropped[dp] = true;
             }
         }
         let e = &mut events[kp];
-        e.also_seen_in.extend(seen);
+        e.cold_mut().also_seen_in.extend(seen);
         e.timeline_sha256 = crate::event::HashMemo(Some(f.sha256));
     }
 }

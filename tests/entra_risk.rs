@@ -90,7 +90,7 @@ fn corpus_graph_docs_markdown() {
         .unwrap()
         .contains("Chrome/68.0.3440.106"));
     assert_eq!(
-        e.request_id.as_deref(),
+        e.cold().request_id.as_deref(),
         Some("6a5874ca-abcd-9d82-5ad39bd71600")
     );
 }

@@ -106,9 +106,9 @@ fn corpus_purview_export() {
         Some("DebraB@M365B132131.OnMicrosoft.com")
     );
     assert_eq!(r.src_ip.as_deref(), Some("185.73.124.135"));
-    assert_eq!(r.src_port, Some(19823));
+    assert_eq!(r.cold().src_port, Some(19823));
     assert_eq!(
-        r.session_id.as_deref(),
+        r.cold().session_id.as_deref(),
         Some("9dfdecb6-59a0-4714-846e-86c0fc911104")
     );
     assert_eq!(param(r, "From"), Some("flag@ctf.com"));
@@ -275,7 +275,7 @@ fn sample_purview_incident() {
     );
     assert_eq!(rule.targets[0].name.as_deref(), Some(".."));
     assert_eq!(
-        (rule.src_ip.as_deref(), rule.src_port),
+        (rule.src_ip.as_deref(), rule.cold().src_port),
         (Some("198.51.100.23"), Some(50412))
     );
 
@@ -455,7 +455,7 @@ fn sample_legacy_and_flattened_csv() {
         ("auditdata_csv", actions::INBOX_RULE_CREATED)
     );
     assert_eq!(extra_str(e, "parameters_raw"), Some("System.Object[]"));
-    assert_eq!(e.src_port, Some(50412));
+    assert_eq!(e.cold().src_port, Some(50412));
 }
 
 #[test]

@@ -138,7 +138,7 @@ fn corpus_every_record_matches_truth() {
                 "{rel} #{i}"
             );
             assert_eq!(
-                ev.session_id.as_deref(),
+                ev.cold().session_id.as_deref(),
                 r["acct_session_id"].as_str(),
                 "{rel} #{i}"
             );
@@ -257,8 +257,8 @@ fn corpus_specific_values() {
         .iter()
         .rfind(|e| e.user.as_deref() == Some("vpn-admin"))
         .unwrap();
-    assert_eq!(admin.bytes_in, Some(9_876_543_210));
-    assert_eq!(admin.bytes_out, Some(1_234_567_890));
+    assert_eq!(admin.cold().bytes_in, Some(9_876_543_210));
+    assert_eq!(admin.cold().bytes_out, Some(1_234_567_890));
     assert_eq!(admin.extra["session_time"], 3600);
     // A Stop carries its cause.
     let stop = p

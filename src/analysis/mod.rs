@@ -412,13 +412,18 @@ fn key_applies(k: &str, action: &str, class: crate::event::EventClass) -> bool {
 pub fn trim_for_analysis(e: &mut crate::event::Event) {
     if e.timeline_sha256.0.is_some() {
         e.time_original = crate::event::SharedStr::default();
-        e.request_id = None;
-        e.correlation_id = None;
-        if !network::is_accounting(e) {
-            e.session_id = None;
+        let accounting = network::is_accounting(e);
+        if let Some(c) = e.cold_if_any_mut() {
+            c.request_id = None;
+            c.correlation_id = None;
+            if !accounting {
+                c.session_id = None;
+            }
         }
         e.targets.shrink_to_fit();
     }
+    // A sign-in or UAL record keeps nothing in it: one pointer instead of a block.
+    e.drop_empty_cold();
     trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
     if e.timeline_sha256.0.is_some() && !WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str()) {
         trim_copies(e);
