@@ -56,6 +56,32 @@ pub struct Provenance {
     pub decoded_from: Option<SharedStr>,
 }
 
+/// The part of an event's [`Provenance`] that a held event keeps: the item, and the record
+/// and line the findings and the report cite. The raw record's place and hash (only the
+/// timeline, its exports and `verify` read them) are in [`Cold`], so a held event does not
+/// pay 64 bytes for them; [`Event::full_provenance`] puts the two together again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    pub evidence_sha256: SharedStr,
+    pub evidence_path: SharedStr,
+    pub record_no: u64,
+    pub line: u64,
+}
+
+/// [`Provenance`] as it serializes, from an event's [`Origin`] and [`Cold`] parts.
+#[derive(Serialize)]
+struct ProvenanceSer<'a> {
+    evidence_sha256: &'a SharedStr,
+    evidence_path: &'a SharedStr,
+    record_no: u64,
+    line: u64,
+    byte_offset: u64,
+    byte_len: u64,
+    raw_sha256: &'a HexDigest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoded_from: &'a Option<SharedStr>,
+}
+
 /// An event's verbatim source fields, sorted by key: a map with `BTreeMap`'s behaviour and
 /// JSON (an object in key order), kept as one sorted vector. The analysis holds every event,
 /// and a B-tree node has room for 11 entries (~640 bytes) however few the event keeps.
@@ -946,7 +972,10 @@ impl Interner {
         }
         let cold = e.cold.0.as_deref_mut();
         let (dst_ip, copies) = match cold {
-            Some(c) => (Some(&mut c.dst_ip), &mut c.also_seen_in[..]),
+            Some(c) => {
+                self.share_opt(&mut c.decoded_from);
+                (Some(&mut c.dst_ip), &mut c.also_seen_in[..])
+            }
             None => (None, &mut [][..]),
         };
         for ip in std::iter::once(&mut e.src_ip).chain(dst_ip) {
@@ -954,7 +983,9 @@ impl Interner {
                 self.share(s);
             }
         }
-        for p in std::iter::once(&mut e.provenance).chain(copies.iter_mut()) {
+        self.share(&mut e.provenance.evidence_sha256);
+        self.share(&mut e.provenance.evidence_path);
+        for p in copies {
             self.share(&mut p.evidence_sha256);
             self.share(&mut p.evidence_path);
             self.share_opt(&mut p.decoded_from);
@@ -1100,7 +1131,9 @@ pub struct Event {
     pub targets: ThinVec<Target>,
     /// Source fields kept verbatim (or decoded from nested JSON strings), sorted by key.
     pub extra: Extra,
-    pub provenance: Provenance,
+    /// Where the event came from (the raw record's place and hash are in [`Cold`]; the whole
+    /// is [`Event::full_provenance`]).
+    pub provenance: Origin,
     /// Ports, destination, byte counts, ids and copies: see [`Cold`]. Read with
     /// [`Event::cold`], written with [`Event::cold_mut`].
     cold: ColdBox,
@@ -1112,9 +1145,10 @@ pub struct Event {
 
 /// The facts of an event that a held event does not have: a sign-in or UAL record has no
 /// ports, destination or byte counts (flows and accounting, which do, are held as compact
-/// records on disk), the analysis trims its ids, and copies in other exports are rare.
-/// Boxed apart so they cost held events one pointer instead of 152 bytes; a parsed event
-/// that has any of them pays one block while it is parsed and written.
+/// records on disk), the analysis trims its ids and its raw record's place and hash (no
+/// rule or report section reads them), and copies in other exports are rare. Boxed apart
+/// so they cost a held event one pointer instead of 216 bytes; a parsed event pays one
+/// block while it is parsed and written.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cold {
     pub src_port: Option<u16>,
@@ -1128,6 +1162,11 @@ pub struct Cold {
     /// The same event read from other exports (e.g. a sign-in in both a Graph JSON page and a
     /// portal CSV): kept so every copy stays traceable after de-duplication.
     pub also_seen_in: Vec<Provenance>,
+    /// [`Provenance::byte_offset`] and the rest of the raw record's place and hash.
+    pub byte_offset: u64,
+    pub byte_len: u64,
+    pub raw_sha256: HexDigest,
+    pub decoded_from: Option<SharedStr>,
 }
 
 /// What [`Event::cold`] reads when an event has none.
@@ -1141,6 +1180,10 @@ static NO_COLD: Cold = Cold {
     bytes_in: None,
     bytes_out: None,
     also_seen_in: Vec::new(),
+    byte_offset: 0,
+    byte_len: 0,
+    raw_sha256: HexDigest::Text(String::new()),
+    decoded_from: None,
 };
 
 impl Cold {
@@ -1229,7 +1272,7 @@ struct EventSer<'a> {
     targets: &'a [Target],
     #[serde(skip_serializing_if = "Extra::is_empty")]
     extra: &'a Extra,
-    provenance: &'a Provenance,
+    provenance: ProvenanceSer<'a>,
     #[serde(skip_serializing_if = "<[Provenance]>::is_empty")]
     also_seen_in: &'a [Provenance],
 }
@@ -1331,7 +1374,16 @@ impl Serialize for Event {
             bytes_out: &c.bytes_out,
             targets: &self.targets[..],
             extra: &self.extra,
-            provenance: &self.provenance,
+            provenance: ProvenanceSer {
+                evidence_sha256: &self.provenance.evidence_sha256,
+                evidence_path: &self.provenance.evidence_path,
+                record_no: self.provenance.record_no,
+                line: self.provenance.line,
+                byte_offset: c.byte_offset,
+                byte_len: c.byte_len,
+                raw_sha256: &c.raw_sha256,
+                decoded_from: &c.decoded_from,
+            },
             also_seen_in: &c.also_seen_in,
         }
         .serialize(s)
@@ -1341,7 +1393,12 @@ impl Serialize for Event {
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = EventDe::deserialize(d)?;
+        let p = w.provenance;
         let cold = Cold {
+            byte_offset: p.byte_offset,
+            byte_len: p.byte_len,
+            raw_sha256: p.raw_sha256,
+            decoded_from: p.decoded_from,
             src_port: w.src_port,
             dst_ip: w.dst_ip,
             dst_port: w.dst_port,
@@ -1376,7 +1433,12 @@ impl<'de> Deserialize<'de> for Event {
             mfa: w.mfa,
             targets: w.targets.into(),
             extra: w.extra,
-            provenance: w.provenance,
+            provenance: Origin {
+                evidence_sha256: p.evidence_sha256,
+                evidence_path: p.evidence_path,
+                record_no: p.record_no,
+                line: p.line,
+            },
             cold: ColdBox((!cold.is_empty()).then(|| Box::new(cold))),
             timeline_sha256: HashMemo::default(),
         })
@@ -1441,9 +1503,54 @@ impl Event {
             mfa: None,
             targets: ThinVec::new(),
             extra: Extra::new(),
-            provenance,
+            provenance: Origin::default(),
             cold: ColdBox::default(),
             timeline_sha256: HashMemo::default(),
+        }
+        .with_provenance(provenance)
+    }
+
+    fn with_provenance(mut self, p: Provenance) -> Self {
+        self.set_provenance(p);
+        self
+    }
+
+    /// Set where the event came from: the [`Origin`] in place, the raw record's place and
+    /// hash in [`Cold`].
+    pub fn set_provenance(&mut self, p: Provenance) {
+        self.provenance = Origin {
+            evidence_sha256: p.evidence_sha256,
+            evidence_path: p.evidence_path,
+            record_no: p.record_no,
+            line: p.line,
+        };
+        let raw_is_default = p.byte_offset == 0
+            && p.byte_len == 0
+            && p.raw_sha256 == NO_COLD.raw_sha256
+            && p.decoded_from.is_none();
+        if raw_is_default && self.cold.0.is_none() {
+            return;
+        }
+        let c = self.cold_mut();
+        c.byte_offset = p.byte_offset;
+        c.byte_len = p.byte_len;
+        c.raw_sha256 = p.raw_sha256;
+        c.decoded_from = p.decoded_from;
+    }
+
+    /// The whole [`Provenance`]: the [`Origin`] and the raw record's place and hash. A held
+    /// event (trimmed for the analysis) has no raw record's place or hash any more.
+    pub fn full_provenance(&self) -> Provenance {
+        let (o, c) = (&self.provenance, self.cold());
+        Provenance {
+            evidence_sha256: o.evidence_sha256.clone(),
+            evidence_path: o.evidence_path.clone(),
+            record_no: o.record_no,
+            line: o.line,
+            byte_offset: c.byte_offset,
+            byte_len: c.byte_len,
+            raw_sha256: c.raw_sha256.clone(),
+            decoded_from: c.decoded_from.clone(),
         }
     }
 

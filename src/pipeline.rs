@@ -618,7 +618,7 @@ fn fold(
         for d in &f.dropped {
             if let Some(&dp) = pos.get(d) {
                 let copy = &events[dp];
-                seen.push(copy.provenance.clone());
+                seen.push(copy.full_provenance());
                 seen.extend(copy.cold().also_seen_in.iter().cloned());
                 dropped[dp] = true;
             }
@@ -900,7 +900,7 @@ fn unrepresentable(e: &Event) -> Option<RecordError> {
     if (0..=9999).contains(&e.time.year()) {
         return None;
     }
-    let p = &e.provenance;
+    let p = e.full_provenance();
     Some(RecordError {
         evidence_path: p.evidence_path.to_string(),
         evidence_sha256: p.evidence_sha256.to_string(),

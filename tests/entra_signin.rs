@@ -47,7 +47,7 @@ fn check_accounting(bytes: &[u8], p: &Parsed) {
     );
     for e in &p.events {
         assert!(
-            common::raw_matches(bytes, &e.provenance),
+            common::raw_matches(bytes, &e.full_provenance()),
             "event provenance does not re-hash: {:?}",
             e.provenance
         );
@@ -125,7 +125,7 @@ fn corpus_elastic_diagnostic_lines() {
     );
     assert_eq!(e.provenance.record_no, 1);
     assert_eq!(e.provenance.line, 1);
-    assert_eq!(e.provenance.byte_offset, 0);
+    assert_eq!(e.cold().byte_offset, 0);
 
     let cats: Vec<_> = p
         .events
@@ -409,7 +409,7 @@ fn powershell_outputs() {
     let p = parse(&path);
     assert_eq!(p.decoded_from, None);
     assert_eq!(
-        p.events[0].provenance.byte_offset,
+        p.events[0].cold().byte_offset,
         3 + 3 + 4,
         "offsets count the BOM, '[', CRLF and indent"
     );
@@ -471,7 +471,7 @@ fn portal_csv_layouts() {
     assert_eq!(e.time_zone, "UTC");
     assert_eq!(e.provenance.line, 2);
     assert_eq!(
-        e.provenance.byte_offset as usize,
+        e.cold().byte_offset as usize,
         3 + std::fs::read_to_string(sample("InteractiveSignIns_2024-03-04_2024-03-05.csv"))
             .unwrap()
             .trim_start_matches('\u{feff}')

@@ -184,7 +184,7 @@ fn sample_rfc5424_crlf_local_time() {
     common::check_provenance(&path, &p.events);
     // The span stops before the CR.
     let raw = std::fs::read(&path).unwrap();
-    let pr = &p.events[0].provenance;
+    let pr = &p.events[0].full_provenance();
     assert_ne!(raw[(pr.byte_offset + pr.byte_len - 1) as usize], b'\r');
     assert_eq!(p.events[0].time_zone, "+01:00");
     assert_eq!(p.events[0].time.to_rfc3339(), "2024-03-14T01:30:00+00:00");

@@ -59,8 +59,8 @@ fn corpus_purview_export() {
 
     // The raw record is the whole CSV row, starting at its RecordId.
     let first = &p.events[0];
-    let raw = &bytes[first.provenance.byte_offset as usize
-        ..(first.provenance.byte_offset + first.provenance.byte_len) as usize];
+    let raw = &bytes[first.cold().byte_offset as usize
+        ..(first.cold().byte_offset + first.cold().byte_len) as usize];
     assert!(raw.starts_with(b"538815b7-273a-4a3f-9957-c86897966eec,9/20/2023 4:05:03 AM,8,Add service principal.,Certificate,\"{"));
     assert_eq!(first.provenance.line, 2);
     assert_eq!(first.action, actions::OTHER);
@@ -414,7 +414,7 @@ fn sample_powershell_exports_utf8_and_utf16() {
     for (a, b) in p8.events.iter().zip(&p16.events) {
         assert_eq!((a.time, &a.action, &a.user), (b.time, &b.action, &b.user));
         assert_eq!(a.provenance.line + 1, b.provenance.line);
-        assert_eq!(b.provenance.decoded_from.as_deref(), Some("utf-16le"));
+        assert_eq!(b.cold().decoded_from.as_deref(), Some("utf-16le"));
     }
     let sts: Vec<&Event> = p16
         .events

@@ -37,7 +37,7 @@ fn parse_sample(name: &str, zone: &str) -> Parsed {
     assert!(p.rejected.is_empty(), "{name}: {:?}", p.rejected);
     for e in &p.events {
         assert!(
-            common::raw_matches(&bytes, &e.provenance),
+            common::raw_matches(&bytes, &e.full_provenance()),
             "{name} record {}",
             e.provenance.record_no
         );
@@ -358,7 +358,7 @@ fn pretty_printed_dts_event() {
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0].outcome, Outcome::Failure);
-    assert_eq!(evs[0].provenance.byte_len as usize, text.trim_end().len());
+    assert_eq!(evs[0].cold().byte_len as usize, text.trim_end().len());
 }
 
 #[test]
@@ -420,7 +420,7 @@ proptest! {
         let text = String::from_utf8_lossy(&b).into_owned();
         let (evs, errs) = parse_direct(&text, &ctx("Europe/Berlin"));
         for e in &evs {
-            prop_assert!(common::raw_matches(text.as_bytes(), &e.provenance));
+            prop_assert!(common::raw_matches(text.as_bytes(), &e.full_provenance()));
         }
         let mut nos: Vec<u64> = evs.iter().map(|e| e.provenance.record_no).chain(errs.iter().map(|e| e.record_no)).collect();
         nos.sort_unstable();

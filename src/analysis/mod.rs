@@ -419,6 +419,11 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
             if !accounting {
                 c.session_id = None;
             }
+            // Only the timeline, its exports and `verify` read the raw record's place.
+            c.byte_offset = 0;
+            c.byte_len = 0;
+            c.raw_sha256 = crate::event::HexDigest::default();
+            c.decoded_from = None;
         }
         e.targets.shrink_to_fit();
     }

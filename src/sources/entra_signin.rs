@@ -927,7 +927,7 @@ struct Draft {
 
 impl Draft {
     fn into_event(mut self, p: crate::event::Provenance) -> Event {
-        self.ev.provenance = p;
+        self.ev.set_provenance(p);
         self.ev
     }
 }

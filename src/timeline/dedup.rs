@@ -61,7 +61,7 @@ pub fn dedup(events: &mut Vec<Event>) -> usize {
         }
     }
     for &(j, i) in &moved {
-        let mut p = vec![events[i].provenance.clone()];
+        let mut p = vec![events[i].full_provenance()];
         p.extend(events[i].cold().also_seen_in.iter().cloned());
         events[j].cold_mut().also_seen_in.extend(p);
     }

@@ -344,7 +344,7 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
             "operation": e.operation,
             "evidence_path": e.provenance.evidence_path,
             "record_no": e.provenance.record_no,
-            "raw_sha256": e.provenance.raw_sha256,
+            "raw_sha256": e.cold().raw_sha256,
         },
     });
     let o = v.as_object_mut().expect("object");

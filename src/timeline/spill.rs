@@ -777,7 +777,7 @@ impl<'f> Writer<'f> {
                     .map(|c| std::mem::take(&mut c.also_seen_in))
                     .unwrap_or_default();
                 let seen = &mut target.0.cold_mut().also_seen_in;
-                seen.push(copy.provenance);
+                seen.push(copy.full_provenance());
                 seen.extend(earlier);
                 target.1.push((recs[i].0, recs[i].1.record_no));
                 dropped[i] = true;
