@@ -1992,14 +1992,206 @@ mod tests {
         );
     }
 
-    /// What the analysis holds per event starts here (see tests/memory_footprint.rs).
+    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 256
+    /// bytes since the facts a held event lacks moved to [`Cold`] (it was 496).
     #[test]
     fn event_struct_size() {
         let n = std::mem::size_of::<Event>();
         eprintln!("size_of::<Event>() = {n}");
         assert!(
-            n <= 528,
+            n <= 256,
             "Event grew to {n} bytes; every held event pays it"
         );
+    }
+
+    fn every_field_set() -> Event {
+        let mut e = Event::new(
+            DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            "2023-11-14T22:13:20.123456Z",
+            "UTC",
+            "fortigate",
+            "syslog",
+            EventClass::NetworkActivity,
+            "flow_allowed",
+            "traffic",
+            Outcome::Success,
+            Provenance {
+                evidence_sha256: "ab".repeat(32).into(),
+                evidence_path: "data/evidence/fw.log".into(),
+                record_no: 7,
+                line: 9,
+                byte_offset: 1234,
+                byte_len: 56,
+                raw_sha256: HexDigest::from("cd".repeat(32).as_str()),
+                decoded_from: Some("utf-16le".into()),
+            },
+        );
+        e.reason = Some("r".into());
+        e.user = Some("u@x".into());
+        e.user_id = Some("uid".into());
+        e.src_ip = Some("10.0.0.1".into());
+        e.geo = Some(Arc::new(Geo {
+            country: Some("DE".into()),
+            ..Default::default()
+        }));
+        e.device = Some(Arc::new(Device {
+            os: Some("Windows".into()),
+            ..Default::default()
+        }));
+        e.user_agent = Some("ua".into());
+        e.client_app = Some("Browser".into());
+        e.app = Some("app".into());
+        e.app_id = Some("appid".into());
+        e.resource = Some("res".into());
+        e.mfa = Some(Arc::new(Mfa {
+            satisfied: Some(true),
+            ..Default::default()
+        }));
+        e.targets.push(Target {
+            kind: Some("user".into()),
+            ..Default::default()
+        });
+        e.extra.insert("k", json!(1));
+        let c = e.cold_mut();
+        c.src_port = Some(1);
+        c.dst_ip = Some("2001:db8::1234:5678:9abc".into());
+        c.dst_port = Some(2);
+        c.session_id = Some("s".into());
+        c.correlation_id = Some("c".into());
+        c.request_id = Some("q".into());
+        c.bytes_in = Some(3);
+        c.bytes_out = Some(u64::MAX);
+        c.also_seen_in = vec![Provenance {
+            record_no: 1,
+            ..Default::default()
+        }];
+        e
+    }
+
+    /// The fields kept apart in [`Cold`] and [`Origin`] serialize where the one struct had
+    /// them: the canonical JSON (and every hash over it) is unchanged, and reads back whole.
+    #[test]
+    fn split_event_serializes_in_the_canonical_order() {
+        let e = every_field_set();
+        let j = e.canonical_json();
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            // serde_json's map is sorted unless preserve_order: read the order off the text.
+            let mut ks: Vec<(usize, String)> = v
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| (j.find(&format!("\"{k}\":")).unwrap(), k.clone()))
+                .collect();
+            ks.sort();
+            ks.into_iter().map(|(_, k)| k).collect()
+        };
+        let want = [
+            "time",
+            "time_original",
+            "time_zone",
+            "source",
+            "variant",
+            "class",
+            "action",
+            "operation",
+            "outcome",
+            "reason",
+            "user",
+            "user_id",
+            "src_ip",
+            "src_port",
+            "dst_ip",
+            "dst_port",
+            "geo",
+            "device",
+            "user_agent",
+            "client_app",
+            "app",
+            "app_id",
+            "resource",
+            "session_id",
+            "correlation_id",
+            "request_id",
+            "mfa",
+            "bytes_in",
+            "bytes_out",
+            "targets",
+            "extra",
+            "provenance",
+            "also_seen_in",
+        ];
+        assert_eq!(keys(&v), want);
+        let prov = &j[j.find("\"provenance\":").unwrap()..];
+        assert!(
+            prov.starts_with(&format!(
+                r#""provenance":{{"evidence_sha256":"{}","evidence_path":"data/evidence/fw.log","record_no":7,"line":9,"byte_offset":1234,"byte_len":56,"raw_sha256":"{}","decoded_from":"utf-16le"}},"also_seen_in":[{{"#,
+                "ab".repeat(32),
+                "cd".repeat(32)
+            )),
+            "{prov}"
+        );
+        let p: Provenance = serde_json::from_value(v["provenance"].clone()).unwrap();
+        assert_eq!(e.full_provenance(), p);
+        let back: Event = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.canonical_json(), j);
+        // Absent facts are left out, as before; an event with none has no block.
+        let bare: Event = serde_json::from_str(
+            r#"{"time":"2024-01-01T00:00:00.000000Z","time_original":"","time_zone":"UTC","source":"s","variant":"v","class":"authentication","action":"a","operation":"o","outcome":"unknown","provenance":{"evidence_sha256":"","evidence_path":"","record_no":0,"line":0,"byte_offset":0,"byte_len":0,"raw_sha256":""}}"#,
+        )
+        .unwrap();
+        assert!(bare.cold.0.is_none());
+        assert!(!bare.canonical_json().contains("port"));
+    }
+
+    /// An emptied [`Cold`] part equals an absent one (equality is over what an event says,
+    /// not where it keeps it), and the analysis's trimming gives the block back.
+    #[test]
+    fn cold_part_compares_by_content_and_is_dropped_when_trimmed() {
+        let fresh = Event::new(
+            Utc::now(),
+            "t",
+            "UTC",
+            "entra_signin",
+            "graph_json",
+            EventClass::Authentication,
+            "sign_in",
+            "op",
+            Outcome::Success,
+            Provenance::default(),
+        );
+        assert!(fresh.cold.0.is_none(), "no block for no facts");
+        let mut set_none = fresh.clone();
+        set_none.cold_mut().session_id = None;
+        assert!(set_none.cold.0.is_some());
+        assert_eq!(set_none, fresh);
+        assert_eq!(format!("{set_none:?}"), format!("{fresh:?}"));
+        set_none.drop_empty_cold();
+        assert!(set_none.cold.0.is_none());
+
+        let mut e = every_field_set();
+        let full = e.canonical_json();
+        e.remember_hash();
+        let h = e.hash();
+        crate::analysis::trim_for_analysis(&mut e);
+        assert_eq!(e.hash(), h, "cited by the hash of its full form");
+        // Ports, destination and byte counts stay (a network event has them).
+        assert_eq!(e.cold().dst_port, Some(2));
+        assert!(e.cold().request_id.is_none() && e.cold().raw_sha256 == *"");
+        assert_ne!(e.canonical_json(), full);
+
+        let mut signin = fresh.clone();
+        signin.set_provenance(Provenance {
+            raw_sha256: HexDigest::from("cd".repeat(32).as_str()),
+            byte_len: 10,
+            ..Default::default()
+        });
+        signin.cold_mut().correlation_id = Some("c".into());
+        signin.cold_mut().request_id = Some("r".into());
+        signin.cold_mut().session_id = Some("s".into());
+        signin.remember_hash();
+        crate::analysis::trim_for_analysis(&mut signin);
+        assert!(signin.cold.0.is_none(), "a held sign-in keeps no block");
     }
 }

@@ -33,8 +33,8 @@ fn corpus_graph_docs_markdown() {
     assert_eq!((p.events.len(), p.rejected.len()), (1, 0));
     check_accounting(&bytes, &p);
     let e = &p.events[0];
-    let raw = &bytes[e.cold().byte_offset as usize
-        ..(e.cold().byte_offset + e.cold().byte_len) as usize];
+    let raw =
+        &bytes[e.cold().byte_offset as usize..(e.cold().byte_offset + e.cold().byte_len) as usize];
     assert!(raw.starts_with(b"{") && raw.ends_with(b"}"));
     assert!(std::str::from_utf8(raw)
         .unwrap()
