@@ -419,11 +419,19 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
             if !accounting {
                 c.session_id = None;
             }
-            // Only the timeline, its exports and `verify` read the raw record's place.
+            // Only the timeline, its exports and `verify` read the raw record's place, the
+            // copies' too (cleared alike, so a held event equals the timeline's read back
+            // however its copies were folded in).
             c.byte_offset = 0;
             c.byte_len = 0;
             c.raw_sha256 = crate::event::HexDigest::default();
             c.decoded_from = None;
+            for p in &mut c.also_seen_in {
+                p.byte_offset = 0;
+                p.byte_len = 0;
+                p.raw_sha256 = crate::event::HexDigest::default();
+                p.decoded_from = None;
+            }
         }
         e.targets.shrink_to_fit();
     }
