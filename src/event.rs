@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use thin_vec::ThinVec;
 
 /// What kind of thing happened, in OCSF-like classes so exports map one to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -55,12 +56,38 @@ pub struct Provenance {
     pub decoded_from: Option<SharedStr>,
 }
 
+/// The part of an event's [`Provenance`] that a held event keeps: the item, and the record
+/// and line the findings and the report cite. The raw record's place and hash (only the
+/// timeline, its exports and `verify` read them) are in [`Cold`], so a held event does not
+/// pay 64 bytes for them; [`Event::full_provenance`] puts the two together again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    pub evidence_sha256: SharedStr,
+    pub evidence_path: SharedStr,
+    pub record_no: u64,
+    pub line: u64,
+}
+
+/// [`Provenance`] as it serializes, from an event's [`Origin`] and [`Cold`] parts.
+#[derive(Serialize)]
+struct ProvenanceSer<'a> {
+    evidence_sha256: &'a SharedStr,
+    evidence_path: &'a SharedStr,
+    record_no: u64,
+    line: u64,
+    byte_offset: u64,
+    byte_len: u64,
+    raw_sha256: &'a HexDigest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoded_from: &'a Option<SharedStr>,
+}
+
 /// An event's verbatim source fields, sorted by key: a map with `BTreeMap`'s behaviour and
 /// JSON (an object in key order), kept as one sorted vector. The analysis holds every event,
 /// and a B-tree node has room for 11 entries (~640 bytes) however few the event keeps.
 /// Keys are [`SharedStr`]s: they come from a few dozen names, so held events share them.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Extra(Vec<(SharedStr, serde_json::Value)>);
+pub struct Extra(ThinVec<(SharedStr, serde_json::Value)>);
 
 /// A key for [`Extra`]. Keys come from a few hundred field names however many records
 /// there are, and a firewall record brings about a hundred: each thread keeps the names it
@@ -101,7 +128,7 @@ impl ExtraKey for &SharedStr {
 
 impl Extra {
     pub fn new() -> Self {
-        Extra(Vec::new())
+        Extra(ThinVec::new())
     }
 
     fn find(&self, k: &str) -> Result<usize, usize> {
@@ -231,7 +258,7 @@ impl<K: ExtraKey> FromIterator<(K, serde_json::Value)> for Extra {
             it.into_iter().map(|(k, v)| (k.into_key(), v)).collect();
         // Stable, so equal keys stay in insertion order and the last one can win.
         v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(SharedStr, serde_json::Value)> = Vec::with_capacity(v.len());
+        let mut out: ThinVec<(SharedStr, serde_json::Value)> = ThinVec::with_capacity(v.len());
         for (k, val) in v {
             match out.last_mut() {
                 Some(last) if last.0 == k => last.1 = val,
@@ -252,7 +279,7 @@ impl<K: ExtraKey> Extend<(K, serde_json::Value)> for Extra {
 
 impl IntoIterator for Extra {
     type Item = (SharedStr, serde_json::Value);
-    type IntoIter = std::vec::IntoIter<(SharedStr, serde_json::Value)>;
+    type IntoIter = thin_vec::IntoIter<(SharedStr, serde_json::Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
@@ -943,12 +970,22 @@ impl Interner {
         ] {
             self.share_opt(s);
         }
-        for ip in [&mut e.src_ip, &mut e.dst_ip] {
+        let cold = e.cold.0.as_deref_mut();
+        let (dst_ip, copies) = match cold {
+            Some(c) => {
+                self.share_opt(&mut c.decoded_from);
+                (Some(&mut c.dst_ip), &mut c.also_seen_in[..])
+            }
+            None => (None, &mut [][..]),
+        };
+        for ip in std::iter::once(&mut e.src_ip).chain(dst_ip) {
             if let Some(s) = ip.as_mut().and_then(ShortStr::shared_mut) {
                 self.share(s);
             }
         }
-        for p in std::iter::once(&mut e.provenance).chain(e.also_seen_in.iter_mut()) {
+        self.share(&mut e.provenance.evidence_sha256);
+        self.share(&mut e.provenance.evidence_path);
+        for p in copies {
             self.share(&mut p.evidence_sha256);
             self.share(&mut p.evidence_path);
             self.share_opt(&mut p.decoded_from);
@@ -1050,10 +1087,14 @@ pub struct Target {
 }
 
 /// One normalized event. Optional facts are absent, never guessed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized through [`EventSer`] and read through [`EventDe`], which list the fields in
+/// the canonical order: the facts a held event never has (network details, ids, copies) are
+/// kept apart in [`Cold`], so the struct is what every held event pays, and its JSON is
+/// unchanged.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// UTC time of the event.
-    #[serde(with = "utc_micros")]
     pub time: DateTime<Utc>,
     /// The timestamp text exactly as the source wrote it.
     /// Shared, not a `String`: 8 bytes in every event where a `String` takes 24, and a held
@@ -1071,63 +1112,337 @@ pub struct Event {
     /// The operation name as the source wrote it.
     pub operation: SharedStr,
     pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Addresses are [`ShortStr`]s: an IPv4 address in place, 16 bytes where an
     /// `Option<String>` took 24 plus a 32-byte block.
     pub src_ip: Option<ShortStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub src_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dst_ip: Option<ShortStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dst_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<Arc<Geo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Arc<Device>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_app: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<SharedStr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa: Option<Arc<Mfa>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes_in: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes_out: Option<u64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<Target>,
+    /// A `ThinVec`: one pointer (no block when empty), where a `Vec` takes 24 bytes; most
+    /// events have none.
+    pub targets: ThinVec<Target>,
     /// Source fields kept verbatim (or decoded from nested JSON strings), sorted by key.
-    #[serde(default, skip_serializing_if = "Extra::is_empty")]
     pub extra: Extra,
-    pub provenance: Provenance,
-    /// The same event read from other exports (e.g. a sign-in in both a Graph JSON page and a
-    /// portal CSV): kept so every copy stays traceable after de-duplication.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also_seen_in: Vec<Provenance>,
+    /// Where the event came from (the raw record's place and hash are in [`Cold`]; the whole
+    /// is [`Event::full_provenance`]).
+    pub provenance: Origin,
+    /// Ports, destination, byte counts, ids and copies: see [`Cold`]. Read with
+    /// [`Event::cold`], written with [`Event::cold_mut`].
+    cold: ColdBox,
     /// The hash the timeline recorded for this event, set only by the timeline readers so
     /// the analysis and the report need not serialize a million events again. Never
     /// serialized and never compared. Kept as bytes, not hex: it is in every held event.
-    #[serde(skip)]
     pub timeline_sha256: HashMemo,
+}
+
+/// The facts of an event that a held event does not have: a sign-in or UAL record has no
+/// ports, destination or byte counts (flows and accounting, which do, are held as compact
+/// records on disk), the analysis trims its ids and its raw record's place and hash (no
+/// rule or report section reads them), and copies in other exports are rare. Boxed apart
+/// so they cost a held event one pointer instead of 216 bytes; a parsed event pays one
+/// block while it is parsed and written.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cold {
+    pub src_port: Option<u16>,
+    pub dst_ip: Option<ShortStr>,
+    pub dst_port: Option<u16>,
+    pub session_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub request_id: Option<String>,
+    pub bytes_in: Option<u64>,
+    pub bytes_out: Option<u64>,
+    /// The same event read from other exports (e.g. a sign-in in both a Graph JSON page and a
+    /// portal CSV): kept so every copy stays traceable after de-duplication.
+    pub also_seen_in: Vec<Provenance>,
+    /// [`Provenance::byte_offset`] and the rest of the raw record's place and hash.
+    pub byte_offset: u64,
+    pub byte_len: u64,
+    pub raw_sha256: HexDigest,
+    pub decoded_from: Option<SharedStr>,
+}
+
+/// What [`Event::cold`] reads when an event has none.
+static NO_COLD: Cold = Cold {
+    src_port: None,
+    dst_ip: None,
+    dst_port: None,
+    session_id: None,
+    correlation_id: None,
+    request_id: None,
+    bytes_in: None,
+    bytes_out: None,
+    also_seen_in: Vec::new(),
+    byte_offset: 0,
+    byte_len: 0,
+    raw_sha256: HexDigest::Text(String::new()),
+    decoded_from: None,
+};
+
+impl Cold {
+    fn is_empty(&self) -> bool {
+        *self == NO_COLD
+    }
+}
+
+/// An event's [`Cold`] part, absent when it has none. Compares and prints as the part it
+/// reads as, so an emptied part equals an absent one.
+#[derive(Clone, Default)]
+struct ColdBox(Option<Box<Cold>>);
+
+impl ColdBox {
+    fn get(&self) -> &Cold {
+        self.0.as_deref().unwrap_or(&NO_COLD)
+    }
+}
+
+impl PartialEq for ColdBox {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl std::fmt::Debug for ColdBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.get(), f)
+    }
+}
+
+/// [`Event`] as it serializes: its fields in the canonical order, borrowed.
+#[derive(Serialize)]
+struct EventSer<'a> {
+    #[serde(with = "utc_micros")]
+    time: DateTime<Utc>,
+    time_original: &'a SharedStr,
+    time_zone: &'a SharedStr,
+    source: &'a SharedStr,
+    variant: &'a SharedStr,
+    class: EventClass,
+    action: &'a SharedStr,
+    operation: &'a SharedStr,
+    outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_ip: &'a Option<ShortStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_port: &'a Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dst_ip: &'a Option<ShortStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dst_port: &'a Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    geo: &'a Option<Arc<Geo>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: &'a Option<Arc<Device>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_app: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_id: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: &'a Option<SharedStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa: &'a Option<Arc<Mfa>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_in: &'a Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_out: &'a Option<u64>,
+    #[serde(skip_serializing_if = "<[Target]>::is_empty")]
+    targets: &'a [Target],
+    #[serde(skip_serializing_if = "Extra::is_empty")]
+    extra: &'a Extra,
+    provenance: ProvenanceSer<'a>,
+    #[serde(skip_serializing_if = "<[Provenance]>::is_empty")]
+    also_seen_in: &'a [Provenance],
+}
+
+/// [`Event`] as it reads: [`EventSer`]'s fields, owned.
+#[derive(Deserialize)]
+struct EventDe {
+    #[serde(with = "utc_micros")]
+    time: DateTime<Utc>,
+    time_original: SharedStr,
+    time_zone: SharedStr,
+    source: SharedStr,
+    variant: SharedStr,
+    class: EventClass,
+    action: SharedStr,
+    operation: SharedStr,
+    outcome: Outcome,
+    #[serde(default)]
+    reason: Option<SharedStr>,
+    #[serde(default)]
+    user: Option<SharedStr>,
+    #[serde(default)]
+    user_id: Option<SharedStr>,
+    #[serde(default)]
+    src_ip: Option<ShortStr>,
+    #[serde(default)]
+    src_port: Option<u16>,
+    #[serde(default)]
+    dst_ip: Option<ShortStr>,
+    #[serde(default)]
+    dst_port: Option<u16>,
+    #[serde(default)]
+    geo: Option<Arc<Geo>>,
+    #[serde(default)]
+    device: Option<Arc<Device>>,
+    #[serde(default)]
+    user_agent: Option<SharedStr>,
+    #[serde(default)]
+    client_app: Option<SharedStr>,
+    #[serde(default)]
+    app: Option<SharedStr>,
+    #[serde(default)]
+    app_id: Option<SharedStr>,
+    #[serde(default)]
+    resource: Option<SharedStr>,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    correlation_id: Option<String>,
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    mfa: Option<Arc<Mfa>>,
+    #[serde(default)]
+    bytes_in: Option<u64>,
+    #[serde(default)]
+    bytes_out: Option<u64>,
+    #[serde(default)]
+    targets: Vec<Target>,
+    #[serde(default)]
+    extra: Extra,
+    provenance: Provenance,
+    #[serde(default)]
+    also_seen_in: Vec<Provenance>,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.cold();
+        EventSer {
+            time: self.time,
+            time_original: &self.time_original,
+            time_zone: &self.time_zone,
+            source: &self.source,
+            variant: &self.variant,
+            class: self.class,
+            action: &self.action,
+            operation: &self.operation,
+            outcome: self.outcome,
+            reason: &self.reason,
+            user: &self.user,
+            user_id: &self.user_id,
+            src_ip: &self.src_ip,
+            src_port: &c.src_port,
+            dst_ip: &c.dst_ip,
+            dst_port: &c.dst_port,
+            geo: &self.geo,
+            device: &self.device,
+            user_agent: &self.user_agent,
+            client_app: &self.client_app,
+            app: &self.app,
+            app_id: &self.app_id,
+            resource: &self.resource,
+            session_id: &c.session_id,
+            correlation_id: &c.correlation_id,
+            request_id: &c.request_id,
+            mfa: &self.mfa,
+            bytes_in: &c.bytes_in,
+            bytes_out: &c.bytes_out,
+            targets: &self.targets[..],
+            extra: &self.extra,
+            provenance: ProvenanceSer {
+                evidence_sha256: &self.provenance.evidence_sha256,
+                evidence_path: &self.provenance.evidence_path,
+                record_no: self.provenance.record_no,
+                line: self.provenance.line,
+                byte_offset: c.byte_offset,
+                byte_len: c.byte_len,
+                raw_sha256: &c.raw_sha256,
+                decoded_from: &c.decoded_from,
+            },
+            also_seen_in: &c.also_seen_in,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = EventDe::deserialize(d)?;
+        let p = w.provenance;
+        let cold = Cold {
+            byte_offset: p.byte_offset,
+            byte_len: p.byte_len,
+            raw_sha256: p.raw_sha256,
+            decoded_from: p.decoded_from,
+            src_port: w.src_port,
+            dst_ip: w.dst_ip,
+            dst_port: w.dst_port,
+            session_id: w.session_id,
+            correlation_id: w.correlation_id,
+            request_id: w.request_id,
+            bytes_in: w.bytes_in,
+            bytes_out: w.bytes_out,
+            also_seen_in: w.also_seen_in,
+        };
+        Ok(Event {
+            time: w.time,
+            time_original: w.time_original,
+            time_zone: w.time_zone,
+            source: w.source,
+            variant: w.variant,
+            class: w.class,
+            action: w.action,
+            operation: w.operation,
+            outcome: w.outcome,
+            reason: w.reason,
+            user: w.user,
+            user_id: w.user_id,
+            src_ip: w.src_ip,
+            geo: w.geo,
+            device: w.device,
+            user_agent: w.user_agent,
+            client_app: w.client_app,
+            app: w.app,
+            app_id: w.app_id,
+            resource: w.resource,
+            mfa: w.mfa,
+            targets: w.targets.into(),
+            extra: w.extra,
+            provenance: Origin {
+                evidence_sha256: p.evidence_sha256,
+                evidence_path: p.evidence_path,
+                record_no: p.record_no,
+                line: p.line,
+            },
+            cold: ColdBox((!cold.is_empty()).then(|| Box::new(cold))),
+            timeline_sha256: HashMemo::default(),
+        })
+    }
 }
 
 /// A remembered event hash that takes no part in equality (see `Event::timeline_sha256`).
@@ -1178,9 +1493,6 @@ impl Event {
             user: None,
             user_id: None,
             src_ip: None,
-            src_port: None,
-            dst_ip: None,
-            dst_port: None,
             geo: None,
             device: None,
             user_agent: None,
@@ -1188,17 +1500,80 @@ impl Event {
             app: None,
             app_id: None,
             resource: None,
-            session_id: None,
-            correlation_id: None,
-            request_id: None,
             mfa: None,
-            bytes_in: None,
-            bytes_out: None,
-            targets: Vec::new(),
+            targets: ThinVec::new(),
             extra: Extra::new(),
-            provenance,
-            also_seen_in: Vec::new(),
+            provenance: Origin::default(),
+            cold: ColdBox::default(),
             timeline_sha256: HashMemo::default(),
+        }
+        .with_provenance(provenance)
+    }
+
+    fn with_provenance(mut self, p: Provenance) -> Self {
+        self.set_provenance(p);
+        self
+    }
+
+    /// Set where the event came from: the [`Origin`] in place, the raw record's place and
+    /// hash in [`Cold`].
+    pub fn set_provenance(&mut self, p: Provenance) {
+        self.provenance = Origin {
+            evidence_sha256: p.evidence_sha256,
+            evidence_path: p.evidence_path,
+            record_no: p.record_no,
+            line: p.line,
+        };
+        let raw_is_default = p.byte_offset == 0
+            && p.byte_len == 0
+            && p.raw_sha256 == NO_COLD.raw_sha256
+            && p.decoded_from.is_none();
+        if raw_is_default && self.cold.0.is_none() {
+            return;
+        }
+        let c = self.cold_mut();
+        c.byte_offset = p.byte_offset;
+        c.byte_len = p.byte_len;
+        c.raw_sha256 = p.raw_sha256;
+        c.decoded_from = p.decoded_from;
+    }
+
+    /// The whole [`Provenance`]: the [`Origin`] and the raw record's place and hash. A held
+    /// event (trimmed for the analysis) has no raw record's place or hash any more.
+    pub fn full_provenance(&self) -> Provenance {
+        let (o, c) = (&self.provenance, self.cold());
+        Provenance {
+            evidence_sha256: o.evidence_sha256.clone(),
+            evidence_path: o.evidence_path.clone(),
+            record_no: o.record_no,
+            line: o.line,
+            byte_offset: c.byte_offset,
+            byte_len: c.byte_len,
+            raw_sha256: c.raw_sha256.clone(),
+            decoded_from: c.decoded_from.clone(),
+        }
+    }
+
+    /// The event's ports, destination, byte counts, ids and copies (all absent if it has
+    /// none of them).
+    pub fn cold(&self) -> &Cold {
+        self.cold.get()
+    }
+
+    /// [`Event::cold`] to write, given a block the first time.
+    pub fn cold_mut(&mut self) -> &mut Cold {
+        self.cold.0.get_or_insert_with(Box::default)
+    }
+
+    /// [`Event::cold`] to write, if the event has a block (none is given).
+    pub fn cold_if_any_mut(&mut self) -> Option<&mut Cold> {
+        self.cold.0.as_deref_mut()
+    }
+
+    /// Give back the [`Cold`] block if nothing in it is set any more (after trimming).
+    pub fn drop_empty_cold(&mut self) {
+        if self.cold.0.as_deref().is_some_and(Cold::is_empty) {
+            self.cold.0 = None;
         }
     }
 
@@ -1617,14 +1992,206 @@ mod tests {
         );
     }
 
-    /// What the analysis holds per event starts here (see tests/memory_footprint.rs).
+    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 256
+    /// bytes since the facts a held event lacks moved to [`Cold`] (it was 496).
     #[test]
     fn event_struct_size() {
         let n = std::mem::size_of::<Event>();
         eprintln!("size_of::<Event>() = {n}");
         assert!(
-            n <= 528,
+            n <= 256,
             "Event grew to {n} bytes; every held event pays it"
         );
+    }
+
+    fn every_field_set() -> Event {
+        let mut e = Event::new(
+            DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            "2023-11-14T22:13:20.123456Z",
+            "UTC",
+            "fortigate",
+            "syslog",
+            EventClass::NetworkActivity,
+            "flow_allowed",
+            "traffic",
+            Outcome::Success,
+            Provenance {
+                evidence_sha256: "ab".repeat(32).into(),
+                evidence_path: "data/evidence/fw.log".into(),
+                record_no: 7,
+                line: 9,
+                byte_offset: 1234,
+                byte_len: 56,
+                raw_sha256: HexDigest::from("cd".repeat(32).as_str()),
+                decoded_from: Some("utf-16le".into()),
+            },
+        );
+        e.reason = Some("r".into());
+        e.user = Some("u@x".into());
+        e.user_id = Some("uid".into());
+        e.src_ip = Some("10.0.0.1".into());
+        e.geo = Some(Arc::new(Geo {
+            country: Some("DE".into()),
+            ..Default::default()
+        }));
+        e.device = Some(Arc::new(Device {
+            os: Some("Windows".into()),
+            ..Default::default()
+        }));
+        e.user_agent = Some("ua".into());
+        e.client_app = Some("Browser".into());
+        e.app = Some("app".into());
+        e.app_id = Some("appid".into());
+        e.resource = Some("res".into());
+        e.mfa = Some(Arc::new(Mfa {
+            satisfied: Some(true),
+            ..Default::default()
+        }));
+        e.targets.push(Target {
+            kind: Some("user".into()),
+            ..Default::default()
+        });
+        e.extra.insert("k", json!(1));
+        let c = e.cold_mut();
+        c.src_port = Some(1);
+        c.dst_ip = Some("2001:db8::1234:5678:9abc".into());
+        c.dst_port = Some(2);
+        c.session_id = Some("s".into());
+        c.correlation_id = Some("c".into());
+        c.request_id = Some("q".into());
+        c.bytes_in = Some(3);
+        c.bytes_out = Some(u64::MAX);
+        c.also_seen_in = vec![Provenance {
+            record_no: 1,
+            ..Default::default()
+        }];
+        e
+    }
+
+    /// The fields kept apart in [`Cold`] and [`Origin`] serialize where the one struct had
+    /// them: the canonical JSON (and every hash over it) is unchanged, and reads back whole.
+    #[test]
+    fn split_event_serializes_in_the_canonical_order() {
+        let e = every_field_set();
+        let j = e.canonical_json();
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            // serde_json's map is sorted unless preserve_order: read the order off the text.
+            let mut ks: Vec<(usize, String)> = v
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| (j.find(&format!("\"{k}\":")).unwrap(), k.clone()))
+                .collect();
+            ks.sort();
+            ks.into_iter().map(|(_, k)| k).collect()
+        };
+        let want = [
+            "time",
+            "time_original",
+            "time_zone",
+            "source",
+            "variant",
+            "class",
+            "action",
+            "operation",
+            "outcome",
+            "reason",
+            "user",
+            "user_id",
+            "src_ip",
+            "src_port",
+            "dst_ip",
+            "dst_port",
+            "geo",
+            "device",
+            "user_agent",
+            "client_app",
+            "app",
+            "app_id",
+            "resource",
+            "session_id",
+            "correlation_id",
+            "request_id",
+            "mfa",
+            "bytes_in",
+            "bytes_out",
+            "targets",
+            "extra",
+            "provenance",
+            "also_seen_in",
+        ];
+        assert_eq!(keys(&v), want);
+        let prov = &j[j.find("\"provenance\":").unwrap()..];
+        assert!(
+            prov.starts_with(&format!(
+                r#""provenance":{{"evidence_sha256":"{}","evidence_path":"data/evidence/fw.log","record_no":7,"line":9,"byte_offset":1234,"byte_len":56,"raw_sha256":"{}","decoded_from":"utf-16le"}},"also_seen_in":[{{"#,
+                "ab".repeat(32),
+                "cd".repeat(32)
+            )),
+            "{prov}"
+        );
+        let p: Provenance = serde_json::from_value(v["provenance"].clone()).unwrap();
+        assert_eq!(e.full_provenance(), p);
+        let back: Event = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.canonical_json(), j);
+        // Absent facts are left out, as before; an event with none has no block.
+        let bare: Event = serde_json::from_str(
+            r#"{"time":"2024-01-01T00:00:00.000000Z","time_original":"","time_zone":"UTC","source":"s","variant":"v","class":"authentication","action":"a","operation":"o","outcome":"unknown","provenance":{"evidence_sha256":"","evidence_path":"","record_no":0,"line":0,"byte_offset":0,"byte_len":0,"raw_sha256":""}}"#,
+        )
+        .unwrap();
+        assert!(bare.cold.0.is_none());
+        assert!(!bare.canonical_json().contains("port"));
+    }
+
+    /// An emptied [`Cold`] part equals an absent one (equality is over what an event says,
+    /// not where it keeps it), and the analysis's trimming gives the block back.
+    #[test]
+    fn cold_part_compares_by_content_and_is_dropped_when_trimmed() {
+        let fresh = Event::new(
+            Utc::now(),
+            "t",
+            "UTC",
+            "entra_signin",
+            "graph_json",
+            EventClass::Authentication,
+            "sign_in",
+            "op",
+            Outcome::Success,
+            Provenance::default(),
+        );
+        assert!(fresh.cold.0.is_none(), "no block for no facts");
+        let mut set_none = fresh.clone();
+        set_none.cold_mut().session_id = None;
+        assert!(set_none.cold.0.is_some());
+        assert_eq!(set_none, fresh);
+        assert_eq!(format!("{set_none:?}"), format!("{fresh:?}"));
+        set_none.drop_empty_cold();
+        assert!(set_none.cold.0.is_none());
+
+        let mut e = every_field_set();
+        let full = e.canonical_json();
+        e.remember_hash();
+        let h = e.hash();
+        crate::analysis::trim_for_analysis(&mut e);
+        assert_eq!(e.hash(), h, "cited by the hash of its full form");
+        // Ports, destination and byte counts stay (a network event has them).
+        assert_eq!(e.cold().dst_port, Some(2));
+        assert!(e.cold().request_id.is_none() && e.cold().raw_sha256 == *"");
+        assert_ne!(e.canonical_json(), full);
+
+        let mut signin = fresh.clone();
+        signin.set_provenance(Provenance {
+            raw_sha256: HexDigest::from("cd".repeat(32).as_str()),
+            byte_len: 10,
+            ..Default::default()
+        });
+        signin.cold_mut().correlation_id = Some("c".into());
+        signin.cold_mut().request_id = Some("r".into());
+        signin.cold_mut().session_id = Some("s".into());
+        signin.remember_hash();
+        crate::analysis::trim_for_analysis(&mut signin);
+        assert!(signin.cold.0.is_none(), "a held sign-in keeps no block");
     }
 }

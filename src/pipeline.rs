@@ -637,13 +637,13 @@ fn fold(
         for d in &f.dropped {
             if let Some(&dp) = pos.get(d) {
                 let copy = &events[dp];
-                seen.push(copy.provenance.clone());
-                seen.extend(copy.also_seen_in.iter().cloned());
+                seen.push(copy.full_provenance());
+                seen.extend(copy.cold().also_seen_in.iter().cloned());
                 dropped[dp] = true;
             }
         }
         let e = &mut events[kp];
-        e.also_seen_in.extend(seen);
+        e.cold_mut().also_seen_in.extend(seen);
         e.timeline_sha256 = crate::event::HashMemo(Some(f.sha256));
     }
 }
@@ -919,7 +919,7 @@ fn unrepresentable(e: &Event) -> Option<RecordError> {
     if (0..=9999).contains(&e.time.year()) {
         return None;
     }
-    let p = &e.provenance;
+    let p = e.full_provenance();
     Some(RecordError {
         evidence_path: p.evidence_path.to_string(),
         evidence_sha256: p.evidence_sha256.to_string(),

@@ -1359,7 +1359,7 @@ fn ioc_hits() {
         Outcome::Success,
     );
     flow.src_ip = Some("10.0.0.5".into());
-    flow.dst_ip = Some("192.0.2.200".into());
+    flow.cold_mut().dst_ip = Some("192.0.2.200".into());
     ev.push(flow);
     ev.push(
         E::audit(
@@ -1576,9 +1576,9 @@ fn network_correlation_radius_vpn_firewall() {
         );
         e.user = Some("CORP\\rob".into());
         e.src_ip = Some(attacker.into());
-        e.session_id = Some("S-1".into());
-        e.bytes_in = Some(bytes);
-        e.bytes_out = Some(bytes / 2);
+        e.cold_mut().session_id = Some("S-1".into());
+        e.cold_mut().bytes_in = Some(bytes);
+        e.cold_mut().bytes_out = Some(bytes / 2);
         e.extra.insert("framed_ip", json!("10.8.0.12"));
         e.extra.insert("nas_identifier", json!("vpn-gw-1"));
         if action == actions::SESSION_STOP {
@@ -1616,9 +1616,9 @@ fn network_correlation_radius_vpn_firewall() {
             Outcome::Unknown,
         );
         f.src_ip = Some("10.8.0.12".into());
-        f.dst_ip = Some("10.1.1.1".into());
-        f.bytes_in = Some(100);
-        f.bytes_out = Some(10);
+        f.cold_mut().dst_ip = Some("10.1.1.1".into());
+        f.cold_mut().bytes_in = Some(100);
+        f.cold_mut().bytes_out = Some(10);
         ev.push(f);
     }
     let a = run(&ev, &case());

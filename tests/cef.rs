@@ -48,14 +48,14 @@ fn fortigate_cef_dispatches_to_fortigate_mapping() {
     assert_eq!(common::extra_str(up, "syslog_host"), Some("fw-hq-01"));
     let deny = &p.events[1];
     assert_eq!(
-        (deny.action.as_str(), deny.dst_port),
+        (deny.action.as_str(), deny.cold().dst_port),
         ("flow_denied", Some(3389))
     );
     assert_eq!(
         deny.geo.as_ref().and_then(|g| g.country.as_deref()),
         Some("RU")
     );
-    assert_eq!(deny.session_id.as_deref(), Some("88123190"));
+    assert_eq!(deny.cold().session_id.as_deref(), Some("88123190"));
     let admin = &p.events[2];
     assert_eq!(
         (admin.action.as_str(), admin.outcome),
@@ -65,7 +65,7 @@ fn fortigate_cef_dispatches_to_fortigate_mapping() {
     let web = &p.events[3];
     assert_eq!(web.action, "threat");
     assert_eq!(web.resource.as_deref(), Some("https://login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b"));
-    assert_eq!(web.bytes_out, Some(517));
+    assert_eq!(web.cold().bytes_out, Some(517));
 }
 
 #[test]
@@ -87,10 +87,13 @@ fn panos_cef_firewall_and_cortex_forwarder() {
     assert_eq!(t.time_original, "Mar 14 2024 09:12:40");
     assert_eq!(t.time_zone, "Europe/Berlin (assumed)");
     assert_eq!(t.time.to_rfc3339(), "2024-03-14T08:12:40+00:00");
-    assert_eq!((t.bytes_out, t.bytes_in), (Some(48211), Some(1877420)));
+    assert_eq!(
+        (t.cold().bytes_out, t.cold().bytes_in),
+        (Some(48211), Some(1877420))
+    );
     assert_eq!(common::extra_str(t, "rule"), Some("allow-o365"));
     assert_eq!(common::extra_str(t, "from"), Some("trust"));
-    assert_eq!(t.session_id.as_deref(), Some("118822"));
+    assert_eq!(t.cold().session_id.as_deref(), Some("118822"));
     assert_eq!(t.user.as_deref(), Some("corp\\j.doe"));
     let u = &p.events[1];
     assert_eq!(u.action, "threat");
@@ -170,7 +173,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     );
     let deny = &p.events[1];
     assert_eq!(
-        (deny.action.as_str(), deny.src_port),
+        (deny.action.as_str(), deny.cold().src_port),
         ("flow_denied", Some(42111))
     );
     let admin = &p.events[2];
@@ -185,7 +188,10 @@ fn sentinel_commonsecuritylog_csv_and_json() {
         ("cef", "flow_allowed")
     );
     assert_eq!(cp.time.to_rfc3339(), "2024-03-14T01:25:00+00:00");
-    assert_eq!((cp.bytes_out, cp.bytes_in), (Some(48211), Some(1877420)));
+    assert_eq!(
+        (cp.cold().bytes_out, cp.cold().bytes_in),
+        (Some(48211), Some(1877420))
+    );
     assert_eq!(p.events[3].provenance.line, 5);
 
     let path = common::samples_dir().join("cef/commonsecuritylog.json");

@@ -151,7 +151,8 @@ impl Fx {
             id: Some(format!("oid-{target}").into()),
             name: Some(target.into()),
             modified: vec![],
-        }];
+        }]
+        .into();
         let by = if actor.is_some() { "user" } else { "app" };
         e.extra.insert("initiated_by_type", serde_json::json!(by));
         if let Some(a) = app {

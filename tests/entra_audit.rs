@@ -59,7 +59,7 @@ fn corpus_elastic_diagnostic_lines() {
     );
     assert_eq!(e.src_ip.as_deref(), Some("1.128.3.4"));
     assert_eq!(
-        e.correlation_id.as_deref(),
+        e.cold().correlation_id.as_deref(),
         Some("53161141-e3f4-4944-85b6-7b953f17265e")
     );
     assert_eq!(

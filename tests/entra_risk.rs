@@ -33,8 +33,8 @@ fn corpus_graph_docs_markdown() {
     assert_eq!((p.events.len(), p.rejected.len()), (1, 0));
     check_accounting(&bytes, &p);
     let e = &p.events[0];
-    let raw = &bytes[e.provenance.byte_offset as usize
-        ..(e.provenance.byte_offset + e.provenance.byte_len) as usize];
+    let raw =
+        &bytes[e.cold().byte_offset as usize..(e.cold().byte_offset + e.cold().byte_len) as usize];
     assert!(raw.starts_with(b"{") && raw.ends_with(b"}"));
     assert!(std::str::from_utf8(raw)
         .unwrap()
@@ -90,7 +90,7 @@ fn corpus_graph_docs_markdown() {
         .unwrap()
         .contains("Chrome/68.0.3440.106"));
     assert_eq!(
-        e.request_id.as_deref(),
+        e.cold().request_id.as_deref(),
         Some("6a5874ca-abcd-9d82-5ad39bd71600")
     );
 }

@@ -56,8 +56,8 @@ fn corpus_elastic_fortinet_log() {
     assert_eq!(e.time_original, "1587230269052907555");
     assert_eq!(e.time.to_rfc3339(), "2020-04-18T17:17:49.052907555+00:00");
     assert_eq!(e.user.as_deref(), Some("elasticuser"));
-    assert_eq!(e.bytes_out, Some(1152));
-    assert_eq!(e.bytes_in, Some(1130));
+    assert_eq!(e.cold().bytes_out, Some(1152));
+    assert_eq!(e.cold().bytes_in, Some(1130));
     assert_eq!(e.resource.as_deref(), Some("elastic.co/config/"));
     assert_eq!(common::extra_str(e, "catdesc"), Some("Internet Telephony"));
     // traffic deny, eventtime in seconds.
@@ -68,7 +68,7 @@ fn corpus_elastic_fortinet_log() {
     );
     assert_eq!(e.time.to_rfc3339(), "2020-06-24T01:16:08+00:00");
     assert_eq!(e.src_ip.as_deref(), Some("10.10.10.10"));
-    assert_eq!(e.dst_port, Some(161));
+    assert_eq!(e.cold().dst_port, Some(161));
     // SSL VPN tunnel up: remote public IP is the source, tunnel IP the assigned address.
     let e = by_record(&p.events, 21);
     assert_eq!(e.action, "vpn_tunnel_up");
@@ -84,7 +84,10 @@ fn corpus_elastic_fortinet_log() {
     );
     assert_eq!(common::extra_str(e, "srccountry"), Some("Netherlands"));
     let e = by_record(&p.events, 30);
-    assert_eq!((e.bytes_out, e.bytes_in), (Some(923), Some(77654)));
+    assert_eq!(
+        (e.cold().bytes_out, e.cold().bytes_in),
+        (Some(923), Some(77654))
+    );
     assert_eq!(e.app.as_deref(), Some("Skype.Portals"));
     // quoted value with commas stays one value.
     assert_eq!(
@@ -121,7 +124,7 @@ fn corpus_elastic_fortinet_log() {
     );
     assert_eq!(e.user.as_deref(), Some("philipp"));
     assert_eq!(e.reason.as_deref(), Some("ssh_key_invalid"));
-    assert_eq!(e.dst_ip.as_deref(), Some("10.123.26.241"));
+    assert_eq!(e.cold().dst_ip.as_deref(), Some("10.123.26.241"));
     // Two tz keys in one line (`UTC-5:00` and `-0500`): eventtime wins anyway.
     let e = by_record(&p.events, 45);
     assert_eq!(e.time.to_rfc3339(), "2023-03-08T18:22:46.091256698+00:00");
@@ -169,7 +172,7 @@ fn sample_syslog_vpn_admin_traffic() {
     let ipsec = &p.events[10];
     assert_eq!(ipsec.user.as_deref(), Some("branch-fw"));
     assert_eq!(ipsec.src_ip.as_deref(), Some("198.51.100.77"));
-    assert_eq!(p.events[9].bytes_in, Some(918230019));
+    assert_eq!(p.events[9].cold().bytes_in, Some(918230019));
 }
 
 #[test]
@@ -181,7 +184,7 @@ fn sample_rfc5424_crlf_local_time() {
     common::check_provenance(&path, &p.events);
     // The span stops before the CR.
     let raw = std::fs::read(&path).unwrap();
-    let pr = &p.events[0].provenance;
+    let pr = &p.events[0].full_provenance();
     assert_ne!(raw[(pr.byte_offset + pr.byte_len - 1) as usize], b'\r');
     assert_eq!(p.events[0].time_zone, "+01:00");
     assert_eq!(p.events[0].time.to_rfc3339(), "2024-03-14T01:30:00+00:00");

@@ -242,7 +242,7 @@ fn formula_cells_are_neutralised_in_the_csv_timeline() {
             e.app = Some((*f).into());
             e.reason = Some((*f).into());
             e.operation = (*f).into();
-            e.session_id = Some(f.to_string());
+            e.cold_mut().session_id = Some(f.to_string());
             e.provenance.evidence_path = format!("evidence/{f}").into();
             e
         })

@@ -59,8 +59,8 @@ fn corpus_purview_export() {
 
     // The raw record is the whole CSV row, starting at its RecordId.
     let first = &p.events[0];
-    let raw = &bytes[first.provenance.byte_offset as usize
-        ..(first.provenance.byte_offset + first.provenance.byte_len) as usize];
+    let raw = &bytes[first.cold().byte_offset as usize
+        ..(first.cold().byte_offset + first.cold().byte_len) as usize];
     assert!(raw.starts_with(b"538815b7-273a-4a3f-9957-c86897966eec,9/20/2023 4:05:03 AM,8,Add service principal.,Certificate,\"{"));
     assert_eq!(first.provenance.line, 2);
     assert_eq!(first.action, actions::OTHER);
@@ -106,9 +106,9 @@ fn corpus_purview_export() {
         Some("DebraB@M365B132131.OnMicrosoft.com")
     );
     assert_eq!(r.src_ip.as_deref(), Some("185.73.124.135"));
-    assert_eq!(r.src_port, Some(19823));
+    assert_eq!(r.cold().src_port, Some(19823));
     assert_eq!(
-        r.session_id.as_deref(),
+        r.cold().session_id.as_deref(),
         Some("9dfdecb6-59a0-4714-846e-86c0fc911104")
     );
     assert_eq!(param(r, "From"), Some("flag@ctf.com"));
@@ -275,7 +275,7 @@ fn sample_purview_incident() {
     );
     assert_eq!(rule.targets[0].name.as_deref(), Some(".."));
     assert_eq!(
-        (rule.src_ip.as_deref(), rule.src_port),
+        (rule.src_ip.as_deref(), rule.cold().src_port),
         (Some("198.51.100.23"), Some(50412))
     );
 
@@ -414,7 +414,7 @@ fn sample_powershell_exports_utf8_and_utf16() {
     for (a, b) in p8.events.iter().zip(&p16.events) {
         assert_eq!((a.time, &a.action, &a.user), (b.time, &b.action, &b.user));
         assert_eq!(a.provenance.line + 1, b.provenance.line);
-        assert_eq!(b.provenance.decoded_from.as_deref(), Some("utf-16le"));
+        assert_eq!(b.cold().decoded_from.as_deref(), Some("utf-16le"));
     }
     let sts: Vec<&Event> = p16
         .events
@@ -455,7 +455,7 @@ fn sample_legacy_and_flattened_csv() {
         ("auditdata_csv", actions::INBOX_RULE_CREATED)
     );
     assert_eq!(extra_str(e, "parameters_raw"), Some("System.Object[]"));
-    assert_eq!(e.src_port, Some(50412));
+    assert_eq!(e.cold().src_port, Some(50412));
 }
 
 #[test]

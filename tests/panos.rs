@@ -120,9 +120,12 @@ fn sample_traffic_and_threat() {
     // The high-resolution timestamp carries its offset and wins.
     assert_eq!(end.time_original, "2024-03-14T09:12:40.812+01:00");
     assert_eq!(end.time_zone, "+01:00");
-    assert_eq!((end.bytes_out, end.bytes_in), (Some(48211), Some(1877420)));
+    assert_eq!(
+        (end.cold().bytes_out, end.cold().bytes_in),
+        (Some(48211), Some(1877420))
+    );
     assert_eq!(end.user.as_deref(), Some("corp\\j.doe"));
-    assert_eq!(end.session_id.as_deref(), Some("118822"));
+    assert_eq!(end.cold().session_id.as_deref(), Some("118822"));
     assert_eq!(end.reason.as_deref(), Some("tcp-fin"));
     assert_eq!(common::extra_str(end, "rule"), Some("allow-o365"));
     assert_eq!(common::extra_str(end, "natsrc"), Some("198.51.100.7"));
@@ -131,7 +134,7 @@ fn sample_traffic_and_threat() {
         deny.geo.as_ref().and_then(|g| g.country.as_deref()),
         Some("DE")
     );
-    assert_eq!(deny.dst_port, Some(3389));
+    assert_eq!(deny.cold().dst_port, Some(3389));
     let url = &p.events[4];
     // Quoted URL with a comma stays one field and later columns stay in place.
     assert_eq!(url.resource.as_deref(), Some("login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b,redirect=1"));
@@ -265,7 +268,7 @@ fn bad_input_is_rejected_with_line_numbers() {
         .find(|e| e.provenance.record_no == 3)
         .unwrap();
     assert_eq!(t.src_ip.as_deref(), Some("10.0.0.1"));
-    assert_eq!(t.dst_ip, None);
+    assert_eq!(t.cold().dst_ip, None);
     // Empty Generated Time falls back to Receive Time.
     let s = p
         .events

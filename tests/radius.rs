@@ -110,7 +110,7 @@ fn corpus_every_record_matches_truth() {
         for (ev, r) in p.events.iter().zip(recs) {
             let i = r["index"].as_u64().unwrap();
             assert!(
-                common::raw_matches(&bytes, &ev.provenance),
+                common::raw_matches(&bytes, &ev.full_provenance()),
                 "{rel} #{i}: raw hash"
             );
             assert_eq!(ev.provenance.record_no, i + 1);
@@ -138,7 +138,7 @@ fn corpus_every_record_matches_truth() {
                 "{rel} #{i}"
             );
             assert_eq!(
-                ev.session_id.as_deref(),
+                ev.cold().session_id.as_deref(),
                 r["acct_session_id"].as_str(),
                 "{rel} #{i}"
             );
@@ -257,8 +257,8 @@ fn corpus_specific_values() {
         .iter()
         .rfind(|e| e.user.as_deref() == Some("vpn-admin"))
         .unwrap();
-    assert_eq!(admin.bytes_in, Some(9_876_543_210));
-    assert_eq!(admin.bytes_out, Some(1_234_567_890));
+    assert_eq!(admin.cold().bytes_in, Some(9_876_543_210));
+    assert_eq!(admin.cold().bytes_out, Some(1_234_567_890));
     assert_eq!(admin.extra["session_time"], 3600);
     // A Stop carries its cause.
     let stop = p
@@ -449,7 +449,7 @@ fn sample_asa_aruba_detail() {
     assert!(p
         .events
         .iter()
-        .all(|e| common::raw_matches(&bytes, &e.provenance)));
+        .all(|e| common::raw_matches(&bytes, &e.full_provenance())));
     let first = &p.events[0];
     assert_eq!(first.user.as_deref(), Some("jäger@contoso.com"));
     assert!(!first.extra.contains_key("non_utf8_attributes"));
@@ -538,7 +538,7 @@ fn crlf_and_files_cut_mid_record() {
     assert!(p
         .events
         .iter()
-        .all(|e| common::raw_matches(crlf.as_bytes(), &e.provenance)));
+        .all(|e| common::raw_matches(crlf.as_bytes(), &e.full_provenance())));
     // A copy that starts in the middle of a record: its tail is still a record.
     let cut = &text[text.find("\tAcct-Status-Type").unwrap()..];
     let p = parse_text(cut, &ParseContext::default());
@@ -695,7 +695,7 @@ proptest! {
         let text = String::from_utf8_lossy(&b).into_owned();
         let (evs, errs) = parse_direct(&text, &berlin());
         for e in &evs {
-            prop_assert!(common::raw_matches(text.as_bytes(), &e.provenance));
+            prop_assert!(common::raw_matches(text.as_bytes(), &e.full_provenance()));
         }
         let mut nos: Vec<u64> = evs.iter().map(|e| e.provenance.record_no).chain(errs.iter().map(|e| e.record_no)).collect();
         nos.sort_unstable();
@@ -898,7 +898,7 @@ fn real_freeradius_server_end_to_end() {
     assert!(p
         .events
         .iter()
-        .all(|e| common::raw_matches(&bytes, &e.provenance)));
+        .all(|e| common::raw_matches(&bytes, &e.full_provenance())));
     let actions_seen: Vec<_> = p.events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions_seen,

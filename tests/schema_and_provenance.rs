@@ -75,7 +75,7 @@ fn every_provenance_rehashes_to_the_raw_record() {
         let parsed = common::parse_path(&f, &ctx);
         for ev in &parsed.events {
             assert!(
-                common::raw_matches(&bytes, &ev.provenance),
+                common::raw_matches(&bytes, &ev.full_provenance()),
                 "{}: record {} does not re-hash",
                 f.display(),
                 ev.provenance.record_no

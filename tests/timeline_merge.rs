@@ -41,7 +41,7 @@ fn event(
         },
     );
     e.user = Some(format!("user{}@contoso.com", secs % 3).into());
-    e.request_id = req.map(|r| format!("REQ-{r}"));
+    e.cold_mut().request_id = req.map(|r| format!("REQ-{r}"));
     e.extra
         .insert("k", serde_json::json!(format!("={record_no}")));
     e
@@ -208,9 +208,12 @@ fn duplicate_across_exports_keeps_both_provenances_in_the_merge() {
     let (entries, _) = timeline::verify_text(std::str::from_utf8(&jsonl).unwrap()).unwrap();
     let e = &entries[0].event;
     assert_eq!(e.provenance.evidence_path, "data/evidence/f0.json");
-    assert_eq!(e.also_seen_in.len(), 1);
-    assert_eq!(e.also_seen_in[0].evidence_path, "data/evidence/f1.json");
-    assert_eq!(e.also_seen_in[0].record_no, 9);
+    assert_eq!(e.cold().also_seen_in.len(), 1);
+    assert_eq!(
+        e.cold().also_seen_in[0].evidence_path,
+        "data/evidence/f1.json"
+    );
+    assert_eq!(e.cold().also_seen_in[0].record_no, 9);
     // A folded copy with an assumed zone is reported, so zone notes count each event once.
     assert_eq!(
         m.folded_assumed_zones,
@@ -310,7 +313,7 @@ fn events_kept_for_the_analysis_equal_the_timeline_read_back() {
             assert_eq!(a.timeline_sha256.0, b.timeline_sha256.0);
             assert!(a.timeline_sha256.0.is_some());
         }
-        assert!(run.events.iter().any(|e| !e.also_seen_in.is_empty()));
+        assert!(run.events.iter().any(|e| !e.cold().also_seen_in.is_empty()));
     }
 }
 

@@ -74,7 +74,7 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
     let mut hits: BTreeMap<(&'static str, String, String), Vec<usize>> = BTreeMap::new();
     for (i, e) in ctx.events.iter().enumerate() {
         let user = user_of(e).unwrap_or_default();
-        for ip in [e.src_ip.as_deref(), e.dst_ip.as_deref()]
+        for ip in [e.src_ip.as_deref(), e.cold().dst_ip.as_deref()]
             .into_iter()
             .flatten()
         {

@@ -412,13 +412,31 @@ fn key_applies(k: &str, action: &str, class: crate::event::EventClass) -> bool {
 pub fn trim_for_analysis(e: &mut crate::event::Event) {
     if e.timeline_sha256.0.is_some() {
         e.time_original = crate::event::SharedStr::default();
-        e.request_id = None;
-        e.correlation_id = None;
-        if !network::is_accounting(e) {
-            e.session_id = None;
+        let accounting = network::is_accounting(e);
+        if let Some(c) = e.cold_if_any_mut() {
+            c.request_id = None;
+            c.correlation_id = None;
+            if !accounting {
+                c.session_id = None;
+            }
+            // Only the timeline, its exports and `verify` read the raw record's place, the
+            // copies' too (cleared alike, so a held event equals the timeline's read back
+            // however its copies were folded in).
+            c.byte_offset = 0;
+            c.byte_len = 0;
+            c.raw_sha256 = crate::event::HexDigest::default();
+            c.decoded_from = None;
+            for p in &mut c.also_seen_in {
+                p.byte_offset = 0;
+                p.byte_len = 0;
+                p.raw_sha256 = crate::event::HexDigest::default();
+                p.decoded_from = None;
+            }
         }
         e.targets.shrink_to_fit();
     }
+    // A sign-in or UAL record keeps nothing in it: one pointer instead of a block.
+    e.drop_empty_cold();
     trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
     if e.timeline_sha256.0.is_some() && !WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str()) {
         trim_copies(e);

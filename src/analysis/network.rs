@@ -80,7 +80,7 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
             continue;
         }
         let user = user_of(e).unwrap_or_default();
-        if let Some(sid) = &e.session_id {
+        if let Some(sid) = &e.cold().session_id {
             ctx.net_sessions
                 .borrow_mut()
                 .insert((e.source.to_string(), sid.clone(), user.clone()));
@@ -88,6 +88,7 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
         // Without a session id every record stands alone.
         // (by timeline line: the same whether flows are held compactly or not).
         let sid = e
+            .cold()
             .session_id
             .clone()
             .unwrap_or_else(|| format!("#{}", ctx.line(i)));
@@ -97,7 +98,7 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
                 s: NetworkSession {
                     source: e.source.to_string(),
                     user: (!user.is_empty()).then(|| user.clone()),
-                    session_id: e.session_id.clone(),
+                    session_id: e.cold().session_id.clone(),
                     still_active: true,
                     ..NetworkSession::default()
                 },
@@ -118,8 +119,8 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
             s.framed_ip = extra_str(e, &["framed_ip"]);
         }
         // Accounting counters are cumulative: the largest is the session's total.
-        s.bytes_in = s.bytes_in.max(e.bytes_in.unwrap_or(0));
-        s.bytes_out = s.bytes_out.max(e.bytes_out.unwrap_or(0));
+        s.bytes_in = s.bytes_in.max(e.cold().bytes_in.unwrap_or(0));
+        s.bytes_out = s.bytes_out.max(e.cold().bytes_out.unwrap_or(0));
         if e.action == actions::SESSION_STOP {
             s.end = Some(s.end.map_or(e.time, |t| t.max(e.time)));
             s.still_active = false;
@@ -169,7 +170,7 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
     for &i in &span {
         let e = ctx.ev(i);
         if is_flow(e) {
-            for ip in [e.src_ip.as_deref(), e.dst_ip.as_deref()]
+            for ip in [e.src_ip.as_deref(), e.cold().dst_ip.as_deref()]
                 .into_iter()
                 .flatten()
             {
@@ -272,10 +273,13 @@ pub(crate) fn detect(ctx: &Ctx, sus: &Suspects) -> (Vec<NetworkView>, Vec<Draft>
             .filter(|&&i| ctx.ev(i).action == actions::FLOW_ALLOWED)
             .count() as u64;
         let denied = flows.len() as u64 - allowed;
-        let bytes_in: u64 = flows.iter().map(|&i| ctx.ev(i).bytes_in.unwrap_or(0)).sum();
+        let bytes_in: u64 = flows
+            .iter()
+            .map(|&i| ctx.ev(i).cold().bytes_in.unwrap_or(0))
+            .sum();
         let bytes_out: u64 = flows
             .iter()
-            .map(|&i| ctx.ev(i).bytes_out.unwrap_or(0))
+            .map(|&i| ctx.ev(i).cold().bytes_out.unwrap_or(0))
             .sum();
         let mut ev: Vec<usize> = my_sess
             .iter()

@@ -471,7 +471,7 @@ fn oauth(ctx: &Ctx, i: usize) -> Option<Draft> {
         .unwrap_or_else(|| "an application".into());
     let blob = format!(
         "{} {}",
-        serde_json::to_string(&e.targets).unwrap_or_default(),
+        serde_json::to_string(&e.targets[..]).unwrap_or_default(),
         serde_json::to_string(&e.extra).unwrap_or_default()
     )
     .to_ascii_lowercase();

@@ -570,12 +570,12 @@ fn check_timeline(bag: &mut dyn BagFiles, r: &mut VerifyReport) -> Option<String
         .map(|(i, _)| i + 1)
         .collect();
     // Group events by the evidence item they cite, so each item is read once.
-    let mut by_item: BTreeMap<String, Vec<(usize, &Provenance, String)>> = BTreeMap::new();
+    let mut by_item: BTreeMap<String, Vec<(usize, Provenance, String)>> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
         by_item
             .entry(e.event.provenance.evidence_path.to_string())
             .or_default()
-            .push((lines[i], &e.event.provenance, e.event_sha256.clone()));
+            .push((lines[i], e.event.full_provenance(), e.event_sha256.clone()));
     }
     let members = member_names(bag);
     let mut checked = 0usize;

@@ -253,11 +253,11 @@ pub fn detail(e: &Event) -> String {
     if let Some(r) = e.extra.get("risk_event_type").and_then(|v| v.as_str()) {
         parts.push(format!("risk {r}"));
     }
-    if e.bytes_in.is_some() || e.bytes_out.is_some() {
+    if e.cold().bytes_in.is_some() || e.cold().bytes_out.is_some() {
         parts.push(format!(
             "bytes in {} out {}",
-            e.bytes_in.unwrap_or(0),
-            e.bytes_out.unwrap_or(0)
+            e.cold().bytes_in.unwrap_or(0),
+            e.cold().bytes_out.unwrap_or(0)
         ));
     }
     if let Some(ua) = &e.user_agent {

@@ -388,19 +388,19 @@ pub fn generic_event(
         .get_any(&["src", "c6a2"])
         .and_then(syslog::ip_value)
         .map(Into::into);
-    ev.dst_ip = c
+    ev.cold_mut().dst_ip = c
         .get_any(&["dst", "c6a3"])
         .and_then(syslog::ip_value)
         .map(Into::into);
-    ev.src_port = c.get("spt").and_then(|v| v.parse().ok());
-    ev.dst_port = c.get("dpt").and_then(|v| v.parse().ok());
+    ev.cold_mut().src_port = c.get("spt").and_then(|v| v.parse().ok());
+    ev.cold_mut().dst_port = c.get("dpt").and_then(|v| v.parse().ok());
     ev.user = c
         .get_any(&["suser", "duser"])
         .and_then(non_blank)
         .map(Into::into);
     // CEF defines `in` as bytes flowing source→destination, i.e. what the source sent.
-    ev.bytes_out = c.get("in").and_then(|v| v.parse().ok());
-    ev.bytes_in = c.get("out").and_then(|v| v.parse().ok());
+    ev.cold_mut().bytes_out = c.get("in").and_then(|v| v.parse().ok());
+    ev.cold_mut().bytes_in = c.get("out").and_then(|v| v.parse().ok());
     ev.app = c.get("app").map(Into::into);
     ev.resource = c.get("request").map(Into::into);
     ev.user_agent = c.get("requestClientApplication").map(Into::into);

@@ -166,9 +166,9 @@ fn audit_event(
     ev.reason = get_text(a, "resultReason")
         .filter(|s| !s.trim().is_empty())
         .map(Into::into);
-    ev.correlation_id =
+    ev.cold_mut().correlation_id =
         get_text(a, "correlationId").or_else(|| env.and_then(|e| get_text(e, "correlationId")));
-    ev.targets = targets;
+    ev.targets = targets.into();
 
     let mut ip = None;
     if let Some(init) = get_obj(a, "initiatedBy") {
@@ -219,7 +219,7 @@ fn audit_event(
     let ip = ip.or_else(|| env.and_then(|e| get_text(e, "callerIpAddress")));
     let ipf = ops::ip_facts(ip.as_deref());
     ev.src_ip = ipf.ip.map(Into::into);
-    ev.src_port = ipf.port;
+    ev.cold_mut().src_port = ipf.port;
     if let Some(u) = ipf.unparsed {
         ev.extra.insert("src_ip_unparsed", u.into());
     }

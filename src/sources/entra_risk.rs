@@ -261,8 +261,8 @@ fn risk_event(
         ev.app = get_text_any(r, &["servicePrincipalDisplayName", "displayName"]).map(Into::into);
         ev.app_id = get_text(r, "appId").map(Into::into);
     }
-    ev.request_id = get_text(r, "requestId");
-    ev.correlation_id = get_text(r, "correlationId");
+    ev.cold_mut().request_id = get_text(r, "requestId");
+    ev.cold_mut().correlation_id = get_text(r, "correlationId");
     let ipf = ops::ip_facts(get_text_any(r, &["ipAddress", "IpAddress"]).as_deref());
     ev.src_ip = ipf.ip.map(Into::into);
     if let Some(u) = ipf.unparsed {

@@ -927,7 +927,7 @@ struct Draft {
 
 impl Draft {
     fn into_event(mut self, p: crate::event::Provenance) -> Event {
-        self.ev.provenance = p;
+        self.ev.set_provenance(p);
         self.ev
     }
 }
@@ -1000,7 +1000,7 @@ fn map_signin(
         match split_ip(&raw_ip) {
             Some((ip, port)) => {
                 ev.src_ip = Some(ip.into());
-                ev.src_port = port;
+                ev.cold_mut().src_port = port;
             }
             None => {
                 ev.extra.insert("ip_address_raw", Value::String(raw_ip));
@@ -1018,11 +1018,13 @@ fn map_signin(
         &["resourceDisplayName", "resourceId", "ResourceIdentity"],
     )
     .map(Into::into);
-    ev.session_id = s(o, &["sessionId"]);
-    ev.correlation_id = both(&["correlationId"]);
-    ev.request_id = s(o, &["id"]);
+    ev.cold_mut().session_id = s(o, &["sessionId"]);
+    ev.cold_mut().correlation_id = both(&["correlationId"]);
+    ev.cold_mut().request_id = s(o, &["id"]);
     ev.mfa = mfa(o, status.as_deref(), additional.as_deref(), outcome).map(Arc::new);
 
+    // Read before `extra` is borrowed to write (the ids are not fields to borrow apart).
+    let own_correlation = env.and_then(|_| ev.cold().correlation_id.clone());
     let x = &mut ev.extra;
     if let Some(c) = code {
         x.insert("error_code", Value::from(c));
@@ -1060,7 +1062,7 @@ fn map_signin(
         put(x, "tenant_id", s(e, &["tenantId"]).map(Value::String));
         // Seen to differ from the sign-in's own correlation id; keep both rather than choose silently.
         if let Some(c) =
-            s(e, &["correlationId"]).filter(|c| ev.correlation_id.as_deref() != Some(c.as_str()))
+            s(e, &["correlationId"]).filter(|c| own_correlation.as_deref() != Some(c.as_str()))
         {
             x.insert("envelope_correlation_id", Value::String(c));
         }

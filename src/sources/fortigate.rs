@@ -531,19 +531,19 @@ fn map_with_time(
         None
     }
     .or_else(|| f.get("dstip").and_then(ip_value));
-    ev.dst_ip = dst.map(Into::into);
+    ev.cold_mut().dst_ip = dst.map(Into::into);
     let sport = if is_vpn { f.get("remport") } else { None }
         .or_else(|| f.get_any(&["srcport", "remote_port", "src_port"]));
-    ev.src_port = sport.and_then(|v| v.parse().ok());
+    ev.cold_mut().src_port = sport.and_then(|v| v.parse().ok());
     let dport = if is_vpn { f.get("locport") } else { None }
         .or_else(|| f.get_any(&["dstport", "dst_port"]));
-    ev.dst_port = dport.and_then(|v| v.parse().ok());
+    ev.cold_mut().dst_port = dport.and_then(|v| v.parse().ok());
     ev.user = f.get_any(&["user", "xauthuser"]).map(Into::into);
-    ev.bytes_out = f.get("sentbyte").and_then(|v| v.parse().ok());
-    ev.bytes_in = f.get("rcvdbyte").and_then(|v| v.parse().ok());
+    ev.cold_mut().bytes_out = f.get("sentbyte").and_then(|v| v.parse().ok());
+    ev.cold_mut().bytes_in = f.get("rcvdbyte").and_then(|v| v.parse().ok());
     ev.app = f.get("app").map(Into::into);
     ev.app_id = f.get("appid").map(Into::into);
-    ev.session_id = f.get_any(&["sessionid", "session_id"]).map(str::to_string);
+    ev.cold_mut().session_id = f.get_any(&["sessionid", "session_id"]).map(str::to_string);
     ev.reason = f.get("reason").map(Into::into);
     ev.user_agent = f.get("agent").map(Into::into);
     if ty.eq_ignore_ascii_case("utm") {

@@ -409,7 +409,7 @@ fn ual_event(
         .or_else(|| c.client_ip.clone());
     let ipf = ops::ip_facts(ip.as_deref());
     ev.src_ip = ipf.ip.map(Into::into);
-    ev.src_port = ipf.port;
+    ev.cold_mut().src_port = ipf.port;
     if let Some(u) = ipf.unparsed {
         ev.extra.insert("src_ip_unparsed", u.into());
     }
@@ -423,10 +423,10 @@ fn ual_event(
     ev.app_id = get_text_any(a, &["AppId", "ApplicationId", "ClientAppId"])
         .or_else(|| get_text(&ctx_obj, "ClientAppId"))
         .map(Into::into);
-    ev.session_id = get_text(&ctx_obj, "AADSessionId")
+    ev.cold_mut().session_id = get_text(&ctx_obj, "AADSessionId")
         .or_else(|| get_text(a, "SessionId"))
         .or_else(|| get_text(&devp, "SessionId"));
-    ev.correlation_id =
+    ev.cold_mut().correlation_id =
         get_text(a, "CorrelationId").or_else(|| get_text(&ctx_obj, "CorrelationId"));
     ev.client_app = get_text(a, "ClientInfoString").map(Into::into);
 

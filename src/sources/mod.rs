@@ -337,7 +337,7 @@ pub fn parse_mapped_with(
     let input = Input::with_lines(text, evidence_sha256, evidence_path, bom as u64, lines);
     src.parse(&input, ctx, &mut |it: Item| {
         let offset = match &it {
-            Ok(e) => e.provenance.byte_offset,
+            Ok(e) => e.cold().byte_offset,
             Err(r) => r.byte_offset,
         };
         behind.at(usize::try_from(offset)

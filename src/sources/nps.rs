@@ -905,13 +905,13 @@ fn build_event(
         .and_then(rd::ip_of)
         .or_else(|| get(&attrs, &["Tunnel-Client-Endpt"]).and_then(rd::ip_of))
         .map(Into::into);
-    ev.session_id = get(&attrs, &["Acct-Session-Id"]).map(str::to_string);
-    ev.correlation_id = get(&attrs, &["Class"]).map(str::to_string);
-    ev.bytes_in = rd::octets_total(
+    ev.cold_mut().session_id = get(&attrs, &["Acct-Session-Id"]).map(str::to_string);
+    ev.cold_mut().correlation_id = get(&attrs, &["Class"]).map(str::to_string);
+    ev.cold_mut().bytes_in = rd::octets_total(
         get_u64(&attrs, &["Acct-Input-Octets"]),
         get_u64(&attrs, &["Acct-Input-Gigawords"]),
     );
-    ev.bytes_out = rd::octets_total(
+    ev.cold_mut().bytes_out = rd::octets_total(
         get_u64(&attrs, &["Acct-Output-Octets"]),
         get_u64(&attrs, &["Acct-Output-Gigawords"]),
     );

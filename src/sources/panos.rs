@@ -789,20 +789,20 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
     ev.src_ip = src.map(Into::into);
     ev.user = user.filter(|u| !is_blank(u)).map(Into::into);
     if ty != "GLOBALPROTECT" {
-        ev.dst_ip = f.get("dst").and_then(ip_value).map(Into::into);
-        ev.src_port = f
+        ev.cold_mut().dst_ip = f.get("dst").and_then(ip_value).map(Into::into);
+        ev.cold_mut().src_port = f
             .get("sport")
             .and_then(|v| v.parse().ok())
             .filter(|p| *p != 0);
-        ev.dst_port = f
+        ev.cold_mut().dst_port = f
             .get("dport")
             .and_then(|v| v.parse().ok())
             .filter(|p| *p != 0);
     }
-    ev.bytes_out = f.get("bytes_sent").and_then(|v| v.parse().ok());
-    ev.bytes_in = f.get("bytes_received").and_then(|v| v.parse().ok());
+    ev.cold_mut().bytes_out = f.get("bytes_sent").and_then(|v| v.parse().ok());
+    ev.cold_mut().bytes_in = f.get("bytes_received").and_then(|v| v.parse().ok());
     ev.app = f.get("app").map(Into::into);
-    ev.session_id = f.get("sessionid").map(str::to_string).filter(|s| s != "0");
+    ev.cold_mut().session_id = f.get("sessionid").map(str::to_string).filter(|s| s != "0");
     ev.user_agent = f.get("user_agent").map(Into::into);
     if let Some(c) = country.and_then(syslog::country_code) {
         ev.geo = Some(Arc::new(Geo {

@@ -707,15 +707,15 @@ fn parse_record(
         stamp.utc, original, stamp.zone, ID, variant, class, action, operation, outcome, prov,
     );
     ev.user = attrs.get("User-Name").map(Into::into);
-    ev.session_id = attrs.get("Acct-Session-Id").map(str::to_string);
-    ev.correlation_id = attrs.get("Acct-Multi-Session-Id").map(str::to_string);
+    ev.cold_mut().session_id = attrs.get("Acct-Session-Id").map(str::to_string);
+    ev.cold_mut().correlation_id = attrs.get("Acct-Multi-Session-Id").map(str::to_string);
     let calling = attrs.get("Calling-Station-Id");
     ev.src_ip = calling.and_then(ip_of).map(Into::into);
-    ev.bytes_in = octets_total(
+    ev.cold_mut().bytes_in = octets_total(
         attrs.get_u64("Acct-Input-Octets"),
         attrs.get_u64("Acct-Input-Gigawords"),
     );
-    ev.bytes_out = octets_total(
+    ev.cold_mut().bytes_out = octets_total(
         attrs.get_u64("Acct-Output-Octets"),
         attrs.get_u64("Acct-Output-Gigawords"),
     );

@@ -201,6 +201,7 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
             continue;
         }
         let Some(session_id) = ev
+            .cold()
             .session_id
             .as_deref()
             .map(str::trim)
@@ -323,11 +324,11 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
             if let Some(v) = extra_u64(ev, keys::SESSION_TIME) {
                 s.duration_secs = Some(v);
             }
-            if ev.bytes_in.is_some() {
-                s.bytes_in = ev.bytes_in;
+            if ev.cold().bytes_in.is_some() {
+                s.bytes_in = ev.cold().bytes_in;
             }
-            if ev.bytes_out.is_some() {
-                s.bytes_out = ev.bytes_out;
+            if ev.cold().bytes_out.is_some() {
+                s.bytes_out = ev.cold().bytes_out;
             }
         }
     }
@@ -385,7 +386,7 @@ mod tests {
                 ..Provenance::default()
             },
         );
-        e.session_id = Some(sid.into()).filter(|s: &String| !s.is_empty());
+        e.cold_mut().session_id = Some(sid.into()).filter(|s: &String| !s.is_empty());
         e.user = Some(user.into()).filter(|s: &crate::event::SharedStr| !s.is_empty());
         if let serde_json::Value::Object(m) = extra {
             e.extra = m.into_iter().collect();

@@ -16,7 +16,11 @@ type Key = (
 );
 
 fn key(e: &Event) -> Option<Key> {
-    let id = e.request_id.as_ref().or(e.correlation_id.as_ref())?;
+    let id = e
+        .cold()
+        .request_id
+        .as_ref()
+        .or(e.cold().correlation_id.as_ref())?;
     Some((
         e.source.to_string(),
         id.to_ascii_lowercase(),
@@ -57,9 +61,9 @@ pub fn dedup(events: &mut Vec<Event>) -> usize {
         }
     }
     for &(j, i) in &moved {
-        let mut p = vec![events[i].provenance.clone()];
-        p.extend(events[i].also_seen_in.iter().cloned());
-        events[j].also_seen_in.extend(p);
+        let mut p = vec![events[i].full_provenance()];
+        p.extend(events[i].cold().also_seen_in.iter().cloned());
+        events[j].cold_mut().also_seen_in.extend(p);
     }
     let mut idx = 0;
     events.retain(|_| {
@@ -93,7 +97,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        e.request_id = req.map(str::to_string);
+        e.cold_mut().request_id = req.map(str::to_string);
         e.user = Some(user.into());
         e
     }
@@ -107,7 +111,7 @@ mod tests {
         ];
         assert_eq!(dedup(&mut v), 1);
         assert_eq!(v.len(), 2);
-        assert_eq!(v[0].also_seen_in[0].evidence_path, "b.csv");
+        assert_eq!(v[0].cold().also_seen_in[0].evidence_path, "b.csv");
     }
 
     #[test]

@@ -127,9 +127,9 @@ pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) 
     ] {
         cell(w, v)?;
     }
-    number(w, &mut num, e.src_port)?;
-    cell(w, text(&e.dst_ip))?;
-    number(w, &mut num, e.dst_port)?;
+    number(w, &mut num, e.cold().src_port)?;
+    cell(w, text(&e.cold().dst_ip))?;
+    number(w, &mut num, e.cold().dst_port)?;
     cell(w, geo.map_or("", |g| text(&g.country)))?;
     cell(w, geo.map_or("", |g| text(&g.city)))?;
     for v in [
@@ -138,14 +138,14 @@ pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) 
         text(&e.user_agent),
         &device,
         &mfa,
-        text(&e.session_id),
-        text(&e.correlation_id),
-        text(&e.request_id),
+        text(&e.cold().session_id),
+        text(&e.cold().correlation_id),
+        text(&e.cold().request_id),
     ] {
         cell(w, v)?;
     }
-    number(w, &mut num, e.bytes_in)?;
-    number(w, &mut num, e.bytes_out)?;
+    number(w, &mut num, e.cold().bytes_in)?;
+    number(w, &mut num, e.cold().bytes_out)?;
     cell(w, event_sha256)?;
     cell(w, &e.provenance.evidence_path)?;
     number(w, &mut num, Some(e.provenance.record_no))?;
@@ -222,7 +222,7 @@ pub fn timesketch(e: &Event, event_sha256: &str) -> Value {
     for (k, val) in [
         ("user", e.user.as_deref()),
         ("src_ip", e.src_ip.as_deref()),
-        ("dst_ip", e.dst_ip.as_deref()),
+        ("dst_ip", e.cold().dst_ip.as_deref()),
         ("app", e.app.as_deref()),
         ("user_agent", e.user_agent.as_deref()),
         ("client_app", e.client_app.as_deref()),
@@ -344,7 +344,7 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
             "operation": e.operation,
             "evidence_path": e.provenance.evidence_path,
             "record_no": e.provenance.record_no,
-            "raw_sha256": e.provenance.raw_sha256,
+            "raw_sha256": e.cold().raw_sha256,
         },
     });
     let o = v.as_object_mut().expect("object");
@@ -372,7 +372,7 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
         if let Some(ip) = &e.src_ip {
             ep.insert("ip".into(), ip.clone().into());
         }
-        if let Some(p) = e.src_port {
+        if let Some(p) = e.cold().src_port {
             ep.insert("port".into(), p.into());
         }
         if let Some(g) = &e.geo {
@@ -394,10 +394,10 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
         }
         o.insert("src_endpoint".into(), Value::Object(ep));
     }
-    if let Some(ip) = &e.dst_ip {
+    if let Some(ip) = &e.cold().dst_ip {
         let mut ep = Map::new();
         ep.insert("ip".into(), ip.clone().into());
-        if let Some(p) = e.dst_port {
+        if let Some(p) = e.cold().dst_port {
             ep.insert("port".into(), p.into());
         }
         o.insert("dst_endpoint".into(), Value::Object(ep));
@@ -405,10 +405,10 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
     if let Some(ua) = &e.user_agent {
         o.insert("http_request".into(), json!({ "user_agent": ua }));
     }
-    if e.bytes_in.is_some() || e.bytes_out.is_some() {
+    if e.cold().bytes_in.is_some() || e.cold().bytes_out.is_some() {
         o.insert(
             "traffic".into(),
-            json!({ "bytes_in": e.bytes_in.unwrap_or(0), "bytes_out": e.bytes_out.unwrap_or(0) }),
+            json!({ "bytes_in": e.cold().bytes_in.unwrap_or(0), "bytes_out": e.cold().bytes_out.unwrap_or(0) }),
         );
     }
     if class_uid == 3002 {
@@ -592,9 +592,9 @@ mod tests {
             opt(&e.reason),
             opt(&e.user),
             opt(&e.src_ip),
-            opt(&e.src_port),
-            opt(&e.dst_ip),
-            opt(&e.dst_port),
+            opt(&e.cold().src_port),
+            opt(&e.cold().dst_ip),
+            opt(&e.cold().dst_port),
             opt(&geo.country),
             opt(&geo.city),
             opt(&e.app),
@@ -602,11 +602,11 @@ mod tests {
             opt(&e.user_agent),
             device,
             mfa,
-            opt(&e.session_id),
-            opt(&e.correlation_id),
-            opt(&e.request_id),
-            opt(&e.bytes_in),
-            opt(&e.bytes_out),
+            opt(&e.cold().session_id),
+            opt(&e.cold().correlation_id),
+            opt(&e.cold().request_id),
+            opt(&e.cold().bytes_in),
+            opt(&e.cold().bytes_out),
             event_sha256.to_string(),
             e.provenance.evidence_path.to_string(),
             e.provenance.record_no.to_string(),
@@ -644,20 +644,20 @@ mod tests {
                 None
             };
             e.src_ip = s.clone().map(Into::into);
-            e.dst_ip = s.clone().map(Into::into);
+            e.cold_mut().dst_ip = s.clone().map(Into::into);
             e.app = s.clone().map(Into::into);
             e.client_app = s.clone().map(Into::into);
             e.user_agent = s.clone().map(Into::into);
-            e.session_id = s.clone();
-            e.correlation_id = s.clone();
-            e.request_id = s.clone();
+            e.cold_mut().session_id = s.clone();
+            e.cold_mut().correlation_id = s.clone();
+            e.cold_mut().request_id = s.clone();
             e.action = t.to_string().into();
             e.operation = t.to_string().into();
             e.variant = t.to_string().into();
-            e.src_port = (i % 3 != 0).then_some(443 + i as u16);
-            e.dst_port = (i % 2 != 0).then_some(i as u16);
-            e.bytes_in = (i % 4 != 0).then_some(u64::MAX - i as u64);
-            e.bytes_out = (i % 5 != 0).then_some(i as u64);
+            e.cold_mut().src_port = (i % 3 != 0).then_some(443 + i as u16);
+            e.cold_mut().dst_port = (i % 2 != 0).then_some(i as u16);
+            e.cold_mut().bytes_in = (i % 4 != 0).then_some(u64::MAX - i as u64);
+            e.cold_mut().bytes_out = (i % 5 != 0).then_some(i as u64);
             e.provenance.evidence_path = format!("data/evidence/{t}.log").into();
             e.provenance.record_no = i as u64;
             e.provenance.line = 1000 + i as u64;

@@ -229,7 +229,8 @@ pub fn wire(e: &Event, out: &mut Vec<u8>) -> bool {
     put_str(out, e.user.as_deref());
     put_str(
         out,
-        e.session_id
+        e.cold()
+            .session_id
             .as_deref()
             .filter(|_| kind == RecKind::Accounting),
     );
@@ -818,7 +819,7 @@ fn addresses(e: &Event) -> Option<Addresses> {
         (
             kind,
             parse(e.src_ip.as_deref())?,
-            parse(e.dst_ip.as_deref())?,
+            parse(e.cold().dst_ip.as_deref())?,
             None,
         )
     })
@@ -905,7 +906,7 @@ impl Compactor {
             return false;
         }
         // Duplicates fold on these; a folded flow would change its neighbour's provenance.
-        if e.request_id.is_some() || e.correlation_id.is_some() {
+        if e.cold().request_id.is_some() || e.cold().correlation_id.is_some() {
             return false;
         }
         // The redactor's names and the rules' targets.
@@ -913,7 +914,7 @@ impl Compactor {
             return false;
         }
         // IOC matching (analysis/ioc.rs) reads addresses, user agents and application ids.
-        for ip in [e.src_ip.as_deref(), e.dst_ip.as_deref()]
+        for ip in [e.src_ip.as_deref(), e.cold().dst_ip.as_deref()]
             .into_iter()
             .flatten()
         {
@@ -1029,7 +1030,7 @@ mod tests {
         );
         e.user = user.map(Into::into);
         e.src_ip = Some(src.into());
-        e.dst_ip = Some("198.51.100.7".into());
+        e.cold_mut().dst_ip = Some("198.51.100.7".into());
         e
     }
 
@@ -1044,7 +1045,7 @@ mod tests {
         assert!(!c.compact(&flow(None, "192.0.2.77")), "IOC range");
         assert!(!c.compact(&flow(None, "not-an-ip")), "unparsed address");
         let mut e = flow(None, "10.0.0.1");
-        e.request_id = Some("r".into());
+        e.cold_mut().request_id = Some("r".into());
         assert!(!c.compact(&e), "could fold with a duplicate");
         let mut e = flow(None, "10.0.0.1");
         e.action = actions::THREAT.into();
@@ -1207,8 +1208,8 @@ mod tests {
             e.time = DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap();
             e.action = action.into();
             e.source = "radius_detail".into();
-            e.dst_ip = None;
-            e.session_id = sid.map(str::to_string);
+            e.cold_mut().dst_ip = None;
+            e.cold_mut().session_id = sid.map(str::to_string);
             e
         };
         let mut st = FlowStore::default();

@@ -758,7 +758,7 @@ impl<'f> Writer<'f> {
             let mut kept: std::collections::BTreeMap<usize, (Event, Vec<(usize, u64)>)> =
                 std::collections::BTreeMap::new();
             for &(j, i) in &folds {
-                let copy: Event = serde_json::from_str(&recs[i].1.json)?;
+                let mut copy: Event = serde_json::from_str(&recs[i].1.json)?;
                 if copy.time_zone.contains("assumed") {
                     *self
                         .merged
@@ -772,8 +772,13 @@ impl<'f> Writer<'f> {
                         v.insert((serde_json::from_str(&recs[j].1.json)?, Vec::new()))
                     }
                 };
-                target.0.also_seen_in.push(copy.provenance);
-                target.0.also_seen_in.extend(copy.also_seen_in);
+                let earlier = copy
+                    .cold_if_any_mut()
+                    .map(|c| std::mem::take(&mut c.also_seen_in))
+                    .unwrap_or_default();
+                let seen = &mut target.0.cold_mut().also_seen_in;
+                seen.push(copy.full_provenance());
+                seen.extend(earlier);
                 target.1.push((recs[i].0, recs[i].1.record_no));
                 dropped[i] = true;
             }
@@ -901,7 +906,7 @@ mod tests {
             },
         );
         e.user = Some("=alice@contoso.com".into());
-        e.request_id = req.map(str::to_string);
+        e.cold_mut().request_id = req.map(str::to_string);
         e.extra
             .insert("k", serde_json::json!({"b": [1, "x"], "a": null}));
         e

@@ -74,7 +74,7 @@ pub fn check_accounting(bytes: &[u8], p: &Parsed) {
     assert_eq!(nos, expect, "record numbers must be 1..=N, each once");
     for e in &p.events {
         assert!(
-            raw_matches(bytes, &e.provenance),
+            raw_matches(bytes, &e.full_provenance()),
             "provenance of record {} does not re-hash",
             e.provenance.record_no
         );
@@ -91,7 +91,7 @@ pub fn check_provenance(path: &Path, events: &[irpack::event::Event]) {
     let bytes = std::fs::read(path).unwrap();
     for e in events {
         assert!(
-            raw_matches(&bytes, &e.provenance),
+            raw_matches(&bytes, &e.full_provenance()),
             "provenance of record {} does not re-hash",
             e.provenance.record_no
         );

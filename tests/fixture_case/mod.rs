@@ -270,7 +270,8 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         kind: Some("inbox_rule".into()),
         name: Some(rule_name.into()),
         ..Target::default()
-    }];
+    }]
+    .into();
     e6.extra.insert("parameters", serde_json::json!({ "Name": rule_name, "DeleteMessage": true, "MoveToFolder": "RSS Feeds" }));
     e6.user_agent = Some(format!("Mozilla/5.0 {rule_name}").into());
     let mut e7 = ev(
@@ -288,7 +289,8 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         kind: Some("user".into()),
         name: Some(VICTIM.into()),
         ..Target::default()
-    }];
+    }]
+    .into();
     let mut e8 = ev(
         "2024-05-01T09:20:00Z",
         "entra_audit",

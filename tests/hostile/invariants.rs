@@ -88,7 +88,7 @@ pub fn check_parsed(bytes: &[u8], path: &str, sha: &str, parsed: &Parsed) -> Res
         Ok(())
     };
     for ev in &parsed.events {
-        let p = &ev.provenance;
+        let p = &ev.full_provenance();
         check_span(
             &format!("event record {}", p.record_no),
             p.byte_offset,
