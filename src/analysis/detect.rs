@@ -128,6 +128,10 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a [Event],
     /// Timeline line of each event, when flows are held compactly beside them.
     pub lines: &'a [u64],
+    /// The records held compactly beside the events, when there are.
+    pub flows: Option<&'a FlowStore>,
+    /// Compact activity records bulk access cites (see [`FlowWant::activity`]).
+    pub activity_want: RefCell<BTreeSet<usize>>,
     /// Users of the compact flows inside the window: (first, last) flow time.
     pub flow_users: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     /// Addresses network correlation looked up flows for (see [`FlowWant`]).
@@ -212,6 +216,8 @@ impl<'a> Ctx<'a> {
         Ctx {
             events,
             lines: compact.map_or(&[], |c| c.positions),
+            flows: compact.map(|c| c.flows),
+            activity_want: RefCell::new(BTreeSet::new()),
             flow_users,
             flow_addrs: RefCell::new(BTreeSet::new()),
             net_sessions: RefCell::new(BTreeSet::new()),
@@ -549,6 +555,9 @@ pub struct FlowWant {
     pub sessions_from: DateTime<Utc>,
     pub users: BTreeSet<String>,
     pub sessions: BTreeSet<(String, String, String)>,
+    /// Compact activity records (store indices) in the hours bulk access flags: its
+    /// finding cites every event of those hours (`bulk::detect`).
+    pub activity: BTreeSet<usize>,
 }
 
 impl FlowWant {
@@ -620,6 +629,7 @@ pub fn analyze_compacted(
         sessions_from: network::sessions_from(&ctx.win),
         users: suspects.users,
         sessions: ctx.net_sessions.take(),
+        activity: ctx.activity_want.take(),
     };
     let analysis = Analysis {
         window_start: Some(ctx.win.start),

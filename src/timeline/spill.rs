@@ -455,6 +455,10 @@ pub struct Fold {
     pub kept: (usize, u64),
     pub dropped: Vec<(usize, u64)>,
     pub sha256: [u8; 32],
+    /// Per dropped copy (same order), the provenances it gave the kept one when the copy
+    /// was a compact record (`Rec::flow`), which the caller does not hold as an event;
+    /// empty for a copy the caller holds.
+    pub seen: Vec<Vec<crate::event::Provenance>>,
 }
 
 /// Merge sorted runs into the chained JSON lines and the CSV rows (header included).
@@ -755,7 +759,8 @@ impl<'f> Writer<'f> {
         let mut dropped = vec![false; recs.len()];
         if !folds.is_empty() {
             // Rare: parse the copies, keep every provenance on the first, re-render it.
-            let mut kept: std::collections::BTreeMap<usize, (Event, Vec<(usize, u64)>)> =
+            type Kept = (Event, Vec<(usize, u64)>, Vec<Vec<crate::event::Provenance>>);
+            let mut kept: std::collections::BTreeMap<usize, Kept> =
                 std::collections::BTreeMap::new();
             for &(j, i) in &folds {
                 let copy: Event = serde_json::from_str(&recs[i].1.json)?;
@@ -768,22 +773,36 @@ impl<'f> Writer<'f> {
                 }
                 let target = match kept.entry(j) {
                     std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(v) => {
-                        v.insert((serde_json::from_str(&recs[j].1.json)?, Vec::new()))
-                    }
+                    std::collections::btree_map::Entry::Vacant(v) => v.insert((
+                        serde_json::from_str(&recs[j].1.json)?,
+                        Vec::new(),
+                        Vec::new(),
+                    )),
                 };
-                target.0.also_seen_in.push(copy.provenance);
-                target.0.also_seen_in.extend(copy.also_seen_in);
+                let mut seen = vec![copy.provenance];
+                seen.extend(copy.also_seen_in);
+                target.0.also_seen_in.extend(seen.iter().cloned());
                 target.1.push((recs[i].0, recs[i].1.record_no));
+                // A compact copy is not among the caller's events: it learns its
+                // provenances here.
+                target.2.push(if recs[i].1.flow.is_some() {
+                    seen
+                } else {
+                    Vec::new()
+                });
                 dropped[i] = true;
             }
-            for (j, (e, gone)) in kept {
+            for (j, (e, gone, seen)) in kept {
                 let rank = recs[j].0;
+                // A compact record stays one, standing for the folded event.
+                let flow = recs[j].1.flow.take();
                 recs[j].1 = self.renderer.render(&e)?;
+                recs[j].1.flow = flow;
                 self.merged.folds.push(Fold {
                     kept: (rank, recs[j].1.record_no),
                     dropped: gone,
                     sha256: recs[j].1.sha256,
+                    seen,
                 });
             }
             self.merged.duplicates_merged += folds.len() as u64;
