@@ -6,7 +6,10 @@
 //! and `report/` folders and the same package.
 //!
 //! RADIUS accounting, VPN and admin-login events are held the same way; a hand-built case
-//! has network correlation read a suspect's sessions, VPN events and flows back.
+//! has network correlation read a suspect's sessions, VPN events and flows back. So is M365
+//! activity: generated mixed exports under a case with low bulk-access limits, a classified
+//! site, an indicator and the UAL export three times over have bulk access read flagged
+//! hours back and the merge fold compact copies.
 //!
 //! The test also counts what the compact runs did (flows held compactly, flows read back,
 //! flows kept whole for an indicator) and fails when the inputs stop exercising it.
@@ -144,11 +147,19 @@ fn compact_flows_write_the_same_as_full_ones() {
         total.compact += c.compact;
         total.read_back += c.read_back;
         total.whole += c.whole;
+        total.activity += c.activity;
+        total.activity_read_back += c.activity_read_back;
+        total.activity_whole += c.activity_whole;
+        total.bulk_findings += c.bulk_findings;
         checked += 1;
     }
     eprintln!("all: {total:?}");
     assert!(checked > 50, "only {checked} inputs parsed");
     assert!(total.compact > 50, "few flows held compactly: {total:?}");
+    assert!(
+        total.activity > 50,
+        "little M365 activity held compactly: {total:?}"
+    );
 }
 
 /// Generated mixed exports (every family, realistic proportions) under a case that names a

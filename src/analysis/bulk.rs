@@ -50,8 +50,10 @@ fn kind(e: &Event) -> Option<(Kind, u64)> {
     }
 }
 
+/// (user, kind, hour).
+type HourKey = (String, Kind, DateTime<Utc>);
 /// Per (user, kind, hour): the volume and the events.
-type Hourly = BTreeMap<(String, Kind, DateTime<Utc>), (u64, Vec<usize>)>;
+type Hourly = BTreeMap<HourKey, (u64, Vec<usize>)>;
 /// Per (user, kind): the hours over the limit with their volume and events.
 type Flagged = BTreeMap<(String, Kind), Vec<(DateTime<Utc>, u64, Vec<usize>)>>;
 
@@ -84,7 +86,7 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
     }
     // Activity held compactly counts the same (its record keeps class, volume, outcome and
     // user); the records of a flagged hour are asked for whole (`Ctx::activity_want`).
-    let mut recs: HashMap<(String, Kind, DateTime<Utc>), (u64, Vec<usize>)> = HashMap::new();
+    let mut recs: HashMap<HourKey, (u64, Vec<usize>)> = HashMap::new();
     for (ri, r) in ctx.flows.into_iter().flat_map(|st| st.iter()) {
         let Some((k, n)) = r.volume().and_then(|(c, n)| Some((Kind::from_u8(c)?, n))) else {
             continue;

@@ -569,11 +569,15 @@ impl FlowWant {
 
 /// [`analyze_with`] over held events plus records held compactly (`compact`). The result
 /// is final only when no compact record is wanted by the returned [`FlowWant`]
-/// (`FlowStore::select` finds none). The detections before network correlation never read
-/// compact records (each is read by aggregates only, and an IOC hit is never compact), so
-/// the suspects stay the same from pass to pass; reading back what one pass wants can make
+/// (`FlowStore::select` finds none, and bulk access asks for no activity record). The
+/// detections before network correlation read compact records only through aggregates
+/// (an IOC hit is never compact) and bulk access's hourly volumes, which the records
+/// answer exactly; what bulk access cites and the addresses it holds suspect come from the
+/// events of the flagged hours, which it asks for (`FlowWant::activity`), so a pass with
+/// some still compact can have fewer suspects. Reading back what one pass wants can make
 /// the next want more (a suspect's session read back names its calling station and framed
-/// IP), so the caller repeats until a pass wants nothing new.
+/// IP), so the caller repeats until a pass wants nothing new; every pass moves records to
+/// the events, so this ends, and the last pass sees what it would with all events held.
 pub fn analyze_compacted(
     events: &[Event],
     compact: Option<Compacted>,

@@ -14,6 +14,17 @@
 //! picks them by suspect user, address and session ([`FlowStore::select`]); `run` reads back
 //! what a detection pass wants and runs it again until a pass wants nothing new.
 //!
+//! M365 activity (mail items accessed, mail sent, files accessed, downloaded or synced,
+//! sharing links: [`ACTIVITY`], about 60% of a UAL export) is held the same way
+//! ([`RecKind::Activity`]). Besides the aggregates (including the key timeline's
+//! neighbours, found by user and time), only bulk access reads it: it counts per user,
+//! class and hour from what the record keeps ([`FlowRec::volume`], [`FlowRec::failed`]) and
+//! asks for the records of the hours it flags (`FlowWant::activity`), which `run` reads back
+//! so the finding cites the same events. Most UAL file events carry a correlation id, so
+//! they may fold with a copy from another export: the merge folds compact records like
+//! events (a compact kept copy stays compact and stands for the folded line; the
+//! provenances of a compact dropped copy travel with the fold, `spill::Fold::seen`).
+//!
 //! A flow stays a full event whenever a compact record could not answer for it
 //! ([`Compactor::compact`]): it matches an indicator of the case file, names an application
 //! the case file classifies, carries a user id or targets, could be folded with a duplicate
@@ -975,6 +986,14 @@ impl Compactor {
     /// so they are held the same way; `admin_login` is read by no rule at all. All three are
     /// authentication-side events: one that reports satisfied MFA is read by
     /// classification's per-account facts, so any MFA detail keeps it whole.
+    ///
+    /// M365 activity ([`ACTIVITY`]) is read by bulk access (counted from the record, the
+    /// flagged hours read back), by IOC matching (addresses, user agent, application id and
+    /// target ids: a hit keeps it whole), by classified-asset matching
+    /// (`regulatory::assets::reach`: an event naming a classified site or mailbox stays
+    /// whole, as does one of a classified application), and by the redactor's name list
+    /// (its user; one with a user id or a user target stays whole). It may carry targets
+    /// (the file or mailbox) and request or correlation ids: the merge folds compact copies.
     pub fn compact(&self, e: &Event) -> bool {
         if !matches!(
             e.action.as_str(),
