@@ -1039,7 +1039,11 @@ fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     let read = crate::timeline::flowstore::read_lines(&path, &out.line_starts, &lines)
         .map_err(io_err(&path))?;
     out.flows.remove(idx);
-    for (line, e) in read {
+    // Shared among themselves as the parse shares held events' strings: M365 activity read
+    // back as key-timeline context can be tens of thousands of events.
+    let mut interner = crate::event::Interner::default();
+    for (line, mut e) in read {
+        interner.event(&mut e);
         out.positions.push(line);
         out.events.push(e);
     }
