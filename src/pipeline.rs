@@ -630,18 +630,23 @@ fn fold(
     }
     pos.retain(|_, p| *p != usize::MAX);
     for f in folds {
-        let Some(&kp) = pos.get(&f.kept) else {
-            continue;
-        };
+        // A kept copy held compactly stands for the folded event on its own (the merge
+        // wrote it so); the copies held here are still dropped.
         let mut seen = Vec::new();
-        for d in &f.dropped {
+        for (k, d) in f.dropped.iter().enumerate() {
             if let Some(&dp) = pos.get(d) {
                 let copy = &events[dp];
                 seen.push(copy.full_provenance());
                 seen.extend(copy.cold().also_seen_in.iter().cloned());
                 dropped[dp] = true;
+            } else if let Some(compact) = f.seen.get(k) {
+                // A copy held compactly: the merge kept its provenances.
+                seen.extend(compact.iter().cloned());
             }
         }
+        let Some(&kp) = pos.get(&f.kept) else {
+            continue;
+        };
         let e = &mut events[kp];
         e.cold_mut().also_seen_in.extend(seen);
         e.timeline_sha256 = crate::event::HashMemo(Some(f.sha256));
@@ -1056,7 +1061,11 @@ fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     let read = crate::timeline::flowstore::read_lines(&path, &out.line_starts, &lines)
         .map_err(io_err(&path))?;
     out.flows.remove(idx);
-    for (line, e) in read {
+    // Shared among themselves as the parse shares held events' strings: M365 activity read
+    // back as key-timeline context can be tens of thousands of events.
+    let mut interner = crate::event::Interner::default();
+    for (line, mut e) in read {
+        interner.event(&mut e);
         out.positions.push(line);
         out.events.push(e);
     }
@@ -1198,14 +1207,21 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
             geoip.as_deref(),
         );
         let picked = match (&want, out.compacted()) {
-            (Some(w), Some(c)) => c.flows.select(&crate::timeline::flowstore::Wanted {
-                addrs: &w.addrs,
-                from: w.from,
-                to: w.to,
-                sessions_from: w.sessions_from,
-                user: &|u| w.wants_user(u),
-                held_sessions: &w.sessions,
-            }),
+            (Some(w), Some(c)) => {
+                let mut picked = c.flows.select(&crate::timeline::flowstore::Wanted {
+                    addrs: &w.addrs,
+                    from: w.from,
+                    to: w.to,
+                    sessions_from: w.sessions_from,
+                    user: &|u| w.wants_user(u),
+                    held_sessions: &w.sessions,
+                });
+                // Bulk access's flagged hours, cited event by event.
+                picked.extend(w.activity.iter().copied());
+                picked.sort_unstable();
+                picked.dedup();
+                picked
+            }
             _ => Vec::new(),
         };
         if picked.is_empty() {
@@ -1408,6 +1424,7 @@ mod tests {
             kept: (0, 1),
             dropped: vec![(1, 1)],
             sha256: [7; 32],
+            seen: vec![Vec::new()],
         }];
         let held = || (ranks.clone(), events.clone(), flows.clone());
         let (ordered, positions, flows) = timeline_order(held(), &folds, 7).unwrap();
@@ -1424,6 +1441,54 @@ mod tests {
         // Lines the held events and records do not account for are an error, not a guess.
         assert!(timeline_order(held(), &folds, 8).is_err());
         assert!(timeline_order(held(), &[], 7).is_err());
+    }
+
+    /// Folds whose copies are partly compact records (M365 activity): a compact dropped
+    /// copy's provenances come with the fold; a held copy folded into a compact one is
+    /// dropped all the same, and the compact one stands for the folded event.
+    #[test]
+    fn folds_with_compact_copies_keep_every_provenance() {
+        use crate::event::actions::MAIL_SENT;
+        let held = |r: u64| {
+            let mut e = event_at(20, r, MAIL_SENT);
+            e.provenance.evidence_path = format!("evidence/{r}").into();
+            e
+        };
+        // (rank, record): (0,1) held kept, (1,1) compact dropped; (0,2) compact kept,
+        // (1,2) held dropped; (0,3) held, untouched.
+        let mut events = vec![held(1), held(2), held(3)];
+        let ranks = [0usize, 1, 0];
+        let keys: Vec<(i64, usize, u64, usize)> = events
+            .iter()
+            .zip(ranks)
+            .enumerate()
+            .map(|(i, (e, rank))| (e.time.timestamp_micros(), rank, e.provenance.record_no, i))
+            .collect();
+        let compact_copy = crate::event::Provenance {
+            record_no: 1,
+            evidence_path: "evidence/compact".into(),
+            ..Default::default()
+        };
+        let folds = [
+            spill::Fold {
+                kept: (0, 1),
+                dropped: vec![(1, 1)],
+                sha256: [7; 32],
+                seen: vec![vec![compact_copy.clone()]],
+            },
+            spill::Fold {
+                kept: (0, 2),
+                dropped: vec![(1, 2)],
+                sha256: [8; 32],
+                seen: vec![Vec::new()],
+            },
+        ];
+        let mut dropped = vec![false; events.len()];
+        fold(&mut events, &keys, &folds, &mut dropped);
+        assert_eq!(dropped, [false, true, false]);
+        assert_eq!(events[0].also_seen_in, vec![compact_copy]);
+        assert_eq!(events[0].timeline_sha256.0, Some([7; 32]));
+        assert!(events[2].also_seen_in.is_empty());
     }
 
     /// Results come back in item order whatever order the threads took them in (largest

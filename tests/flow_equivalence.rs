@@ -6,7 +6,10 @@
 //! and `report/` folders and the same package.
 //!
 //! RADIUS accounting, VPN and admin-login events are held the same way; a hand-built case
-//! has network correlation read a suspect's sessions, VPN events and flows back.
+//! has network correlation read a suspect's sessions, VPN events and flows back. So is M365
+//! activity: generated mixed exports under a case with low bulk-access limits, a classified
+//! site, an indicator and the UAL export three times over have bulk access read flagged
+//! hours back and the merge fold compact copies.
 //!
 //! The test also counts what the compact runs did (flows held compactly, flows read back,
 //! flows kept whole for an indicator) and fails when the inputs stop exercising it.
@@ -36,6 +39,13 @@ struct Counts {
     whole: usize,
     /// Flows among cited evidence or key-timeline context, as events.
     events_total: usize,
+    /// M365 activity (`flowstore::ACTIVITY`) held compactly, read back, and held whole.
+    activity: usize,
+    activity_read_back: usize,
+    activity_whole: usize,
+    /// Bulk access findings and the events they cite.
+    bulk_findings: usize,
+    bulk_evidence: usize,
 }
 
 fn run(inputs: &[PathBuf], case: &CaseFile, compact: bool, out: &Path) -> (Written, Counts) {
@@ -51,13 +61,28 @@ fn run(inputs: &[PathBuf], case: &CaseFile, compact: bool, out: &Path) -> (Writt
     };
     let mut out = pipeline::collect(&opts).unwrap();
     let is_flow = |a: &str| matches!(a, actions::FLOW_ALLOWED | actions::FLOW_DENIED);
+    let is_activity = |a: &str| irpack::timeline::flowstore::ACTIVITY.contains(&a);
+    let activity = |st: &irpack::timeline::flowstore::FlowStore| {
+        st.iter()
+            .filter(|(_, r)| r.kind == irpack::timeline::flowstore::RecKind::Activity)
+            .count()
+    };
     let mut counts = Counts {
         compact: out.flows.len(),
         whole: out.events.iter().filter(|e| is_flow(&e.action)).count(),
+        activity: activity(&out.flows),
+        activity_whole: out.events.iter().filter(|e| is_activity(&e.action)).count(),
         ..Counts::default()
     };
     let concl = pipeline::analyze(&mut out, &opts).unwrap();
     counts.read_back = counts.compact - out.flows.len();
+    counts.activity_read_back = counts.activity - activity(&out.flows);
+    for f in &concl.analysis.findings {
+        if f.rule == "IRP-EXFIL-001" || f.rule == "IRP-EXFIL-002" {
+            counts.bulk_findings += 1;
+            counts.bulk_evidence += f.evidence.len();
+        }
+    }
     counts.events_total = out.events.len() + out.flows.len();
     let info =
         pipeline::report_and_package(&mut out, &concl, &opts, &PackageOptions::default()).unwrap();
@@ -122,11 +147,19 @@ fn compact_flows_write_the_same_as_full_ones() {
         total.compact += c.compact;
         total.read_back += c.read_back;
         total.whole += c.whole;
+        total.activity += c.activity;
+        total.activity_read_back += c.activity_read_back;
+        total.activity_whole += c.activity_whole;
+        total.bulk_findings += c.bulk_findings;
         checked += 1;
     }
     eprintln!("all: {total:?}");
     assert!(checked > 50, "only {checked} inputs parsed");
     assert!(total.compact > 50, "few flows held compactly: {total:?}");
+    assert!(
+        total.activity > 50,
+        "little M365 activity held compactly: {total:?}"
+    );
 }
 
 /// Generated mixed exports (every family, realistic proportions) under a case that names a
@@ -162,6 +195,68 @@ fn generated_mix_with_flow_indicators_is_the_same() {
     eprintln!("generated mix, IOC {ip}: {c:?}");
     assert!(c.compact > 1000, "{c:?}");
     assert!(c.whole > 0, "flows to the IOC address stay whole: {c:?}");
+}
+
+/// Generated mixed exports whose M365 activity is mostly held compactly (`RecKind::Activity`),
+/// under a case where bulk access flags hours of it (low limits), so its findings cite
+/// activity read back; a classified site keeps the events touching it whole. The UAL export
+/// is there three times, two copies with an indicator's user agent on some lines (those
+/// stay whole), so the merge folds compact records into compact ones, compact into whole
+/// and whole into compact.
+#[test]
+fn generated_mix_with_bulk_activity_and_duplicates_is_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("exports");
+    irpack::gen::write_set(irpack::gen::Kind::Mixed, 5, 6 << 20, &dir).unwrap();
+    let ual = common::files_in(&dir)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("ual-000"))
+        .expect("the mix has a UAL export");
+    let text = std::fs::read_to_string(&ual).unwrap();
+    // `ual-00.csv` sorts before `ual-000.csv` (its copies are kept) and `ual-000a.csv`
+    // after (its copies fold into the original's).
+    for (name, every) in [("ual-00.csv", 3), ("ual-000a.csv", 2)] {
+        let copy: String = text
+            .split_inclusive('\n')
+            .enumerate()
+            .map(|(i, l)| {
+                if i > 0 && i % every == 0 {
+                    l.replace("Mozilla/5.0", "EvilAgent/1.0")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(dir.join(name), copy).unwrap();
+    }
+    let mut case = CaseFile::minimal("IR-ACTIVITY-GEN");
+    case.ioc.user_agents = vec!["evilagent/1.0".into()];
+    case.thresholds.bulk_download_per_hour = 4;
+    case.thresholds.bulk_mail_items_per_hour = 40;
+    case.thresholds.bulk_factor = 1.0;
+    // The identity exports' day (the firewall and RADIUS logs are later).
+    case.alert = Some(irpack::case::Alert {
+        window_start: Some(Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap()),
+        window_end: Some(Utc.with_ymd_and_hms(2024, 3, 2, 0, 0, 0).unwrap()),
+        ..Default::default()
+    });
+    case.data.assets = vec![toml::from_str(
+        "kind = \"site\"\nid = \"https://contoso.sharepoint.com/sites/Finance/\"\ncategories = [\"eu_personal_data\"]",
+    )
+    .unwrap()];
+    let c = check("generated mix, activity", &[dir], &case).expect("the mix parses");
+    eprintln!("generated mix, bulk activity: {c:?}");
+    assert!(c.activity > 500, "few activity records: {c:?}");
+    assert!(
+        c.activity_read_back > 0,
+        "bulk access read none back: {c:?}"
+    );
+    assert!(c.activity_whole > 0, "none kept whole: {c:?}");
+    assert!(c.bulk_findings > 0, "no bulk access finding: {c:?}");
+    assert!(
+        c.activity_read_back < c.activity,
+        "every record read back: {c:?}"
+    );
 }
 
 /// One FortiGate traffic line (local time, +02:00).

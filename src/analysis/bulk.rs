@@ -11,8 +11,24 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Kind {
-    Download,
-    Mail,
+    Download = 1,
+    Mail = 2,
+}
+
+impl Kind {
+    fn from_u8(b: u8) -> Option<Kind> {
+        match b {
+            1 => Some(Kind::Download),
+            2 => Some(Kind::Mail),
+            _ => None,
+        }
+    }
+}
+
+/// What bulk access counts for `e`: its class as a number (never 0) and its volume. A
+/// compact activity record keeps it (`timeline::flowstore::FlowRec::volume`).
+pub fn volume(e: &Event) -> Option<(u8, u64)> {
+    kind(e).map(|(k, n)| (k as u8, n))
 }
 
 fn kind(e: &Event) -> Option<(Kind, u64)> {
@@ -34,8 +50,10 @@ fn kind(e: &Event) -> Option<(Kind, u64)> {
     }
 }
 
+/// (user, kind, hour).
+type HourKey = (String, Kind, DateTime<Utc>);
 /// Per (user, kind, hour): the volume and the events.
-type Hourly = BTreeMap<(String, Kind, DateTime<Utc>), (u64, Vec<usize>)>;
+type Hourly = BTreeMap<HourKey, (u64, Vec<usize>)>;
 /// Per (user, kind): the hours over the limit with their volume and events.
 type Flagged = BTreeMap<(String, Kind), Vec<(DateTime<Utc>, u64, Vec<usize>)>>;
 
@@ -66,6 +84,33 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
             *base.entry((u, k, hour(e.time))).or_default() += n;
         }
     }
+    // Activity held compactly counts the same (its record keeps class, volume, outcome and
+    // user); the records of a flagged hour are asked for whole (`Ctx::activity_want`).
+    let mut recs: HashMap<HourKey, (u64, Vec<usize>)> = HashMap::new();
+    for (ri, r) in ctx.flows.into_iter().flat_map(|st| st.iter()) {
+        let Some((k, n)) = r.volume().and_then(|(c, n)| Some((Kind::from_u8(c)?, n))) else {
+            continue;
+        };
+        let Some(u) = ctx
+            .flows
+            .and_then(|st| st.user_key(&r))
+            .filter(|u| !u.is_empty())
+        else {
+            continue;
+        };
+        let t = r.time();
+        if r.failed() {
+            continue;
+        }
+        if ctx.win.in_baseline(t) {
+            *base.entry((u.to_string(), k, hour(t))).or_default() += n;
+        }
+        if ctx.win.contains(t) {
+            let s = recs.entry((u.to_string(), k, hour(t))).or_default();
+            s.0 += n;
+            s.1.push(ri);
+        }
+    }
     let mut base_hours: HashMap<(String, Kind), Vec<u64>> = HashMap::new();
     for ((u, k, _), n) in base {
         base_hours.entry((u, k)).or_default().push(n);
@@ -81,6 +126,9 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
             s.0 += n;
             s.1.push(i);
         }
+    }
+    for (key, (n, _)) in &recs {
+        win.entry(key.clone()).or_default().0 += n;
     }
     // Group flagged hours per (user, kind).
     let mut flagged: Flagged = BTreeMap::new();
@@ -98,6 +146,9 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
         });
         let _ = typical;
         if n >= limit {
+            if let Some((_, ri)) = recs.get(&(key.0.clone(), k, h)) {
+                ctx.activity_want.borrow_mut().extend(ri.iter().copied());
+            }
             flagged.entry(key).or_default().push((h, n, idx));
         }
     }

@@ -128,6 +128,10 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a [Event],
     /// Timeline line of each event, when flows are held compactly beside them.
     pub lines: &'a [u64],
+    /// The records held compactly beside the events, when there are.
+    pub flows: Option<&'a FlowStore>,
+    /// Compact activity records bulk access cites (see [`FlowWant::activity`]).
+    pub activity_want: RefCell<BTreeSet<usize>>,
     /// Users of the compact flows inside the window: (first, last) flow time.
     pub flow_users: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     /// Addresses network correlation looked up flows for (see [`FlowWant`]).
@@ -212,6 +216,8 @@ impl<'a> Ctx<'a> {
         Ctx {
             events,
             lines: compact.map_or(&[], |c| c.positions),
+            flows: compact.map(|c| c.flows),
+            activity_want: RefCell::new(BTreeSet::new()),
             flow_users,
             flow_addrs: RefCell::new(BTreeSet::new()),
             net_sessions: RefCell::new(BTreeSet::new()),
@@ -549,6 +555,9 @@ pub struct FlowWant {
     pub sessions_from: DateTime<Utc>,
     pub users: BTreeSet<String>,
     pub sessions: BTreeSet<(String, String, String)>,
+    /// Compact activity records (store indices) in the hours bulk access flags: its
+    /// finding cites every event of those hours (`bulk::detect`).
+    pub activity: BTreeSet<usize>,
 }
 
 impl FlowWant {
@@ -560,11 +569,15 @@ impl FlowWant {
 
 /// [`analyze_with`] over held events plus records held compactly (`compact`). The result
 /// is final only when no compact record is wanted by the returned [`FlowWant`]
-/// (`FlowStore::select` finds none). The detections before network correlation never read
-/// compact records (each is read by aggregates only, and an IOC hit is never compact), so
-/// the suspects stay the same from pass to pass; reading back what one pass wants can make
+/// (`FlowStore::select` finds none, and bulk access asks for no activity record). The
+/// detections before network correlation read compact records only through aggregates
+/// (an IOC hit is never compact) and bulk access's hourly volumes, which the records
+/// answer exactly; what bulk access cites and the addresses it holds suspect come from the
+/// events of the flagged hours, which it asks for (`FlowWant::activity`), so a pass with
+/// some still compact can have fewer suspects. Reading back what one pass wants can make
 /// the next want more (a suspect's session read back names its calling station and framed
-/// IP), so the caller repeats until a pass wants nothing new.
+/// IP), so the caller repeats until a pass wants nothing new; every pass moves records to
+/// the events, so this ends, and the last pass sees what it would with all events held.
 pub fn analyze_compacted(
     events: &[Event],
     compact: Option<Compacted>,
@@ -620,6 +633,7 @@ pub fn analyze_compacted(
         sessions_from: network::sessions_from(&ctx.win),
         users: suspects.users,
         sessions: ctx.net_sessions.take(),
+        activity: ctx.activity_want.take(),
     };
     let analysis = Analysis {
         window_start: Some(ctx.win.start),

@@ -464,7 +464,8 @@ fn known_names(out: &RunOutput, concl: &Conclusions) -> Vec<String> {
             v.extend(t.name.as_ref().map(String::from));
         }
     }
-    // Compact flows carry a user at most (no user id, no targets: `Compactor::compact`).
+    // Compact records carry a user at most: no user id, and targets only on M365 activity,
+    // never of kind user (`Compactor::compact`).
     v.extend(out.flows.users().iter().cloned());
     let case = &out.collected.case;
     if let Some(a) = &case.alert {

@@ -14,6 +14,17 @@
 //! picks them by suspect user, address and session ([`FlowStore::select`]); `run` reads back
 //! what a detection pass wants and runs it again until a pass wants nothing new.
 //!
+//! M365 activity (mail items accessed, mail sent, files accessed, downloaded or synced,
+//! sharing links: [`ACTIVITY`], about 60% of a UAL export) is held the same way
+//! ([`RecKind::Activity`]). Besides the aggregates (including the key timeline's
+//! neighbours, found by user and time), only bulk access reads it: it counts per user,
+//! class and hour from what the record keeps ([`FlowRec::volume`], [`FlowRec::failed`]) and
+//! asks for the records of the hours it flags (`FlowWant::activity`), which `run` reads back
+//! so the finding cites the same events. Most UAL file events carry a correlation id, so
+//! they may fold with a copy from another export: the merge folds compact records like
+//! events (a compact kept copy stays compact and stands for the folded line; the
+//! provenances of a compact dropped copy travel with the fold, `spill::Fold::seen`).
+//!
 //! A flow stays a full event whenever a compact record could not answer for it
 //! ([`Compactor::compact`]): it matches an indicator of the case file, names an application
 //! the case file classifies, carries a user id or targets, could be folded with a duplicate
@@ -63,6 +74,11 @@ pub enum RecKind {
     Vpn,
     /// Read by the aggregates only (`admin_login`): never selected for network correlation.
     Other,
+    /// M365 activity (mail items accessed, mail sent, files accessed, downloaded or synced,
+    /// sharing links): `src` is the client address. Besides the aggregates only bulk access
+    /// reads them, through the volume the record keeps ([`FlowRec::volume`]), and it asks
+    /// for the records of the hours it flags to be read back.
+    Activity,
 }
 
 impl RecKind {
@@ -71,6 +87,7 @@ impl RecKind {
             0 => RecKind::Flow,
             1 => RecKind::Accounting,
             2 => RecKind::Vpn,
+            4 => RecKind::Activity,
             _ => RecKind::Other,
         }
     }
@@ -92,7 +109,9 @@ pub struct FlowRec {
     /// Session id (accounting records), interned; `NO_SID` when there is none.
     sid: u32,
     /// A calling station that is not an IP address (a Wi-Fi client's MAC), interned as
-    /// network correlation compares it (text); `src` is then empty.
+    /// network correlation compares it (text); `src` is then empty. Activity records, which
+    /// have none, keep here the volume bulk access counts for them (1, or the items a
+    /// MailItemsAccessed read): the record stays 80 bytes in memory too.
     station: u32,
     source: u16,
     zone: u16,
@@ -101,11 +120,30 @@ pub struct FlowRec {
     /// client and assigned address. As network correlation reads them.
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
+    /// Activity records: bulk access's class of the event (`analysis::bulk::Kind` as a
+    /// number, 0 for none) and [`FAILED`] when its outcome is a failure.
+    flags: u8,
 }
+
+/// `FlowRec::flags`: the event's outcome is a failure.
+const FAILED: u8 = 0x80;
 
 impl FlowRec {
     pub fn time(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(self.micros).unwrap_or_default()
+    }
+
+    /// An activity record's class for bulk access (`analysis::bulk::Kind` as a number) and
+    /// its volume, as `analysis::bulk` reads them from the event; `None` for other records
+    /// and for activity bulk access does not count.
+    pub fn volume(&self) -> Option<(u8, u64)> {
+        let class = self.flags & !FAILED;
+        (self.kind == RecKind::Activity && class != 0).then_some((class, u64::from(self.station)))
+    }
+
+    /// Whether the event's outcome is a failure (activity records only; others say `false`).
+    pub fn failed(&self) -> bool {
+        self.flags & FAILED != 0
     }
 
     /// The record as the on-disk store keeps it (little-endian, fixed size).
@@ -122,7 +160,7 @@ impl FlowRec {
         b[44] = self.kind as u8;
         encode_ip(self.src, &mut b[45..62]);
         encode_ip(self.dst, &mut b[62..79]);
-        b[79] = 0;
+        b[79] = self.flags;
     }
 
     fn decode(b: &[u8]) -> FlowRec {
@@ -142,6 +180,7 @@ impl FlowRec {
             kind: RecKind::from_u8(b[44]),
             src: decode_ip(&b[45..62]),
             dst: decode_ip(&b[62..79]),
+            flags: b[79],
         }
     }
 }
@@ -199,6 +238,8 @@ struct Wire<'a> {
     user: Option<&'a str>,
     sid: Option<&'a str>,
     station: Option<&'a str>,
+    flags: u8,
+    count: u32,
 }
 
 fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -218,6 +259,19 @@ pub fn wire(e: &Event, out: &mut Vec<u8>) -> bool {
     let Some((kind, src, dst, station)) = addresses(e) else {
         return false;
     };
+    // What bulk access counts (activity only); a volume beyond the record's keeps it whole.
+    let (mut flags, mut count) = (0u8, 0u32);
+    if kind == RecKind::Activity {
+        if let Some((class, n)) = crate::analysis::bulk::volume(e) {
+            let Ok(n) = u32::try_from(n) else {
+                return false;
+            };
+            (flags, count) = (class, n);
+        }
+        if e.outcome == crate::event::Outcome::Failure {
+            flags |= FAILED;
+        }
+    }
     out.push(kind as u8);
     let mut ip = [0u8; 17];
     encode_ip(src, &mut ip);
@@ -235,6 +289,8 @@ pub fn wire(e: &Event, out: &mut Vec<u8>) -> bool {
             .filter(|_| kind == RecKind::Accounting),
     );
     put_str(out, station.as_deref());
+    out.push(flags);
+    out.extend_from_slice(&count.to_le_bytes());
     true
 }
 
@@ -258,6 +314,8 @@ impl<'a> Wire<'a> {
         let source = s()??;
         let zone = s()??;
         let (user, sid, station) = (s()?, s()?, s()?);
+        let (&flags, rest) = b.split_first()?;
+        let count = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
         Some(Wire {
             kind,
             src,
@@ -267,6 +325,8 @@ impl<'a> Wire<'a> {
             user,
             sid,
             station,
+            flags,
+            count,
         })
     }
 }
@@ -488,7 +548,8 @@ impl FlowStore {
     }
     /// A calling station that is not an address.
     pub fn station(&self, r: &FlowRec) -> Option<&str> {
-        (r.station != NO_STATION).then(|| self.stations.names[r.station as usize].as_str())
+        (r.station != NO_STATION && r.kind != RecKind::Activity)
+            .then(|| self.stations.names[r.station as usize].as_str())
     }
     /// Every distinct `Event::user` among the flows.
     pub fn users(&self) -> &[String] {
@@ -497,9 +558,10 @@ impl FlowStore {
 
     /// Intern a record's strings; `None` when a table is full.
     fn intern(&mut self, w: &Wire, micros: i64, record_no: u64) -> Option<FlowRec> {
-        let station = match w.station {
-            None => NO_STATION,
-            Some(s) => self.stations.id(s, NO_STATION)?,
+        let station = match (w.kind, w.station) {
+            (RecKind::Activity, _) => w.count,
+            (_, None) => NO_STATION,
+            (_, Some(s)) => self.stations.id(s, NO_STATION)?,
         };
         let source = self.sources.id(w.source, u16::MAX as u32)?;
         let zone = self.zones.id(w.zone, u16::MAX as u32)?;
@@ -530,6 +592,7 @@ impl FlowStore {
             kind: w.kind,
             src: w.src,
             dst: w.dst,
+            flags: w.flags,
         })
     }
 
@@ -625,7 +688,7 @@ impl FlowStore {
                 RecKind::Accounting | RecKind::Vpn => {
                     in_span(&r) && (hit(r.src) || hit(r.dst) || station(&r) || suspect(&r))
                 }
-                RecKind::Other => false,
+                RecKind::Other | RecKind::Activity => false,
             };
             if yes {
                 picked.push(i);
@@ -814,6 +877,7 @@ fn addresses(e: &Event) -> Option<Addresses> {
     } else {
         let kind = match e.action.as_str() {
             actions::FLOW_ALLOWED | actions::FLOW_DENIED | actions::THREAT => RecKind::Flow,
+            a if ACTIVITY.contains(&a) => RecKind::Activity,
             _ => RecKind::Other,
         };
         (
@@ -823,6 +887,16 @@ fn addresses(e: &Event) -> Option<Addresses> {
             None,
         )
     })
+}
+
+/// Ids of the case file's assets of this kind.
+fn assets_of(case: &CaseFile, kind: &str) -> Vec<String> {
+    case.data
+        .assets
+        .iter()
+        .filter(|a| a.kind == kind)
+        .map(|a| a.id.clone())
+        .collect()
 }
 
 fn to_time(m: i64) -> DateTime<Utc> {
@@ -855,7 +929,20 @@ pub struct FlowStoreFull;
 pub struct Compactor {
     ioc: crate::analysis::ioc::Indicators,
     asset_apps: Vec<String>,
+    /// Ids of the case file's `site` and `mailbox` assets.
+    asset_sites: Vec<String>,
+    asset_mailboxes: Vec<String>,
 }
+
+/// The M365 activity held as [`RecKind::Activity`] records (see [`Compactor::compact`]).
+pub const ACTIVITY: &[&str] = &[
+    actions::MAIL_ITEMS_ACCESSED,
+    actions::MAIL_SENT,
+    actions::FILE_ACCESSED,
+    actions::FILE_DOWNLOADED,
+    actions::FILE_SYNCED,
+    actions::SHARING_LINK_CREATED,
+];
 
 impl Compactor {
     pub fn new(case: &CaseFile) -> Self {
@@ -868,7 +955,22 @@ impl Compactor {
                 .filter(|a| a.kind == "app")
                 .map(|a| a.id.trim().to_ascii_lowercase())
                 .collect(),
+            asset_sites: assets_of(case, "site"),
+            asset_mailboxes: assets_of(case, "mailbox"),
         }
+    }
+
+    /// Whether `e` names a classified site or mailbox the way `assets::reach` compares them
+    /// (whatever its action and user: erring towards the full event).
+    fn touches_asset(&self, e: &Event) -> bool {
+        use crate::analysis::regulatory::assets::{locations, mailboxes, names_location};
+        let names = |id: &String| names_location(&locations(e), id);
+        self.asset_sites.iter().any(names)
+            || self.asset_mailboxes.iter().any(|id| {
+                mailboxes(e)
+                    .iter()
+                    .any(|m| m.trim().eq_ignore_ascii_case(id.trim()))
+            })
     }
 
     /// Whether `e` is a flow that only aggregates and network selection read (see the module
@@ -885,6 +987,14 @@ impl Compactor {
     /// so they are held the same way; `admin_login` is read by no rule at all. All three are
     /// authentication-side events: one that reports satisfied MFA is read by
     /// classification's per-account facts, so any MFA detail keeps it whole.
+    ///
+    /// M365 activity ([`ACTIVITY`]) is read by bulk access (counted from the record, the
+    /// flagged hours read back), by IOC matching (addresses, user agent, application id and
+    /// target ids: a hit keeps it whole), by classified-asset matching
+    /// (`regulatory::assets::reach`: an event naming a classified site or mailbox stays
+    /// whole, as does one of a classified application), and by the redactor's name list
+    /// (its user; one with a user id or a user target stays whole). It may carry targets
+    /// (the file or mailbox) and request or correlation ids: the merge folds compact copies.
     pub fn compact(&self, e: &Event) -> bool {
         if !matches!(
             e.action.as_str(),
@@ -899,18 +1009,35 @@ impl Compactor {
                 | actions::VPN_TUNNEL_UP
                 | actions::VPN_TUNNEL_DOWN
                 | actions::ADMIN_LOGIN
-        ) {
+        ) && !ACTIVITY.contains(&e.action.as_str())
+        {
             return false;
         }
+        let activity = ACTIVITY.contains(&e.action.as_str());
         if e.mfa.is_some() {
             return false;
         }
         // Duplicates fold on these; a folded flow would change its neighbour's provenance.
-        if e.cold().request_id.is_some() || e.cold().correlation_id.is_some() {
+        // Activity records fold in the merge like events (`timeline::spill`, `Fold::seen`):
+        // most UAL file events carry a correlation id.
+        if !activity && (e.cold().request_id.is_some() || e.cold().correlation_id.is_some()) {
             return false;
         }
-        // The redactor's names and the rules' targets.
-        if e.user_id.is_some() || !e.targets.is_empty() {
+        // The redactor's names and the rules' targets. An activity event's targets are the
+        // file or mailbox it touched: only classified-asset matching reads them (below), and
+        // the redactor reads user targets only.
+        if e.user_id.is_some() || (!activity && !e.targets.is_empty()) {
+            return false;
+        }
+        if e.targets.iter().any(|t| {
+            t.kind
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case("user"))
+        }) {
+            return false;
+        }
+        // Classified sites and mailboxes (analysis/regulatory/assets.rs `reach`) it names.
+        if activity && self.touches_asset(e) {
             return false;
         }
         // IOC matching (analysis/ioc.rs) reads addresses, user agents and application ids.
@@ -940,6 +1067,13 @@ impl Compactor {
             s.is_some_and(|s| list.iter().any(|x| x == &s.trim().to_ascii_lowercase()))
         };
         if app_hit(e.app_id.as_deref(), &self.ioc.app_ids) {
+            return false;
+        }
+        // IOC matching also compares target ids with the application ids.
+        if e.targets
+            .iter()
+            .any(|t| app_hit(t.id.as_deref(), &self.ioc.app_ids))
+        {
             return false;
         }
         // Classified applications (analysis/regulatory/assets.rs) by id or name.
@@ -1077,6 +1211,110 @@ mod tests {
         }
     }
 
+    fn activity(action: &str) -> Event {
+        let mut e = flow(Some("Adele@contoso.example"), "203.0.113.24");
+        e.source = "m365_ual".into();
+        e.class = crate::event::EventClass::ApiActivity;
+        e.action = action.into();
+        e.dst_ip = None;
+        e.correlation_id = Some("c-1".into());
+        e.targets.push(crate::event::Target {
+            kind: Some("file".into()),
+            id: Some("https://contoso.sharepoint.com/sites/HR/Shared Documents/a.xlsx".into()),
+            name: Some("a.xlsx".into()),
+            modified: Vec::new(),
+        });
+        e
+    }
+
+    /// M365 activity is compact, targets and correlation id and all, unless a reader would
+    /// want it whole: a case indicator, a classified site, mailbox or application, a user
+    /// target (the redactor's names), a user id.
+    #[test]
+    fn activity_is_compact_unless_a_reader_wants_it_whole() {
+        let mut case = CaseFile::default();
+        case.ioc.user_agents = vec!["evilagent".into()];
+        case.ioc.app_ids = vec!["bad-app".into()];
+        let asset = |kind: &str, id: &str| crate::case::DataAsset {
+            kind: kind.into(),
+            id: id.into(),
+            categories: vec!["phi".into()],
+        };
+        case.data.assets = vec![
+            asset("site", "https://contoso.sharepoint.com/sites/Finance"),
+            asset("mailbox", "ceo@contoso.example"),
+        ];
+        let c = Compactor::new(&case);
+        for action in ACTIVITY {
+            assert!(c.compact(&activity(action)), "{action}");
+        }
+        assert!(!c.compact(&activity(actions::INBOX_RULE_CREATED)));
+        let whole = |f: &dyn Fn(&mut Event)| {
+            let mut e = activity(actions::FILE_DOWNLOADED);
+            f(&mut e);
+            !c.compact(&e)
+        };
+        assert!(whole(&|e| e.user_agent = Some("EvilAgent/2".into())));
+        assert!(whole(&|e| e.targets[0].id = Some("BAD-APP".into())));
+        assert!(whole(&|e| e.targets[0].id = Some(
+            "https://contoso.sharepoint.com/sites/finance/x.docx".into()
+        )));
+        assert!(whole(
+            &|e| e.targets[0].name = Some("CEO@contoso.example".into())
+        ));
+        assert!(whole(&|e| e.targets[0].kind = Some("User".into())));
+        assert!(whole(&|e| e.user_id = Some("u-1".into())));
+        assert!(whole(&|e| e.src_ip = Some("not-an-ip".into())));
+    }
+
+    /// An activity record keeps what bulk access counts: class, volume and outcome.
+    #[test]
+    fn activity_records_keep_what_bulk_access_counts() {
+        let mut mail = activity(actions::MAIL_ITEMS_ACCESSED);
+        mail.extra.insert("item_count", 37.into());
+        let mut failed = activity(actions::FILE_DOWNLOADED);
+        failed.outcome = Outcome::Failure;
+        let mut upload = activity(actions::FILE_SYNCED);
+        upload.operation = "FileSyncUploadedFull".into();
+        let mut huge = activity(actions::MAIL_ITEMS_ACCESSED);
+        huge.extra
+            .insert("item_count", (u64::from(u32::MAX) + 1).into());
+        let mut b = Vec::new();
+        assert!(!wire(&huge, &mut b), "a volume the record cannot keep");
+        let events = [mail.clone(), failed, upload, activity(actions::MAIL_SENT)];
+        let st = on_disk(
+            &events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i as u64, 0, e.clone()))
+                .collect::<Vec<_>>(),
+        );
+        let r: Vec<FlowRec> = st.iter().map(|(_, r)| r).collect();
+        assert!(r.iter().all(|r| r.kind == RecKind::Activity));
+        let v = |e: &Event| crate::analysis::bulk::volume(e);
+        assert_eq!(r[0].volume(), v(&mail));
+        assert_eq!(r[0].volume().map(|x| x.1), Some(37));
+        assert_eq!(r[1].volume(), Some((1, 1)));
+        assert!(r[1].failed() && !r[0].failed());
+        assert_eq!((r[2].volume(), r[3].volume()), (None, None));
+        assert_eq!(st.user_key(&r[0]), Some("adele@contoso.example"));
+        assert_eq!(st.station(&r[0]), None);
+        assert_eq!(r[0].src, Some("203.0.113.24".parse().unwrap()));
+        // Network correlation never selects them.
+        let t = r[0].time();
+        let none = std::collections::BTreeSet::new();
+        let addrs = ["203.0.113.24".to_string()].into();
+        let picked = st.select(&Wanted {
+            addrs: &addrs,
+            from: t,
+            to: t,
+            sessions_from: t,
+            user: &|_| true,
+            held_sessions: &none,
+        });
+        assert!(picked.is_empty());
+    }
+
     /// Write events through the merge's path: wire, then the on-disk store.
     fn on_disk(events: &[(u64, usize, Event)]) -> FlowStore {
         let dir = tempfile::tempdir().unwrap();
@@ -1184,6 +1422,7 @@ mod tests {
             kind: RecKind::Vpn,
             src: Some("2001:db8::1".parse().unwrap()),
             dst: Some("10.1.2.3".parse().unwrap()),
+            flags: 0,
         };
         let mut b = [0u8; REC_BYTES];
         r.encode(&mut b);

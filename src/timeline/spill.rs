@@ -45,12 +45,11 @@ pub struct Rec {
 }
 
 impl Rec {
+    /// What the record costs towards [`GROUP_CAP_BYTES`]. Its compact record (`flow`, tens
+    /// of bytes) is left out: where a crowded second is cut decides which copies fold, and
+    /// that must not depend on whether the analysis holds events compactly.
     fn heap_bytes(&self) -> usize {
-        self.json.len()
-            + self.csv.len()
-            + self.dedup.as_ref().map_or(0, String::len)
-            + self.flow.as_ref().map_or(0, Vec::len)
-            + 120
+        self.json.len() + self.csv.len() + self.dedup.as_ref().map_or(0, String::len) + 120
     }
 }
 
@@ -455,6 +454,10 @@ pub struct Fold {
     pub kept: (usize, u64),
     pub dropped: Vec<(usize, u64)>,
     pub sha256: [u8; 32],
+    /// Per dropped copy (same order), the provenances it gave the kept one when the copy
+    /// was a compact record (`Rec::flow`), which the caller does not hold as an event;
+    /// empty for a copy the caller holds.
+    pub seen: Vec<Vec<crate::event::Provenance>>,
 }
 
 /// Merge sorted runs into the chained JSON lines and the CSV rows (header included).
@@ -755,7 +758,8 @@ impl<'f> Writer<'f> {
         let mut dropped = vec![false; recs.len()];
         if !folds.is_empty() {
             // Rare: parse the copies, keep every provenance on the first, re-render it.
-            let mut kept: std::collections::BTreeMap<usize, (Event, Vec<(usize, u64)>)> =
+            type Kept = (Event, Vec<(usize, u64)>, Vec<Vec<crate::event::Provenance>>);
+            let mut kept: std::collections::BTreeMap<usize, Kept> =
                 std::collections::BTreeMap::new();
             for &(j, i) in &folds {
                 let mut copy: Event = serde_json::from_str(&recs[i].1.json)?;
@@ -768,27 +772,44 @@ impl<'f> Writer<'f> {
                 }
                 let target = match kept.entry(j) {
                     std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(v) => {
-                        v.insert((serde_json::from_str(&recs[j].1.json)?, Vec::new()))
-                    }
+                    std::collections::btree_map::Entry::Vacant(v) => v.insert((
+                        serde_json::from_str(&recs[j].1.json)?,
+                        Vec::new(),
+                        Vec::new(),
+                    )),
                 };
                 let earlier = copy
                     .cold_if_any_mut()
                     .map(|c| std::mem::take(&mut c.also_seen_in))
                     .unwrap_or_default();
-                let seen = &mut target.0.cold_mut().also_seen_in;
-                seen.push(copy.full_provenance());
+                let mut seen = vec![copy.full_provenance()];
                 seen.extend(earlier);
+                target
+                    .0
+                    .cold_mut()
+                    .also_seen_in
+                    .extend(seen.iter().cloned());
                 target.1.push((recs[i].0, recs[i].1.record_no));
+                // A compact copy is not among the caller's events: it learns its
+                // provenances here.
+                target.2.push(if recs[i].1.flow.is_some() {
+                    seen
+                } else {
+                    Vec::new()
+                });
                 dropped[i] = true;
             }
-            for (j, (e, gone)) in kept {
+            for (j, (e, gone, seen)) in kept {
                 let rank = recs[j].0;
+                // A compact record stays one, standing for the folded event.
+                let flow = recs[j].1.flow.take();
                 recs[j].1 = self.renderer.render(&e)?;
+                recs[j].1.flow = flow;
                 self.merged.folds.push(Fold {
                     kept: (rank, recs[j].1.record_no),
                     dropped: gone,
                     sha256: recs[j].1.sha256,
+                    seen,
                 });
             }
             self.merged.duplicates_merged += folds.len() as u64;

@@ -54,8 +54,13 @@ pub(crate) const MAIL_ACTIONS: &[&str] = &[
     actions::MAILBOX_FORWARDING_SET,
 ];
 
+/// Whether one of these locations lies on the site `id` (as `reach` compares them).
+pub(crate) fn names_location(locations: &[&str], id: &str) -> bool {
+    locations.iter().any(|l| starts_with_ci(l, id))
+}
+
 /// Strings in an event that can name a site or file location.
-fn locations(e: &Event) -> Vec<&str> {
+pub(crate) fn locations(e: &Event) -> Vec<&str> {
     let mut v: Vec<&str> = Vec::new();
     v.extend(e.resource.as_deref());
     for k in [
@@ -75,7 +80,7 @@ fn locations(e: &Event) -> Vec<&str> {
 }
 
 /// Strings in an event that can name the mailbox it touched.
-fn mailboxes(e: &Event) -> Vec<&str> {
+pub(crate) fn mailboxes(e: &Event) -> Vec<&str> {
     let mut v: Vec<&str> = Vec::new();
     for k in ["MailboxOwnerUPN", "mailbox_owner_upn", "mailbox", "Mailbox"] {
         v.extend(e.extra.get(k).and_then(|x| x.as_str()));
@@ -142,7 +147,7 @@ pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event]) -> Reac
                     .iter()
                     .copied()
                     .filter(|e| FILE_ACTIONS.contains(&e.action.as_str()))
-                    .filter(|e| locations(e).iter().any(|l| starts_with_ci(l, &a.id)))
+                    .filter(|e| names_location(&locations(e), &a.id))
                     .collect();
                 if !hit.is_empty() {
                     let downloads = hit
