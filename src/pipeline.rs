@@ -640,8 +640,12 @@ fn fold(
                 seen.extend(copy.cold().also_seen_in.iter().cloned());
                 dropped[dp] = true;
             } else if let Some(compact) = f.seen.get(k) {
-                // A copy held compactly: the merge kept its provenances.
-                seen.extend(compact.iter().cloned());
+                // A copy held compactly: the merge kept its provenances, whole; trimmed as
+                // a held copy's are, so the event is the same whichever way its copies were held.
+                seen.extend(compact.iter().cloned().map(|mut p| {
+                    crate::analysis::trim_copy(&mut p);
+                    p
+                }));
             }
         }
         let Some(&kp) = pos.get(&f.kept) else {
@@ -1486,9 +1490,9 @@ mod tests {
         let mut dropped = vec![false; events.len()];
         fold(&mut events, &keys, &folds, &mut dropped);
         assert_eq!(dropped, [false, true, false]);
-        assert_eq!(events[0].also_seen_in, vec![compact_copy]);
+        assert_eq!(events[0].cold().also_seen_in, vec![compact_copy]);
         assert_eq!(events[0].timeline_sha256.0, Some([7; 32]));
-        assert!(events[2].also_seen_in.is_empty());
+        assert!(events[2].cold().also_seen_in.is_empty());
     }
 
     /// Results come back in item order whatever order the threads took them in (largest

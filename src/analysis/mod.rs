@@ -426,12 +426,7 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
             c.byte_len = 0;
             c.raw_sha256 = crate::event::HexDigest::default();
             c.decoded_from = None;
-            for p in &mut c.also_seen_in {
-                p.byte_offset = 0;
-                p.byte_len = 0;
-                p.raw_sha256 = crate::event::HexDigest::default();
-                p.decoded_from = None;
-            }
+            c.also_seen_in.iter_mut().for_each(trim_copy);
         }
         e.targets.shrink_to_fit();
     }
@@ -441,6 +436,14 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
     if e.timeline_sha256.0.is_some() && !WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str()) {
         trim_copies(e);
     }
+}
+
+/// What a held event keeps of a copy's provenance (see [`trim_for_analysis`]).
+pub fn trim_copy(p: &mut crate::event::Provenance) {
+    p.byte_offset = 0;
+    p.byte_len = 0;
+    p.raw_sha256 = crate::event::HexDigest::default();
+    p.decoded_from = None;
 }
 
 /// [`trim_for_analysis`]'s `extra` part with another key list (the equivalence test leaves

@@ -1216,8 +1216,8 @@ mod tests {
         e.source = "m365_ual".into();
         e.class = crate::event::EventClass::ApiActivity;
         e.action = action.into();
-        e.dst_ip = None;
-        e.correlation_id = Some("c-1".into());
+        e.cold_mut().dst_ip = None;
+        e.cold_mut().correlation_id = Some("c-1".into());
         e.targets.push(crate::event::Target {
             kind: Some("file".into()),
             id: Some("https://contoso.sharepoint.com/sites/HR/Shared Documents/a.xlsx".into()),
