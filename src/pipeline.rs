@@ -1005,9 +1005,16 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), PipelineEr
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
-    let mut s = serde_json::to_string_pretty(value).expect("serializable");
-    s.push('\n');
-    std::fs::write(path, s).map_err(io_err(path))
+    use std::io::Write;
+    // Streamed: the analysis of a large case is tens of MB of JSON, which as one string sat
+    // beside the conclusions it was made from.
+    let f = std::fs::File::create(path).map_err(io_err(path))?;
+    let mut w = std::io::BufWriter::with_capacity(256 << 10, f);
+    serde_json::to_writer_pretty(&mut w, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| w.write_all(b"\n"))
+        .and_then(|()| w.flush())
+        .map_err(io_err(path))
 }
 
 pub fn file_sha256(path: &Path) -> Result<String, PipelineError> {
