@@ -586,7 +586,7 @@ fn on_disk_store_equals_the_in_memory_one() {
     assert_eq!(disk.flows.per_source(), mem.per_source());
     assert_eq!(disk.flows.first_time(), mem.first_time());
     assert_eq!(disk.flows.last_time(), mem.last_time());
-    let users = |st: &FlowStore| st.users().iter().cloned().collect::<BTreeSet<_>>();
+    let users = |st: &FlowStore| st.users().map(str::to_string).collect::<BTreeSet<_>>();
     assert_eq!(users(&disk.flows), users(&mem));
     // Per user first and last seen (what the detections keep, once the window is known).
     let seen = |st: &FlowStore| {

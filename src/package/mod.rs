@@ -466,7 +466,7 @@ fn known_names(out: &RunOutput, concl: &Conclusions) -> Vec<String> {
     }
     // Compact records carry a user at most: no user id, and targets only on M365 activity,
     // never of kind user (`Compactor::compact`).
-    v.extend(out.flows.users().iter().cloned());
+    v.extend(out.flows.users().map(str::to_string));
     let case = &out.collected.case;
     if let Some(a) = &case.alert {
         v.extend(a.users.iter().cloned());

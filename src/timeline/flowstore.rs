@@ -208,21 +208,67 @@ fn decode_ip(b: &[u8]) -> Option<IpAddr> {
     }
 }
 
-/// Strings interned once for all flows (a few sources, zones and users).
+/// Strings interned once for all flows: a few sources, zones and users, and one session id
+/// per accounting session and calling station, which grow with the input. Each is kept once,
+/// in one buffer, and found by its hash: a `Vec<String>` beside a `HashMap<String, u32>`
+/// kept two blocks and two 24-byte headers per string.
 #[derive(Debug, Default, Clone)]
 struct Table {
-    names: Vec<String>,
-    ix: HashMap<String, u32>,
+    /// The strings back to back; string `i` ends at `ends[i]`.
+    text: String,
+    ends: Vec<usize>,
+    /// Id by the string's hash.
+    ix: HashMap<u64, u32>,
+    /// Ids of strings whose hash an earlier string has (so rare it is never seen).
+    clash: HashMap<String, u32>,
 }
 
 impl Table {
+    fn hash(s: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    }
+
+    fn name(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        (0..self.len() as u32).map(|i| self.name(i))
+    }
+
+    /// The id of `s`, if interned.
+    fn get(&self, s: &str) -> Option<u32> {
+        match self.ix.get(&Self::hash(s)) {
+            Some(&i) if self.name(i) == s => Some(i),
+            Some(_) => self.clash.get(s).copied(),
+            None => None,
+        }
+    }
+
     fn id(&mut self, s: &str, max: u32) -> Option<u32> {
-        if let Some(&i) = self.ix.get(s) {
+        if let Some(i) = self.get(s) {
             return Some(i);
         }
-        let i = u32::try_from(self.names.len()).ok().filter(|&i| i < max)?;
-        self.names.push(s.to_string());
-        self.ix.insert(s.to_string(), i);
+        let i = u32::try_from(self.len()).ok().filter(|&i| i < max)?;
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        match self.ix.entry(Self::hash(s)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.clash.insert(s.to_string(), i);
+            }
+        }
         Some(i)
     }
 }
@@ -529,14 +575,14 @@ impl FlowStore {
         lo
     }
     pub fn source(&self, r: &FlowRec) -> &str {
-        &self.sources.names[r.source as usize]
+        self.sources.name(r.source as u32)
     }
     pub fn zone(&self, r: &FlowRec) -> &str {
-        &self.zones.names[r.zone as usize]
+        self.zones.name(r.zone as u32)
     }
     /// `Event::user` of the flow.
     pub fn user(&self, r: &FlowRec) -> Option<&str> {
-        (r.user != NO_USER).then(|| self.users.names[r.user as usize].as_str())
+        (r.user != NO_USER).then(|| self.users.name(r.user))
     }
     /// `Event::user_key()` of the flow.
     pub fn user_key(&self, r: &FlowRec) -> Option<&str> {
@@ -544,16 +590,16 @@ impl FlowStore {
     }
     /// `Event::session_id` of an accounting record.
     pub fn session_id(&self, r: &FlowRec) -> Option<&str> {
-        (r.sid != NO_SID).then(|| self.sids.names[r.sid as usize].as_str())
+        (r.sid != NO_SID).then(|| self.sids.name(r.sid))
     }
     /// A calling station that is not an address.
     pub fn station(&self, r: &FlowRec) -> Option<&str> {
         (r.station != NO_STATION && r.kind != RecKind::Activity)
-            .then(|| self.stations.names[r.station as usize].as_str())
+            .then(|| self.stations.name(r.station))
     }
     /// Every distinct `Event::user` among the flows.
-    pub fn users(&self) -> &[String] {
-        &self.users.names
+    pub fn users(&self) -> impl Iterator<Item = &str> {
+        self.users.names()
     }
 
     /// Intern a record's strings; `None` when a table is full.
@@ -622,7 +668,10 @@ impl FlowStore {
         if let Some(d) = self.disk.as_ref().filter(|_| self.held.is_empty()) {
             for (id, &(n, first, last)) in d.totals.iter().enumerate() {
                 if n > 0 {
-                    m.insert(&self.sources.names[id], (n, to_time(first), to_time(last)));
+                    m.insert(
+                        self.sources.name(id as u32),
+                        (n, to_time(first), to_time(last)),
+                    );
                 }
             }
             return m;
@@ -658,11 +707,11 @@ impl FlowStore {
             .addrs
             .iter()
             .flat_map(|a| [a.as_str(), a.trim()])
-            .filter_map(|a| self.stations.ix.get(a).copied())
+            .filter_map(|a| self.stations.get(a))
             .collect();
         let station = |r: &FlowRec| r.station != NO_STATION && stations.contains(&r.station);
         // One answer per distinct user name, not per record.
-        let user_hit: Vec<bool> = self.users.names.iter().map(|u| (w.user)(u)).collect();
+        let user_hit: Vec<bool> = self.users.names().map(|u| (w.user)(u)).collect();
         let suspect = |r: &FlowRec| r.user != NO_USER && user_hit[r.user as usize];
         // Compared in whole microseconds (a record keeps no finer time): an event inside
         // `[a, b]` has its microsecond inside `[a, b]`'s, so nothing wanted is missed.
@@ -676,8 +725,8 @@ impl FlowStore {
             .held_sessions
             .iter()
             .filter_map(|(src, sid, user)| {
-                let src = *self.sources.ix.get(src.as_str())?;
-                let sid = *self.sids.ix.get(sid.as_str())?;
+                let src = self.sources.get(src.as_str())?;
+                let sid = self.sids.get(sid.as_str())?;
                 Some((src as u16, sid, user.as_str()))
             })
             .collect();
@@ -1148,6 +1197,32 @@ pub fn read_lines(
 mod tests {
     use super::*;
     use crate::event::{EventClass, Outcome, Provenance};
+
+    #[test]
+    fn table_keeps_each_string_once_and_finds_it_even_when_hashes_clash() {
+        let mut t = Table::default();
+        assert_eq!(t.id("sess-1", 10), Some(0));
+        assert_eq!(t.id("", 10), Some(1));
+        assert_eq!(t.id("sess-2", 10), Some(2));
+        assert_eq!(t.id("sess-1", 10), Some(0));
+        assert_eq!((t.name(0), t.name(1), t.name(2)), ("sess-1", "", "sess-2"));
+        assert_eq!(t.text, "sess-1sess-2");
+        assert_eq!(t.get("sess-3"), None);
+        // A string whose hash an earlier one has (forced here: SipHash clashes are not
+        // found by chance) still gets its own id and is found again.
+        t.ix.insert(Table::hash("sess-3"), 0);
+        assert_eq!(t.get("sess-3"), None);
+        assert_eq!(t.id("sess-3", 10), Some(3));
+        assert_eq!(t.get("sess-3"), Some(3));
+        assert_eq!(t.get("sess-1"), Some(0));
+        assert_eq!(
+            t.names().collect::<Vec<_>>(),
+            ["sess-1", "", "sess-2", "sess-3"]
+        );
+        // Full: no id, nothing kept.
+        assert_eq!(t.id("sess-4", 4), None);
+        assert_eq!(t.len(), 4);
+    }
 
     fn flow(user: Option<&str>, src: &str) -> Event {
         let mut e = Event::new(
