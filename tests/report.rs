@@ -15,6 +15,7 @@ fn render_case(case: &fx::Case, now: chrono::DateTime<chrono::Utc>) -> Rendered 
         collected: &case.out.collected,
         events: &case.out.events,
         compact: None,
+        released: None,
         timeline_head: &case.out.timeline_head,
         concl: &case.concl,
         custody: &custody,
@@ -67,6 +68,49 @@ fn golden_documents() {
 }
 
 /// Markdown events that would make log text live: raw HTML, links off the page, images.
+/// `irpack run` builds the model in two halves and frees the events between them: the second
+/// half, given no events, must build the same model as one pass over all of them.
+#[test]
+fn model_built_after_the_events_are_gone_is_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = fx::build(&dir.path().join("case"), "Move to RSS | archive");
+    let custody = fx::custody_entries(&case.out.case_dir);
+    fn input<'a>(
+        case: &'a fx::Case,
+        custody: &'a [irpack::evidence::custody::CustodyEntry],
+        events: &'a [irpack::event::Event],
+        released: Option<irpack::report::Released>,
+    ) -> ReportInput<'a> {
+        ReportInput {
+            collected: &case.out.collected,
+            events,
+            compact: None,
+            released,
+            timeline_head: &case.out.timeline_head,
+            concl: &case.concl,
+            custody,
+            now: fx::clock(),
+            tool: "irpack 0.0.0-test".into(),
+        }
+    }
+    let whole = report::model::build(&input(&case, &custody, &case.out.events, None));
+    let parts = report::model::EventParts::of(&input(&case, &custody, &case.out.events, None));
+    assert!(parts.events > 0);
+    let split = report::model::finish(&input(&case, &custody, &[], Some(parts.released())), parts);
+    let json = |m: &report::model::Model| serde_json::to_string(m).unwrap();
+    assert!(!whole.key_timeline.rows.is_empty() && !whole.activity.is_empty());
+    let (a, b) = (json(&split), json(&whole));
+    if a != b {
+        let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        let from = at.saturating_sub(300);
+        panic!(
+            "differs at byte {at}:\nsplit: {}\nwhole: {}",
+            &a[from..(at + 200).min(a.len())],
+            &b[from..(at + 200).min(b.len())]
+        );
+    }
+}
+
 fn live_markup(md: &str) -> Vec<String> {
     Parser::new_ext(md, Options::ENABLE_TABLES)
         .filter_map(|e| match e {

@@ -43,6 +43,7 @@ fn render(f: &Folder, events: &[Event], concl: &Conclusions) -> Rendered {
         collected: f.collected,
         events,
         compact: None,
+        released: None,
         timeline_head: f.head,
         concl,
         custody: &custody,

@@ -140,23 +140,25 @@ pub fn report_and_package(
         collected: &out.collected,
         events: &out.events,
         compact: out.compacted(),
+        released: None,
         timeline_head: &out.timeline_head,
         concl,
         custody: &entries,
         now,
         tool: crate::tool_version(),
     };
-    let model = report::model::build(&input);
-    crate::profile::mark("report model");
-    // The model read the compact records (on disk in `run`): a failed read means it lacks
-    // some, so nothing is written from it.
+    // What the report reads from the events first; the rest of the model reads the
+    // conclusions only, so the events can go before it is built.
+    let parts = report::model::EventParts::of(&input);
+    crate::profile::mark("report: event parts");
+    // They read the compact records (on disk in `run`): a failed read means they lack
+    // some, so nothing is written from them.
     if let Some(message) = out.flows.error() {
         return Err(PackageError::Other {
             path: case_dir.display().to_string(),
             message,
         });
     }
-    // The model holds what the report shows; from here on nothing reads the events.
     if pkg.release_events && !pkg.redact {
         drop(std::mem::take(&mut out.events));
         drop(std::mem::take(&mut out.flows));
@@ -164,6 +166,19 @@ pub fn report_and_package(
         crate::pipeline::release_freed_memory();
         crate::profile::mark("held events released");
     }
+    let input = ReportInput {
+        collected: &out.collected,
+        events: &[],
+        compact: None,
+        released: Some(parts.released()),
+        timeline_head: &out.timeline_head,
+        concl,
+        custody: &entries,
+        now,
+        tool: crate::tool_version(),
+    };
+    let model = report::model::finish(&input, parts);
+    crate::profile::mark("report model");
     // Only the redacted copy needs the model as a JSON value (it rewrites it); taken now,
     // because rendering consumes the model.
     let model_value = pkg

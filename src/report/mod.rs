@@ -44,6 +44,10 @@ pub struct ReportInput<'a> {
     pub events: &'a [Event],
     /// Flows held compactly beside `events` (`pipeline::RunOptions::compact_flows`).
     pub compact: Option<crate::timeline::flowstore::Compacted<'a>>,
+    /// What the report still needs to know of the events once `events` and `compact` no
+    /// longer hold them (the model's second half, [`model::finish`], is built after
+    /// `irpack run` freed them).
+    pub released: Option<Released>,
     pub timeline_head: &'a str,
     pub concl: &'a Conclusions,
     /// The custody log as it stands when the report is written.
@@ -56,9 +60,18 @@ pub struct ReportInput<'a> {
 impl ReportInput<'_> {
     /// Events on the timeline, flows held compactly included.
     pub fn event_count(&self) -> usize {
-        self.compact
-            .map_or(self.events.len(), |c| c.total(self.events.len()))
+        self.released.as_ref().map(|r| r.events).unwrap_or_else(|| {
+            self.compact
+                .map_or(self.events.len(), |c| c.total(self.events.len()))
+        })
     }
+}
+
+/// What was known of the events before they were freed: how many, and their sources.
+#[derive(Debug, Clone, Default)]
+pub struct Released {
+    pub events: usize,
+    pub sources: std::collections::BTreeSet<String>,
 }
 
 /// The four documents, as text.

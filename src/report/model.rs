@@ -434,14 +434,74 @@ fn dedup_ci(items: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 pub fn build(input: &ReportInput) -> Model {
-    let idx = EventIndex::with_compacted(input.events, input.compact);
-    let concl = input.concl;
-    let case = &input.collected.case;
-    let analysis = &concl.analysis;
+    finish(input, EventParts::of(input))
+}
 
-    let key_timeline = keytimeline::build(&idx, concl);
-    let linked: BTreeSet<String> = key_timeline.rows.iter().map(|r| r.short.clone()).collect();
-    let refs = |hashes: &mut dyn Iterator<Item = &String>| -> Vec<Ref> {
+/// The parts of the model read from the events themselves (held and compact): everything
+/// else is read from the conclusions. Built first, so `irpack run` can free the events
+/// before the rest of the model (the larger part, for a case with many findings) is built.
+pub struct EventParts {
+    key_timeline: keytimeline::KeyTimeline,
+    first_event: Option<DateTime<Utc>>,
+    last_event: Option<DateTime<Utc>>,
+    activity: Vec<SourceActivity>,
+    iocs: IocView,
+    chart: svg::Chart,
+    zones: inventory::ZoneView,
+    /// Events on the timeline, flows held compactly included.
+    pub events: usize,
+}
+
+impl EventParts {
+    /// What the rest of the report needs to know of the events once they are gone.
+    pub fn released(&self) -> super::Released {
+        super::Released {
+            events: self.events,
+            sources: self.activity.iter().map(|a| a.source.clone()).collect(),
+        }
+    }
+
+    pub fn of(input: &ReportInput) -> EventParts {
+        let idx = EventIndex::with_compacted(input.events, input.compact);
+        let key_timeline = keytimeline::build(&idx, input.concl);
+        let linked = linked(&key_timeline);
+        let iocs = iocs(input, &idx, &refs_with(&linked));
+        let flows = input.compact.map(|c| c.flows);
+        EventParts {
+            first_event: input
+                .events
+                .first()
+                .map(|e| e.time)
+                .into_iter()
+                .chain(flows.and_then(FlowStore::first_time))
+                .min(),
+            last_event: input
+                .events
+                .last()
+                .map(|e| e.time)
+                .into_iter()
+                .chain(flows.and_then(FlowStore::last_time))
+                .max(),
+            activity: source_activity_with(input.events, flows),
+            iocs,
+            chart: svg::Chart::build_with(input.events, flows, &input.concl.analysis.findings),
+            zones: inventory::zones(input),
+            events: input.event_count(),
+            key_timeline,
+        }
+    }
+}
+
+/// Short hashes of the events the key timeline shows (a reference to one links to it).
+fn linked(k: &keytimeline::KeyTimeline) -> BTreeSet<String> {
+    k.rows.iter().map(|r| r.short.clone()).collect()
+}
+
+/// References to events by short hash, once each, linked when the key timeline shows them.
+fn refs_with(
+    linked: &BTreeSet<String>,
+) -> impl Fn(&mut dyn Iterator<Item = &String>) -> Vec<Ref> + '_ {
+    move |hashes| {
         let mut seen = BTreeSet::new();
         hashes
             .filter(|h| is_event_hash(h))
@@ -452,24 +512,27 @@ pub fn build(input: &ReportInput) -> Model {
                 short: s,
             })
             .collect()
-    };
+    }
+}
 
-    let flows = input.compact.map(|c| c.flows);
-    let first_event = input
-        .events
-        .first()
-        .map(|e| e.time)
-        .into_iter()
-        .chain(flows.and_then(FlowStore::first_time))
-        .min();
-    let last_event = input
-        .events
-        .last()
-        .map(|e| e.time)
-        .into_iter()
-        .chain(flows.and_then(FlowStore::last_time))
-        .max();
-    let activity = source_activity_with(input.events, flows);
+/// The model, from the parts read from the events and the rest of `input`, whose events
+/// it does not read (`input` may hold none by now, with `released` set).
+pub fn finish(input: &ReportInput, parts: EventParts) -> Model {
+    let concl = input.concl;
+    let case = &input.collected.case;
+    let analysis = &concl.analysis;
+    let EventParts {
+        key_timeline,
+        first_event,
+        last_event,
+        activity,
+        iocs,
+        chart,
+        zones,
+        events,
+    } = parts;
+    let linked = linked(&key_timeline);
+    let refs = refs_with(&linked);
 
     let meta = Meta {
         case_id: case.case_id.clone(),
@@ -492,7 +555,7 @@ pub fn build(input: &ReportInput) -> Model {
         tool: input.tool.clone(),
         generated_at: t(input.now),
         timeline_head: input.timeline_head.to_string(),
-        events: input.event_count(),
+        events,
         evidence_items: input.collected.files.len(),
         package_name: format!("{}.zip", case.case_id),
     };
@@ -726,14 +789,11 @@ pub fn build(input: &ReportInput) -> Model {
         .collect();
 
     let users = user_sections(input, &scope_users);
-    let iocs = iocs(input, &idx, &refs);
     let inventory = inventory::inventory(input);
-    let zones = inventory::zones(input);
     let geo = inventory::geo(input);
     let custody = inventory::custody(input);
     let lessons = lessons::derive(input, &activity);
     let runbook = runbook::rows(input, &refs);
-    let chart = svg::Chart::build_with(input.events, flows, &analysis.findings);
     let summary = executive_summary(input, &scope_users, &activity);
     let notification =
         notify::notification(input, &scope_users, &containment, &actions, &regulatory);

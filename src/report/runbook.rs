@@ -94,6 +94,10 @@ pub fn family_present(input: &ReportInput, fam: Family) -> bool {
         || input
             .compact
             .is_some_and(|c| c.flows.per_source().keys().any(|s| srcs.contains(s)))
+        || input
+            .released
+            .as_ref()
+            .is_some_and(|r| r.sources.iter().any(|s| srcs.contains(&s.as_str())))
 }
 
 struct Ctx<'a, 'b> {
