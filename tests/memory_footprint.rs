@@ -224,3 +224,23 @@ fn compact_records_are_not_held_in_memory() {
         "the peak grew with the records: {small_peak} -> {big_peak} bytes"
     );
 }
+
+/// The bundled gazetteer is held from the analysis's first step to the end of the run, at
+/// every input size: its ~34k cities in one sorted table with their names in one buffer
+/// (2.4 MB with the country and state tables), where a map keyed by owned strings with a
+/// list per name made it 14.5 MB. The
+/// first call here is the one that builds it (nothing else in this binary locates places).
+#[test]
+fn gazetteer_is_small() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = live();
+    let g = irpack::analysis::geo::gazetteer();
+    let held = live() - before;
+    eprintln!("gazetteer: {} cities, {held} bytes", g.city_count());
+    assert!(g.city_count() > 30_000);
+    assert!(
+        held > 0,
+        "the gazetteer was built before this test measured it"
+    );
+    assert!(held < 3 << 20, "the gazetteer holds {held} bytes");
+}

@@ -93,9 +93,15 @@ struct Country {
     radius_km: f64,
 }
 
+/// One gazetteer city: its folded name is `len` bytes at `name` in [`Gazetteer::names`].
+/// 40 bytes, where a map keyed by owned strings with a list per key took ~250 per city (the
+/// analysis holds the table from its first step to the end of the run).
 #[derive(Debug, Clone)]
 struct City {
-    admin1: String,
+    name: u32,
+    len: u16,
+    cc: [u8; 2],
+    admin1: &'static str,
     lat: f64,
     lon: f64,
 }
@@ -105,8 +111,10 @@ pub struct Gazetteer {
     countries: HashMap<String, Country>,
     /// Folded country name → ISO code.
     country_names: HashMap<String, String>,
-    /// (folded city name, cc) → cities, most populous first.
-    cities: HashMap<(String, String), Vec<City>>,
+    /// Cities ordered by (folded name, cc), most populous first within each.
+    cities: Vec<City>,
+    /// The folded city names, one after another.
+    names: String,
     /// (cc, admin1 code) → folded admin1 name.
     admin1: HashMap<(String, String), String>,
 }
@@ -150,7 +158,7 @@ const COUNTRY_ALIASES: &[(&str, &str)] = &[
 ];
 
 impl Gazetteer {
-    fn parse(countries: &str, admin1: &str, cities: &str) -> Self {
+    fn parse(countries: &str, admin1: &str, cities: &'static str) -> Self {
         let mut g = Gazetteer::default();
         for r in rows(countries) {
             if let [cc, name, lat, lon, radius] = r[..] {
@@ -183,19 +191,51 @@ impl Gazetteer {
         }
         for r in rows(cities) {
             if let [name, cc, a1, lat, lon] = r[..] {
-                if let (Ok(lat), Ok(lon)) = (lat.parse(), lon.parse()) {
-                    g.cities
-                        .entry((fold(name), cc.to_string()))
-                        .or_default()
-                        .push(City {
-                            admin1: a1.to_string(),
-                            lat,
-                            lon,
-                        });
-                }
+                let folded = fold(name);
+                let (Ok(lat), Ok(lon), Ok(at), Ok(len), Ok(cc)) = (
+                    lat.parse(),
+                    lon.parse(),
+                    u32::try_from(g.names.len()),
+                    u16::try_from(folded.len()),
+                    <[u8; 2]>::try_from(cc.as_bytes()),
+                ) else {
+                    continue;
+                };
+                g.names.push_str(&folded);
+                g.cities.push(City {
+                    name: at,
+                    len,
+                    cc,
+                    admin1: a1,
+                    lat,
+                    lon,
+                });
             }
         }
+        // Stable: the file lists the most populous first, and each name keeps that order.
+        let mut cities = std::mem::take(&mut g.cities);
+        cities.sort_by(|a, b| g.city_key(a).cmp(&g.city_key(b)));
+        g.cities = cities;
+        g.cities.shrink_to_fit();
+        g.names.shrink_to_fit();
         g
+    }
+
+    fn city_key<'a>(&'a self, c: &City) -> (&'a str, [u8; 2]) {
+        let at = c.name as usize;
+        let name = self.names.get(at..at + c.len as usize).unwrap_or("");
+        (name, c.cc)
+    }
+
+    /// The cities of one (folded name, cc), most populous first.
+    fn cities_named(&self, name: &str, cc: &str) -> &[City] {
+        let Ok(cc) = <[u8; 2]>::try_from(cc.as_bytes()) else {
+            return &[];
+        };
+        let key = (name, cc);
+        let from = self.cities.partition_point(|c| self.city_key(c) < key);
+        let to = from + self.cities[from..].partition_point(|c| self.city_key(c) == key);
+        &self.cities[from..to]
     }
 
     pub fn country_count(&self) -> usize {
@@ -203,7 +243,7 @@ impl Gazetteer {
     }
 
     pub fn city_count(&self) -> usize {
-        self.cities.values().map(Vec::len).sum()
+        self.cities.len()
     }
 
     /// ISO 3166-1 alpha-2 code for a code or an English country name.
@@ -224,13 +264,13 @@ impl Gazetteer {
 
     /// A city by name within a country; the state breaks ties, else the most populous wins.
     fn city(&self, name: &str, state: Option<&str>, cc: &str) -> Option<&City> {
-        let list = self.cities.get(&(fold(name), cc.to_string()))?;
+        let list = self.cities_named(&fold(name), cc);
         if let Some(st) = state.map(fold).filter(|s| !s.is_empty()) {
             if let Some(c) = list.iter().find(|c| {
                 c.admin1.eq_ignore_ascii_case(&st)
                     || self
                         .admin1
-                        .get(&(cc.to_string(), c.admin1.clone()))
+                        .get(&(cc.to_string(), c.admin1.to_string()))
                         .is_some_and(|n| *n == st)
             }) {
                 return Some(c);
