@@ -418,6 +418,7 @@ fn collect_impl(
         held.2 = w.finish().map_err(io_err(&flows_path))?;
     }
     std::fs::remove_dir_all(&spill_dir).map_err(io_err(&spill_dir))?;
+    release_freed_memory();
     crate::profile::mark("merge (jsonl + csv)");
     for (k, n) in &merged.folded_assumed_zones {
         if let Some(z) = zones.get_mut(k) {
@@ -1075,6 +1076,9 @@ fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     // Shared among themselves as the parse shares held events' strings: M365 activity read
     // back as key-timeline context can be tens of thousands of events.
     let mut interner = crate::event::Interner::default();
+    // Exactly: doubling a vector of the held events would reserve as much again.
+    out.events.reserve_exact(read.len());
+    out.positions.reserve_exact(read.len());
     for (line, mut e) in read {
         interner.event(&mut e);
         out.positions.push(line);
