@@ -95,7 +95,7 @@ impl<'a> Input<'a> {
             evidence_sha256: self.shared_sha256.clone(),
             evidence_path: self.evidence_path.into(),
             record_no,
-            line: self.lines.line_of(start),
+            line: self.lines.line_of(self.text, start),
             byte_offset: self.base_offset + start as u64,
             byte_len: (end - start) as u64,
             raw_sha256: <[u8; 32]>::from(Sha256::digest(raw)).into(),

@@ -625,7 +625,7 @@ fn parse_record(
     };
     for &(s, e) in &rec.lines {
         let line = &text[s..e];
-        let line_no = || input.lines.line_of(s);
+        let line_no = || input.lines.line_of(input.text, s);
         let Some((name, raw)) = split_attr(line) else {
             let line_no = line_no();
             return reject(format!(

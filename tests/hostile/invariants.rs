@@ -79,10 +79,10 @@ pub fn check_parsed(bytes: &[u8], path: &str, sha: &str, parsed: &Parsed) -> Res
                 "{what}: raw_sha256 does not match the bytes at {off}+{len}"
             ));
         }
-        if line != lines.line_of(ts) {
+        if line != lines.line_of(&decoded.text, ts) {
             return Err(format!(
                 "{what}: line {line} but the span starts on line {}",
-                lines.line_of(ts)
+                lines.line_of(&decoded.text, ts)
             ));
         }
         Ok(())
