@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use thin_vec::ThinVec;
 
+use crate::rcvec::RcVec;
+
 /// What kind of thing happened, in OCSF-like classes so exports map one to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,8 +88,13 @@ struct ProvenanceSer<'a> {
 /// JSON (an object in key order), kept as one sorted vector. The analysis holds every event,
 /// and a B-tree node has room for 11 entries (~640 bytes) however few the event keeps.
 /// Keys are [`SharedStr`]s: they come from a few dozen names, so held events share them.
+///
+/// The vector is an [`RcVec`]: a parser builds and changes the map in place (the block is
+/// its own), and an [`Interner`] makes held events whose trimmed maps are equal share one
+/// block (after the analysis trims them, 400k held sign-ins have a handful of distinct
+/// maps). Changing a shared map copies it first, so the other events keep theirs.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Extra(ThinVec<(SharedStr, serde_json::Value)>);
+pub struct Extra(RcVec<(SharedStr, serde_json::Value)>);
 
 /// A key for [`Extra`]. Keys come from a few hundred field names however many records
 /// there are, and a firewall record brings about a hundred: each thread keeps the names it
@@ -128,7 +135,12 @@ impl ExtraKey for &SharedStr {
 
 impl Extra {
     pub fn new() -> Self {
-        Extra(ThinVec::new())
+        Extra(RcVec::new())
+    }
+
+    /// Whether `a` and `b` hold the same block (shared by an [`Interner`]).
+    pub fn ptr_eq(a: &Extra, b: &Extra) -> bool {
+        RcVec::ptr_eq(&a.0, &b.0)
     }
 
     fn find(&self, k: &str) -> Result<usize, usize> {
@@ -140,7 +152,7 @@ impl Extra {
     }
 
     pub fn get_mut(&mut self, k: &str) -> Option<&mut serde_json::Value> {
-        self.find(k).ok().map(|i| &mut self.0[i].1)
+        self.find(k).ok().map(|i| &mut self.0.make_mut()[i].1)
     }
 
     pub fn contains_key(&self, k: &str) -> bool {
@@ -151,7 +163,7 @@ impl Extra {
     pub fn insert(&mut self, k: impl ExtraKey, v: serde_json::Value) -> Option<serde_json::Value> {
         let k = k.into_key();
         match self.find(&k) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
+            Ok(i) => Some(std::mem::replace(&mut self.0.make_mut()[i].1, v)),
             Err(i) => {
                 self.0.insert(i, (k, v));
                 None
@@ -182,7 +194,7 @@ impl Extra {
             return;
         }
         // Stable: entries already there, then new ones in the order given, stay first.
-        self.0.sort_by(|a, b| a.0.cmp(&b.0));
+        self.0.make_mut().sort_by(|a, b| a.0.cmp(&b.0));
         self.0.dedup_by(|later, first| later.0 == first.0);
     }
 
@@ -247,7 +259,7 @@ impl<'a> ExtraEntry<'a> {
                 i
             }
         };
-        &mut self.map.0[i].1
+        &mut self.map.0.make_mut()[i].1
     }
 }
 
@@ -258,9 +270,9 @@ impl<K: ExtraKey> FromIterator<(K, serde_json::Value)> for Extra {
             it.into_iter().map(|(k, v)| (k.into_key(), v)).collect();
         // Stable, so equal keys stay in insertion order and the last one can win.
         v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: ThinVec<(SharedStr, serde_json::Value)> = ThinVec::with_capacity(v.len());
+        let mut out: RcVec<(SharedStr, serde_json::Value)> = RcVec::with_capacity(v.len());
         for (k, val) in v {
-            match out.last_mut() {
+            match out.make_mut().last_mut() {
                 Some(last) if last.0 == k => last.1 = val,
                 _ => out.push((k, val)),
             }
@@ -279,7 +291,7 @@ impl<K: ExtraKey> Extend<(K, serde_json::Value)> for Extra {
 
 impl IntoIterator for Extra {
     type Item = (SharedStr, serde_json::Value);
-    type IntoIter = thin_vec::IntoIter<(SharedStr, serde_json::Value)>;
+    type IntoIter = crate::rcvec::IntoIter<(SharedStr, serde_json::Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
@@ -868,8 +880,9 @@ impl<'de> Deserialize<'de> for ShortStr {
 /// once per item, not once per event); the timeline reader one per read.
 ///
 /// Only fields whose values repeat across events go through it: interning a value seen once
-/// costs its set entry and saves nothing, so request and correlation ids, session ids and
-/// `extra` values (JSON values own their strings) are left alone. An address too long to be
+/// costs its set entry and saves nothing, so request and correlation ids and session ids
+/// are left alone. Whole `extra` maps are shared (a trimmed one repeats across events; its
+/// values are JSON values, which own their strings, so sharing them one by one would not do). An address too long to be
 /// held in place (IPv6) is shared, and a held event's original time text is empty.
 #[derive(Default)]
 pub struct Interner {
@@ -877,6 +890,88 @@ pub struct Interner {
     geos: std::collections::HashSet<GeoKey>,
     devices: std::collections::HashSet<Arc<Device>>,
     mfas: std::collections::HashSet<Arc<Mfa>>,
+    extras: std::collections::HashSet<ExtraByContent>,
+}
+
+/// An `extra` map compared and hashed by what it serializes to: numbers by kind and bits
+/// (`0.0 == -0.0`, and `serde_json`'s `Value` has no `Hash`), so only maps whose JSON is
+/// byte-identical share a block.
+struct ExtraByContent(Extra);
+
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Null, V::Null) => true,
+        (V::Bool(x), V::Bool(y)) => x == y,
+        (V::Number(x), V::Number(y)) => number_bits(x) == number_bits(y),
+        (V::String(x), V::String(y)) => x == y,
+        (V::Array(x), V::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b))
+        }
+        (V::Object(x), V::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_json(va, vb))
+        }
+        _ => false,
+    }
+}
+
+fn hash_json<H: std::hash::Hasher>(v: &serde_json::Value, h: &mut H) {
+    use serde_json::Value as V;
+    use std::hash::Hash;
+    std::mem::discriminant(v).hash(h);
+    match v {
+        V::Null => {}
+        V::Bool(b) => b.hash(h),
+        V::Number(n) => number_bits(n).hash(h),
+        V::String(s) => s.hash(h),
+        V::Array(a) => {
+            a.len().hash(h);
+            a.iter().for_each(|v| hash_json(v, h));
+        }
+        V::Object(o) => {
+            o.len().hash(h);
+            for (k, v) in o {
+                k.hash(h);
+                hash_json(v, h);
+            }
+        }
+    }
+}
+
+/// A number's kind (unsigned, negative, float) and bits.
+fn number_bits(n: &serde_json::Number) -> (u8, u64) {
+    if let Some(u) = n.as_u64() {
+        (0, u)
+    } else if let Some(i) = n.as_i64() {
+        (1, i as u64)
+    } else {
+        (2, n.as_f64().map_or(0, f64::to_bits))
+    }
+}
+
+impl PartialEq for ExtraByContent {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.0 .0, &other.0 .0);
+        a.len() == b.len()
+            && a.iter()
+                .zip(b.iter())
+                .all(|((ka, va), (kb, vb))| ka == kb && same_json(va, vb))
+    }
+}
+
+impl Eq for ExtraByContent {}
+
+impl std::hash::Hash for ExtraByContent {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.len().hash(h);
+        for (k, v) in self.0.iter() {
+            k.as_str().hash(h);
+            hash_json(v, h);
+        }
+    }
 }
 
 /// A location compared and hashed by the bits of its coordinates, so `Eq` and `Hash` agree
@@ -946,6 +1041,25 @@ impl Interner {
         }
     }
 
+    /// The one shared block of `extra`'s content (its keys shared, the first time).
+    fn share_extra(&mut self, extra: &mut Extra) {
+        if extra.is_empty() {
+            return;
+        }
+        let key = ExtraByContent(std::mem::take(extra));
+        match self.extras.get(&key) {
+            Some(a) => *extra = a.0.clone(),
+            None => {
+                let mut key = key;
+                for (k, _) in key.0 .0.make_mut() {
+                    self.share(k);
+                }
+                *extra = key.0.clone();
+                self.extras.insert(key);
+            }
+        }
+    }
+
     /// Share what `e` holds with the events interned before it.
     pub fn event(&mut self, e: &mut Event) {
         for s in [
@@ -990,9 +1104,7 @@ impl Interner {
             self.share(&mut p.evidence_path);
             self.share_opt(&mut p.decoded_from);
         }
-        for (k, _) in e.extra.0.iter_mut() {
-            self.share(k);
-        }
+        self.share_extra(&mut e.extra);
         for t in e.targets.iter_mut() {
             self.share_opt(&mut t.kind);
             self.share_opt(&mut t.id);
@@ -1773,6 +1885,74 @@ mod tests {
         assert_eq!(serde_json::to_string(&back).unwrap(), r#"{"a":2,"b":3}"#);
         x.retain(|k, _| k.starts_with('a'));
         assert_eq!(x.keys().collect::<Vec<_>>(), ["alpha", "alpha2"]);
+    }
+
+    /// Held events whose trimmed `extra` maps are equal share one block once interned;
+    /// changing one map copies it, the others keep what they had; maps whose JSON differs
+    /// (`0.0` and `-0.0` compare equal as numbers) do not share.
+    #[test]
+    fn interned_extras_share_one_block_and_copy_on_change() {
+        let base = Event::new(
+            Utc::now(),
+            "t",
+            "UTC",
+            "entra_signin",
+            "graph_json",
+            EventClass::Authentication,
+            "sign_in",
+            "op",
+            Outcome::Failure,
+            Provenance::default(),
+        );
+        let (mut a, mut b) = (base.clone(), base.clone());
+        for (e, name) in [(&mut a, "One"), (&mut b, "Two")] {
+            e.extra.insert("errorCode", json!(50126));
+            e.extra.insert("is_interactive", json!(true));
+            e.extra.insert("userDisplayName", json!(name));
+            e.remember_hash();
+            crate::analysis::trim_for_analysis(e);
+        }
+        assert_eq!(
+            a.extra.keys().collect::<Vec<_>>(),
+            ["errorCode", "is_interactive"]
+        );
+        assert_eq!(a.extra, b.extra);
+        assert!(!Extra::ptr_eq(&a.extra, &b.extra), "built apart");
+        let (ja, jb) = (a.canonical_json(), b.canonical_json());
+
+        let mut interner = Interner::default();
+        interner.event(&mut a);
+        interner.event(&mut b);
+        assert!(Extra::ptr_eq(&a.extra, &b.extra), "one block");
+        assert_eq!((a.canonical_json(), b.canonical_json()), (ja, jb.clone()));
+
+        a.extra.insert("errorCode", json!(0));
+        assert!(!Extra::ptr_eq(&a.extra, &b.extra));
+        assert_eq!(a.extra["errorCode"], json!(0));
+        assert_eq!(b.extra["errorCode"], json!(50126));
+        let mut c = b.clone();
+        assert!(Extra::ptr_eq(&c.extra, &b.extra));
+        *c.extra.get_mut("is_interactive").unwrap() = json!(false);
+        c.extra.entry("new").or_insert(json!(1));
+        c.extra.retain(|k, _| k != "errorCode");
+        assert_eq!(
+            c.extra.keys().collect::<Vec<_>>(),
+            ["is_interactive", "new"]
+        );
+        assert_eq!(b.canonical_json(), jb, "the shared map is unchanged");
+        drop(interner);
+        assert_eq!(b.canonical_json(), jb);
+
+        let mut interner = Interner::default();
+        let (mut z, mut n) = (base.clone(), base.clone());
+        z.extra.insert("x", json!(0.0));
+        n.extra.insert("x", json!(-0.0));
+        assert_eq!(z.extra, n.extra, "equal as numbers");
+        interner.event(&mut z);
+        interner.event(&mut n);
+        assert!(!Extra::ptr_eq(&z.extra, &n.extra));
+        assert_eq!(serde_json::to_string(&z.extra).unwrap(), r#"{"x":0.0}"#);
+        assert_eq!(serde_json::to_string(&n.extra).unwrap(), r#"{"x":-0.0}"#);
     }
 
     #[test]

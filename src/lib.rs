@@ -11,6 +11,7 @@ pub mod gen;
 pub mod package;
 pub mod pipeline;
 pub mod profile;
+pub mod rcvec;
 pub mod report;
 pub mod sources;
 pub mod timeline;
