@@ -495,11 +495,10 @@ pub fn merge_flows<J: Write + Send, C: Write + Send>(
 ) -> Result<Merged, SpillError> {
     let mut readers = Vec::with_capacity(runs.len());
     let mut heap = BinaryHeap::with_capacity(runs.len());
+    let buffer = merge_buffer(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let f = Consumed::open(&run.path).map_err(io(&run.path))?;
-        // One buffer per run, and a 4 GiB collection writes ~500 runs: 64 KiB each keeps
-        // them at 32 MB (256 KiB held 128 MB), and the runs are read from the page cache.
-        let mut r = BufReader::with_capacity(64 << 10, f);
+        let mut r = BufReader::with_capacity(buffer, f);
         if let Some(rec) = read_rec(&mut r).map_err(io(&run.path))? {
             heap.push(Head {
                 rec,
@@ -542,6 +541,20 @@ pub fn merge_flows<J: Write + Send, C: Write + Send>(
         WriteError::Merge(e) => e,
         WriteError::Io(e) => timeline()(e),
     })
+}
+
+/// All the merge's read buffers together, while each stays within
+/// [`MERGE_BUFFER_MIN`]..=[`MERGE_BUFFER_MAX`].
+pub const MERGE_BUFFERS_BYTES: usize = 16 << 20;
+pub const MERGE_BUFFER_MIN: usize = 16 << 10;
+pub const MERGE_BUFFER_MAX: usize = 64 << 10;
+
+/// The read buffer of each of `runs` runs. One buffer per run, and a 4 GiB collection
+/// writes ~900 runs: 64 KiB each held 55 MB beside the held events, so the buffers share a
+/// fixed budget instead (~19 KiB each there; 256 KiB each once held 128 MB). The runs are
+/// read back from the page cache, where a smaller read costs a system call, not a seek.
+pub fn merge_buffer(runs: usize) -> usize {
+    (MERGE_BUFFERS_BYTES / runs.max(1)).clamp(MERGE_BUFFER_MIN, MERGE_BUFFER_MAX)
 }
 
 /// Merge sorted in-memory runs (tests, small inputs): the same output as [`merge`].
@@ -871,6 +884,20 @@ impl<'f> Writer<'f> {
 
 #[cfg(test)]
 mod tests {
+    /// The merge's buffers stay within their budget from 256 runs (1 GiB of input writes
+    /// ~220) up to 1,024, and no single buffer leaves its bounds.
+    #[test]
+    fn merge_buffers_share_a_budget() {
+        use super::*;
+        assert_eq!(merge_buffer(0), MERGE_BUFFER_MAX);
+        assert_eq!(merge_buffer(10), MERGE_BUFFER_MAX);
+        for runs in [256, 300, 900, 1024] {
+            assert!(runs * merge_buffer(runs) <= MERGE_BUFFERS_BYTES, "{runs}");
+            assert!(merge_buffer(runs) >= MERGE_BUFFER_MIN);
+        }
+        assert_eq!(merge_buffer(100_000), MERGE_BUFFER_MIN);
+    }
+
     use super::*;
     use crate::event::{EventClass, Outcome, Provenance};
     use chrono::TimeZone;
