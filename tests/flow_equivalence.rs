@@ -531,7 +531,7 @@ fn on_disk_store_equals_the_in_memory_one() {
     let mut mem = FlowStore::default();
     let mut lines = Vec::new();
     for (line, e) in full.events.iter().enumerate() {
-        if compactor.compact(e) && mem.push(e, rank(&e.provenance.evidence_path)) {
+        if compactor.compact(e) && mem.push(e, rank(e.evidence_path())) {
             lines.push(line as u64);
         }
     }
