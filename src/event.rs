@@ -58,23 +58,22 @@ pub struct Provenance {
     pub decoded_from: Option<SharedStr>,
 }
 
-/// The part of an event's [`Provenance`] that a held event keeps: the item, and the record
-/// and line the findings and the report cite. The raw record's place and hash (only the
-/// timeline, its exports and `verify` read them) are in [`Cold`], so a held event does not
-/// pay 64 bytes for them; [`Event::full_provenance`] puts the two together again.
+/// The part of an event's [`Provenance`] that a held event keeps: the record number, which
+/// orders events of equal time from one item (`pipeline::timeline_order`, the merge's
+/// folds). The item's hash and path, the line, and the raw record's place and hash are in
+/// [`Cold`]: only the timeline, its exports and `verify` read them (no rule or report
+/// section does), so a held event does not pay 88 bytes for them;
+/// [`Event::full_provenance`] puts the two together again.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
-    pub evidence_sha256: SharedStr,
-    pub evidence_path: SharedStr,
     pub record_no: u64,
-    pub line: u64,
 }
 
 /// [`Provenance`] as it serializes, from an event's [`Origin`] and [`Cold`] parts.
 #[derive(Serialize)]
 struct ProvenanceSer<'a> {
-    evidence_sha256: &'a SharedStr,
-    evidence_path: &'a SharedStr,
+    evidence_sha256: &'a str,
+    evidence_path: &'a str,
     record_no: u64,
     line: u64,
     byte_offset: u64,
@@ -882,8 +881,9 @@ impl<'de> Deserialize<'de> for ShortStr {
 /// Only fields whose values repeat across events go through it: interning a value seen once
 /// costs its set entry and saves nothing, so request and correlation ids and session ids
 /// are left alone. Whole `extra` maps are shared (a trimmed one repeats across events; its
-/// values are JSON values, which own their strings, so sharing them one by one would not do). An address too long to be
-/// held in place (IPv6) is shared, and a held event's original time text is empty.
+/// values are JSON values, which own their strings, so sharing them one by one would not
+/// do). An address too long to be held in place (IPv6) is shared, and original time texts
+/// (unbounded variety; a held event has none) are left alone.
 #[derive(Default)]
 pub struct Interner {
     strs: std::collections::HashSet<SharedStr>,
@@ -1063,10 +1063,8 @@ impl Interner {
     /// Share what `e` holds with the events interned before it.
     pub fn event(&mut self, e: &mut Event) {
         for s in [
-            &mut e.time_original,
             &mut e.time_zone,
             &mut e.source,
-            &mut e.variant,
             &mut e.action,
             &mut e.operation,
         ] {
@@ -1087,7 +1085,14 @@ impl Interner {
         let cold = e.cold.0.as_deref_mut();
         let (dst_ip, copies) = match cold {
             Some(c) => {
-                self.share_opt(&mut c.decoded_from);
+                for s in [
+                    &mut c.decoded_from,
+                    &mut c.variant,
+                    &mut c.evidence_sha256,
+                    &mut c.evidence_path,
+                ] {
+                    self.share_opt(s);
+                }
                 (Some(&mut c.dst_ip), &mut c.also_seen_in[..])
             }
             None => (None, &mut [][..]),
@@ -1097,8 +1102,6 @@ impl Interner {
                 self.share(s);
             }
         }
-        self.share(&mut e.provenance.evidence_sha256);
-        self.share(&mut e.provenance.evidence_path);
         for p in copies {
             self.share(&mut p.evidence_sha256);
             self.share(&mut p.evidence_path);
@@ -1208,16 +1211,15 @@ pub struct Target {
 pub struct Event {
     /// UTC time of the event.
     pub time: DateTime<Utc>,
-    /// The timestamp text exactly as the source wrote it.
-    /// Shared, not a `String`: 8 bytes in every event where a `String` takes 24, and a held
-    /// event keeps none (no rule or report section reads it; the analysis trims it).
-    pub time_original: SharedStr,
+    /// The timestamp text exactly as the source wrote it is in [`Cold`]
+    /// ([`Event::time_original`]): no rule or report section reads it, and the analysis
+    /// trims it.
     /// The zone the original carried (`UTC`, `+01:00`) or that was assumed (`Europe/Berlin (assumed)`).
     pub time_zone: SharedStr,
     /// Source format id (`entra_signin`, `m365_ual`, `fortigate`, ...).
     pub source: SharedStr,
-    /// Variant within the format (`graph_json`, `portal_csv`, `sentinel_csv`, ...).
-    pub variant: SharedStr,
+    /// The variant within the format is in [`Cold`] ([`Event::variant`]): only the timeline
+    /// and its exports read it.
     pub class: EventClass,
     /// Normalized verb (see `crate::event::actions`).
     pub action: SharedStr,
@@ -1243,10 +1245,11 @@ pub struct Event {
     pub targets: ThinVec<Target>,
     /// Source fields kept verbatim (or decoded from nested JSON strings), sorted by key.
     pub extra: Extra,
-    /// Where the event came from (the raw record's place and hash are in [`Cold`]; the whole
-    /// is [`Event::full_provenance`]).
+    /// Where the event came from: its record number here, the rest in [`Cold`]; the whole
+    /// is [`Event::full_provenance`].
     pub provenance: Origin,
-    /// Ports, destination, byte counts, ids and copies: see [`Cold`]. Read with
+    /// Ports, destination, byte counts, ids, copies, original time text, variant and the
+    /// rest of the provenance: see [`Cold`]. Read with
     /// [`Event::cold`], written with [`Event::cold_mut`].
     cold: ColdBox,
     /// The hash the timeline recorded for this event, set only by the timeline readers so
@@ -1257,10 +1260,15 @@ pub struct Event {
 
 /// The facts of an event that a held event does not have: a sign-in or UAL record has no
 /// ports, destination or byte counts (flows and accounting, which do, are held as compact
-/// records on disk), the analysis trims its ids and its raw record's place and hash (no
-/// rule or report section reads them), and copies in other exports are rare. Boxed apart
-/// so they cost a held event one pointer instead of 216 bytes; a parsed event pays one
-/// block while it is parsed and written.
+/// records on disk), the analysis trims its ids, its original time text, its variant and
+/// its provenance but for the record number (no rule or report section reads them), and
+/// copies in other exports are rare. Boxed apart so they cost a held event one pointer
+/// instead of 256 bytes; a parsed event pays one block while it is parsed and written.
+///
+/// The texts kept here are `None` when empty (an empty text reads as `""`), so an event
+/// whose other cold facts are absent needs no block: set them through [`Event`]'s setters
+/// ([`Event::set_time_original`], [`Event::set_variant`], [`Event::set_provenance`]),
+/// which keep that form.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cold {
     pub src_port: Option<u16>,
@@ -1279,6 +1287,14 @@ pub struct Cold {
     pub byte_len: u64,
     pub raw_sha256: HexDigest,
     pub decoded_from: Option<SharedStr>,
+    /// [`Event::time_original`]; shared, not a `String` (parsers' texts repeat per item).
+    pub time_original: Option<SharedStr>,
+    /// [`Event::variant`].
+    pub variant: Option<SharedStr>,
+    /// [`Provenance::evidence_sha256`], [`Provenance::evidence_path`], [`Provenance::line`].
+    pub evidence_sha256: Option<SharedStr>,
+    pub evidence_path: Option<SharedStr>,
+    pub line: u64,
 }
 
 /// What [`Event::cold`] reads when an event has none.
@@ -1296,7 +1312,22 @@ static NO_COLD: Cold = Cold {
     byte_len: 0,
     raw_sha256: HexDigest::Text(String::new()),
     decoded_from: None,
+    time_original: None,
+    variant: None,
+    evidence_sha256: None,
+    evidence_path: None,
+    line: 0,
 };
+
+/// A text kept in [`Cold`]: `None` when empty.
+fn nonempty(s: SharedStr) -> Option<SharedStr> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A [`nonempty`] text read back.
+fn text(s: &Option<SharedStr>) -> &str {
+    s.as_deref().unwrap_or_default()
+}
 
 impl Cold {
     fn is_empty(&self) -> bool {
@@ -1332,10 +1363,10 @@ impl std::fmt::Debug for ColdBox {
 struct EventSer<'a> {
     #[serde(with = "utc_micros")]
     time: DateTime<Utc>,
-    time_original: &'a SharedStr,
+    time_original: &'a str,
     time_zone: &'a SharedStr,
     source: &'a SharedStr,
-    variant: &'a SharedStr,
+    variant: &'a str,
     class: EventClass,
     action: &'a SharedStr,
     operation: &'a SharedStr,
@@ -1456,10 +1487,10 @@ impl Serialize for Event {
         let c = self.cold();
         EventSer {
             time: self.time,
-            time_original: &self.time_original,
+            time_original: text(&c.time_original),
             time_zone: &self.time_zone,
             source: &self.source,
-            variant: &self.variant,
+            variant: text(&c.variant),
             class: self.class,
             action: &self.action,
             operation: &self.operation,
@@ -1487,10 +1518,10 @@ impl Serialize for Event {
             targets: &self.targets[..],
             extra: &self.extra,
             provenance: ProvenanceSer {
-                evidence_sha256: &self.provenance.evidence_sha256,
-                evidence_path: &self.provenance.evidence_path,
+                evidence_sha256: text(&c.evidence_sha256),
+                evidence_path: text(&c.evidence_path),
                 record_no: self.provenance.record_no,
-                line: self.provenance.line,
+                line: c.line,
                 byte_offset: c.byte_offset,
                 byte_len: c.byte_len,
                 raw_sha256: &c.raw_sha256,
@@ -1520,13 +1551,16 @@ impl<'de> Deserialize<'de> for Event {
             bytes_in: w.bytes_in,
             bytes_out: w.bytes_out,
             also_seen_in: w.also_seen_in,
+            time_original: nonempty(w.time_original),
+            variant: nonempty(w.variant),
+            evidence_sha256: nonempty(p.evidence_sha256),
+            evidence_path: nonempty(p.evidence_path),
+            line: p.line,
         };
         Ok(Event {
             time: w.time,
-            time_original: w.time_original,
             time_zone: w.time_zone,
             source: w.source,
-            variant: w.variant,
             class: w.class,
             action: w.action,
             operation: w.operation,
@@ -1546,10 +1580,7 @@ impl<'de> Deserialize<'de> for Event {
             targets: w.targets.into(),
             extra: w.extra,
             provenance: Origin {
-                evidence_sha256: p.evidence_sha256,
-                evidence_path: p.evidence_path,
                 record_no: p.record_no,
-                line: p.line,
             },
             cold: ColdBox((!cold.is_empty()).then(|| Box::new(cold))),
             timeline_sha256: HashMemo::default(),
@@ -1591,12 +1622,10 @@ impl Event {
         outcome: Outcome,
         provenance: Provenance,
     ) -> Self {
-        Event {
+        let mut e = Event {
             time,
-            time_original: time_original.into(),
             time_zone: time_zone.into(),
             source: SharedStr::named(source),
-            variant: SharedStr::named(variant),
             class,
             action: action.into(),
             operation: operation.into(),
@@ -1618,47 +1647,83 @@ impl Event {
             provenance: Origin::default(),
             cold: ColdBox::default(),
             timeline_sha256: HashMemo::default(),
+        };
+        e.set_time_original(time_original);
+        e.set_variant(SharedStr::named(variant));
+        e.set_provenance(provenance);
+        e
+    }
+
+    /// The timestamp text exactly as the source wrote it (`""` in a held event: the
+    /// analysis trims it).
+    pub fn time_original(&self) -> &str {
+        text(&self.cold().time_original)
+    }
+
+    pub fn set_time_original(&mut self, s: impl Into<SharedStr>) {
+        let s = nonempty(s.into());
+        if s.is_some() || self.cold.0.is_some() {
+            self.cold_mut().time_original = s;
         }
-        .with_provenance(provenance)
     }
 
-    fn with_provenance(mut self, p: Provenance) -> Self {
-        self.set_provenance(p);
-        self
+    /// Variant within the format (`graph_json`, `portal_csv`, `sentinel_csv`, ...); `""` in
+    /// a held event (the analysis trims it).
+    pub fn variant(&self) -> &str {
+        text(&self.cold().variant)
     }
 
-    /// Set where the event came from: the [`Origin`] in place, the raw record's place and
-    /// hash in [`Cold`].
+    pub fn set_variant(&mut self, s: impl Into<SharedStr>) {
+        let s = nonempty(s.into());
+        if s.is_some() || self.cold.0.is_some() {
+            self.cold_mut().variant = s;
+        }
+    }
+
+    /// [`Provenance::evidence_path`] (`""` in a held event).
+    pub fn evidence_path(&self) -> &str {
+        text(&self.cold().evidence_path)
+    }
+
+    /// [`Provenance::line`] (0 in a held event).
+    pub fn line(&self) -> u64 {
+        self.cold().line
+    }
+
+    /// Set where the event came from: the record number in place, the rest in [`Cold`].
     pub fn set_provenance(&mut self, p: Provenance) {
         self.provenance = Origin {
-            evidence_sha256: p.evidence_sha256,
-            evidence_path: p.evidence_path,
             record_no: p.record_no,
-            line: p.line,
         };
-        let raw_is_default = p.byte_offset == 0
+        let rest_is_default = p.evidence_sha256.is_empty()
+            && p.evidence_path.is_empty()
+            && p.line == 0
+            && p.byte_offset == 0
             && p.byte_len == 0
             && p.raw_sha256 == NO_COLD.raw_sha256
             && p.decoded_from.is_none();
-        if raw_is_default && self.cold.0.is_none() {
+        if rest_is_default && self.cold.0.is_none() {
             return;
         }
         let c = self.cold_mut();
+        c.evidence_sha256 = nonempty(p.evidence_sha256);
+        c.evidence_path = nonempty(p.evidence_path);
+        c.line = p.line;
         c.byte_offset = p.byte_offset;
         c.byte_len = p.byte_len;
         c.raw_sha256 = p.raw_sha256;
         c.decoded_from = p.decoded_from;
     }
 
-    /// The whole [`Provenance`]: the [`Origin`] and the raw record's place and hash. A held
-    /// event (trimmed for the analysis) has no raw record's place or hash any more.
+    /// The whole [`Provenance`]: the [`Origin`] and the rest kept in [`Cold`]. A held event
+    /// (trimmed for the analysis) has only its record number any more.
     pub fn full_provenance(&self) -> Provenance {
         let (o, c) = (&self.provenance, self.cold());
         Provenance {
-            evidence_sha256: o.evidence_sha256.clone(),
-            evidence_path: o.evidence_path.clone(),
+            evidence_sha256: c.evidence_sha256.clone().unwrap_or_default(),
+            evidence_path: c.evidence_path.clone().unwrap_or_default(),
             record_no: o.record_no,
-            line: o.line,
+            line: c.line,
             byte_offset: c.byte_offset,
             byte_len: c.byte_len,
             raw_sha256: c.raw_sha256.clone(),
@@ -2120,11 +2185,17 @@ mod tests {
         assert!(same(&originals[0].source, &originals[1].source));
         for (x, y) in [
             (&a.source, &c.source),
-            (&a.variant, &c.variant),
+            (
+                a.cold().variant.as_ref().unwrap(),
+                c.cold().variant.as_ref().unwrap(),
+            ),
             (&a.time_zone, &c.time_zone),
             (&a.action, &c.action),
             (&a.operation, &c.operation),
-            (&a.provenance.evidence_path, &c.provenance.evidence_path),
+            (
+                a.cold().evidence_path.as_ref().unwrap(),
+                c.cold().evidence_path.as_ref().unwrap(),
+            ),
             (a.user.as_ref().unwrap(), b.user.as_ref().unwrap()),
             (a.app.as_ref().unwrap(), c.app.as_ref().unwrap()),
             (
@@ -2137,8 +2208,8 @@ mod tests {
         assert!(!same(a.user.as_ref().unwrap(), c.user.as_ref().unwrap()));
         // Times are not interned: their variety is unbounded.
         assert!(!same(
-            &SharedStr::from(a.time_original.as_str()),
-            &SharedStr::from(b.time_original.as_str())
+            a.cold().time_original.as_ref().unwrap(),
+            b.cold().time_original.as_ref().unwrap()
         ));
         let arc = |e: &Event| e.geo.clone().unwrap();
         assert!(Arc::ptr_eq(&arc(a), &arc(b)));
@@ -2172,14 +2243,16 @@ mod tests {
         );
     }
 
-    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 256
-    /// bytes since the facts a held event lacks moved to [`Cold`] (it was 496).
+    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 216
+    /// bytes since the original time text, the variant and the provenance but for the
+    /// record number moved to [`Cold`] too (256 before; 496 before the first [`Cold`]).
     #[test]
     fn event_struct_size() {
         let n = std::mem::size_of::<Event>();
         eprintln!("size_of::<Event>() = {n}");
+        eprintln!("size_of::<Cold>() = {}", std::mem::size_of::<Cold>());
         assert!(
-            n <= 256,
+            n <= 216,
             "Event grew to {n} bytes; every held event pays it"
         );
     }
@@ -2318,10 +2391,11 @@ mod tests {
         assert_eq!(back.canonical_json(), j);
         // Absent facts are left out, as before; an event with none has no block.
         let bare: Event = serde_json::from_str(
-            r#"{"time":"2024-01-01T00:00:00.000000Z","time_original":"","time_zone":"UTC","source":"s","variant":"v","class":"authentication","action":"a","operation":"o","outcome":"unknown","provenance":{"evidence_sha256":"","evidence_path":"","record_no":0,"line":0,"byte_offset":0,"byte_len":0,"raw_sha256":""}}"#,
+            r#"{"time":"2024-01-01T00:00:00.000000Z","time_original":"","time_zone":"UTC","source":"s","variant":"","class":"authentication","action":"a","operation":"o","outcome":"unknown","provenance":{"evidence_sha256":"","evidence_path":"","record_no":5,"line":0,"byte_offset":0,"byte_len":0,"raw_sha256":""}}"#,
         )
         .unwrap();
         assert!(bare.cold.0.is_none());
+        assert_eq!(bare.provenance.record_no, 5);
         assert!(!bare.canonical_json().contains("port"));
     }
 
@@ -2329,19 +2403,30 @@ mod tests {
     /// not where it keeps it), and the analysis's trimming gives the block back.
     #[test]
     fn cold_part_compares_by_content_and_is_dropped_when_trimmed() {
-        let fresh = Event::new(
-            Utc::now(),
-            "t",
-            "UTC",
-            "entra_signin",
-            "graph_json",
-            EventClass::Authentication,
-            "sign_in",
-            "op",
-            Outcome::Success,
-            Provenance::default(),
-        );
+        let bare = |time_original: &str, variant: &str| {
+            Event::new(
+                DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap(),
+                time_original,
+                "UTC",
+                "entra_signin",
+                variant,
+                EventClass::Authentication,
+                "sign_in",
+                "op",
+                Outcome::Success,
+                Provenance::default(),
+            )
+        };
+        let fresh = bare("", "");
         assert!(fresh.cold.0.is_none(), "no block for no facts");
+        // Empty texts kept in the block read as absent ones.
+        let mut emptied = bare("t", "graph_json");
+        assert!(emptied.cold.0.is_some());
+        emptied.set_time_original("");
+        emptied.set_variant("");
+        assert_eq!(emptied, fresh);
+        emptied.drop_empty_cold();
+        assert!(emptied.cold.0.is_none());
         let mut set_none = fresh.clone();
         set_none.cold_mut().session_id = None;
         assert!(set_none.cold.0.is_some());
@@ -2361,8 +2446,12 @@ mod tests {
         assert!(e.cold().request_id.is_none() && e.cold().raw_sha256 == *"");
         assert_ne!(e.canonical_json(), full);
 
-        let mut signin = fresh.clone();
+        let mut signin = bare("2024-01-01T00:00:00Z", "graph_json");
         signin.set_provenance(Provenance {
+            evidence_sha256: "ab".repeat(32).into(),
+            evidence_path: "data/evidence/signins.json".into(),
+            record_no: 3,
+            line: 4,
             raw_sha256: HexDigest::from("cd".repeat(32).as_str()),
             byte_len: 10,
             ..Default::default()
@@ -2373,5 +2462,8 @@ mod tests {
         signin.remember_hash();
         crate::analysis::trim_for_analysis(&mut signin);
         assert!(signin.cold.0.is_none(), "a held sign-in keeps no block");
+        // Its record number, which orders events of equal time, stays in place.
+        assert_eq!(signin.provenance.record_no, 3);
+        assert_eq!((signin.time_original(), signin.variant()), ("", ""));
     }
 }

@@ -37,7 +37,7 @@ fn fortigate_cef_dispatches_to_fortigate_mapping() {
     assert!(p
         .events
         .iter()
-        .all(|e| e.source == "fortigate" && e.variant == "cef"));
+        .all(|e| e.source == "fortigate" && e.variant() == "cef"));
     let up = &p.events[0];
     assert_eq!(up.action, "vpn_tunnel_up");
     assert_eq!(up.user.as_deref(), Some("j.doe"));
@@ -84,7 +84,7 @@ fn panos_cef_firewall_and_cortex_forwarder() {
         (t.action.as_str(), t.operation.as_str()),
         ("flow_allowed", "TRAFFIC:end allow")
     );
-    assert_eq!(t.time_original, "Mar 14 2024 09:12:40");
+    assert_eq!(t.time_original(), "Mar 14 2024 09:12:40");
     assert_eq!(t.time_zone, "Europe/Berlin (assumed)");
     assert_eq!(t.time.to_rfc3339(), "2024-03-14T08:12:40+00:00");
     assert_eq!(
@@ -161,7 +161,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     common::check_provenance(&path, &p.events);
     let up = &p.events[0];
     assert_eq!(
-        (up.source.as_str(), up.variant.as_str(), up.action.as_str()),
+        (up.source.as_str(), up.variant(), up.action.as_str()),
         ("fortigate", "sentinel_csv", "vpn_tunnel_up")
     );
     assert_eq!(up.src_ip.as_deref(), Some("102.89.34.12"));
@@ -192,7 +192,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
         (cp.cold().bytes_out, cp.cold().bytes_in),
         (Some(48211), Some(1877420))
     );
-    assert_eq!(p.events[3].provenance.line, 5);
+    assert_eq!(p.events[3].line(), 5);
 
     let path = common::samples_dir().join("cef/commonsecuritylog.json");
     let p = common::parse_path(&path, &ParseContext::default());
@@ -201,7 +201,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     common::check_provenance(&path, &p.events);
     let gp = &p.events[0];
     assert_eq!(
-        (gp.source.as_str(), gp.variant.as_str(), gp.action.as_str()),
+        (gp.source.as_str(), gp.variant(), gp.action.as_str()),
         ("panos", "sentinel_json", "vpn_login")
     );
     assert_eq!(gp.time_zone, "Europe/Berlin");
@@ -246,7 +246,7 @@ CEF:0|Acme|X|1|1|n|1|rt=1710379025000 src=1.2.3.4\n";
         "{}",
         p.rejected[1].reason
     );
-    assert_eq!(p.events[1].provenance.line, 5);
+    assert_eq!(p.events[1].line(), 5);
 
     // CommonSecurityLog CSV with a row missing columns.
     let csv = "TimeGenerated [UTC],DeviceVendor,DeviceProduct,Activity,SourceIP\n\"3/14/2024, 1:25:00.000 AM\",Acme,X,Accept,10.0.0.1\n\"3/14/2024, 1:26:00.000 AM\",Acme\n";

@@ -34,20 +34,17 @@ fn corpus_elastic_diagnostic_lines() {
     assert_eq!((p.events.len(), p.rejected.len()), (3, 0));
     check_accounting(&bytes, &p);
     assert_eq!(
-        p.events
-            .iter()
-            .map(|e| e.provenance.line)
-            .collect::<Vec<_>>(),
+        p.events.iter().map(|e| e.line()).collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
     let e = &p.events[0];
-    assert_eq!(e.variant, "diagnostic_json");
+    assert_eq!(e.variant(), "diagnostic_json");
     assert_eq!(e.operation, "Add service principal credentials");
     assert_eq!(e.action, actions::OTHER);
     assert_eq!(e.class, EventClass::AccountChange);
     assert_eq!(e.outcome, Outcome::Success);
     assert_eq!(e.time.to_rfc3339(), "2022-01-22T18:15:02.516809300+00:00");
-    assert_eq!(e.time_original, "2022-01-22T18:15:02.5168093+00:00");
+    assert_eq!(e.time_original(), "2022-01-22T18:15:02.5168093+00:00");
     assert_eq!(e.time_zone, "UTC");
     assert_eq!(e.user, None);
     assert_eq!(e.app.as_deref(), Some("Managed Service Identity"));
@@ -180,7 +177,7 @@ fn sample_eventhub_records_and_powershell() {
     let (b, p) = sample("diagnostic_eventhub_records.json");
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
     check_accounting(&b, &p);
-    assert!(p.events.iter().all(|e| e.variant == "diagnostic_json"));
+    assert!(p.events.iter().all(|e| e.variant() == "diagnostic_json"));
     assert_eq!(p.events[1].action, actions::PASSWORD_CHANGED);
     assert_eq!(p.events[1].outcome, Outcome::Failure);
     assert_eq!(p.events[2].action, actions::ACCOUNT_DISABLED);
@@ -213,11 +210,11 @@ fn sample_portal_and_sentinel_csv() {
     assert_eq!(p.format, Some("entra_audit"));
     assert_eq!((p.events.len(), p.rejected.len()), (6, 0));
     check_accounting(&b, &p);
-    assert!(p.events.iter().all(|e| e.variant == "portal_csv"));
+    assert!(p.events.iter().all(|e| e.variant() == "portal_csv"));
     let e = &p.events[0];
     assert_eq!(e.action, actions::MFA_METHOD_REGISTERED);
     assert_eq!(e.src_ip.as_deref(), Some("198.51.100.23"));
-    assert_eq!(e.provenance.line, 2);
+    assert_eq!(e.line(), 2);
     let consent = &p.events[1];
     assert_eq!(consent.targets[0].name.as_deref(), Some("Mail Sync Pro"));
     assert_eq!(consent.targets[0].modified[0].new.as_deref(), Some("False"));
@@ -233,8 +230,8 @@ fn sample_portal_and_sentinel_csv() {
     assert_eq!((p.events.len(), p.rejected.len()), (5, 0));
     check_accounting(&b, &p);
     let e = &p.events[0];
-    assert_eq!(e.variant, "sentinel_csv");
-    assert_eq!(e.time_original, "3/11/2024, 9:05:30.441 AM");
+    assert_eq!(e.variant(), "sentinel_csv");
+    assert_eq!(e.time_original(), "3/11/2024, 9:05:30.441 AM");
     assert_eq!(e.time.to_rfc3339(), "2024-03-11T09:05:30.441+00:00");
     assert_eq!(
         x(e, "tenant_id"),

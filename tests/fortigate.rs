@@ -53,7 +53,7 @@ fn corpus_elastic_fortinet_log() {
     let e = by_record(&p.events, 1);
     assert_eq!(e.action, "threat");
     assert_eq!(e.outcome, Outcome::Failure);
-    assert_eq!(e.time_original, "1587230269052907555");
+    assert_eq!(e.time_original(), "1587230269052907555");
     assert_eq!(e.time.to_rfc3339(), "2020-04-18T17:17:49.052907555+00:00");
     assert_eq!(e.user.as_deref(), Some("elasticuser"));
     assert_eq!(e.cold().bytes_out, Some(1152));
@@ -97,7 +97,7 @@ fn corpus_elastic_fortinet_log() {
     // Bare values, no eventtime, no tz: local time, zone from the case or assumed UTC.
     let e = by_record(&p.events, 32);
     assert_eq!(e.time_zone, "UTC (assumed: no zone given)");
-    assert_eq!(e.time_original, "2020-11-02 08:11:38");
+    assert_eq!(e.time_original(), "2020-11-02 08:11:38");
     let pb = common::parse_path(&path, &berlin());
     let e = by_record(&pb.events, 32);
     assert_eq!(e.time_zone, "Europe/Berlin (assumed)");
@@ -199,7 +199,7 @@ fn sample_rfc5424_crlf_local_time() {
         (p.events[2].action.as_str(), p.events[2].outcome),
         ("sign_in", Outcome::Failure)
     );
-    assert_eq!(p.events[2].provenance.line, 4);
+    assert_eq!(p.events[2].line(), 4);
     assert_eq!(p.events[3].operation, "Configuration changed");
     assert_eq!(p.events[3].src_ip.as_deref(), Some("192.168.10.5"));
 }
@@ -211,12 +211,12 @@ fn sample_fortianalyzer_csv_both_shapes() {
     assert_eq!(p.format, Some("fortigate"));
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
     common::check_provenance(&path, &p.events);
-    assert!(p.events.iter().all(|e| e.variant == "faz_csv"));
+    assert!(p.events.iter().all(|e| e.variant() == "faz_csv"));
     assert_eq!(p.events[0].action, "vpn_tunnel_up");
     assert_eq!(p.events[0].src_ip.as_deref(), Some("102.89.34.12"));
-    assert_eq!(p.events[0].provenance.line, 2);
+    assert_eq!(p.events[0].line(), 2);
     // Empty eventtime cell: date/time in tz.
-    assert_eq!(p.events[3].time_original, "2024-03-14 02:21:50");
+    assert_eq!(p.events[3].time_original(), "2024-03-14 02:21:50");
     assert_eq!(p.events[3].time.to_rfc3339(), "2024-03-14T01:21:50+00:00");
 
     let path = common::samples_dir().join("fortigate/faz_export_kv.csv");
@@ -224,7 +224,7 @@ fn sample_fortianalyzer_csv_both_shapes() {
     assert_eq!(p.format, Some("fortigate"));
     assert_eq!((p.events.len(), p.rejected.len()), (3, 0));
     common::check_provenance(&path, &p.events);
-    assert!(p.events.iter().all(|e| e.variant == "faz_csv_kv"));
+    assert!(p.events.iter().all(|e| e.variant() == "faz_csv_kv"));
     assert_eq!(
         common::extra_str(&p.events[0], "msg"),
         Some("SSL tunnel established, user j.doe")

@@ -147,7 +147,7 @@ fn utf16_with_and_without_bom() {
         let want = if le { "utf-16le" } else { "utf-16be" };
         assert_eq!(p.decoded_from, Some(want), "le={le} bom={bom}");
         assert_eq!(p.events.len(), 3, "le={le} bom={bom}");
-        let lines: Vec<u64> = p.events.iter().map(|e| e.provenance.line).collect();
+        let lines: Vec<u64> = p.events.iter().map(|e| e.line()).collect();
         assert_eq!(lines, vec![1, 2, 3]);
         // Cut mid code unit and mid surrogate pair: decoded with replacement, never a panic.
         for cut in [1, 3, bytes.len() - 1, bytes.len() / 2 + 1] {
@@ -191,7 +191,7 @@ fn csv_embedded_newlines_and_unbalanced_quotes() {
     let p = hostile(t.as_bytes());
     assert_eq!(p.format, Some("probe_csv"));
     assert_eq!(p.events.len(), 2);
-    assert_eq!(p.events[1].provenance.line, 4);
+    assert_eq!(p.events[1].line(), 4);
 
     // An unterminated quote swallows every later line into one field: the row is rejected
     // with why, so the hidden rows are not silently read as a harmless note.
@@ -243,7 +243,7 @@ fn formula_cells_are_neutralised_in_the_csv_timeline() {
             e.reason = Some((*f).into());
             e.operation = (*f).into();
             e.cold_mut().session_id = Some(f.to_string());
-            e.provenance.evidence_path = format!("evidence/{f}").into();
+            e.cold_mut().evidence_path = Some(format!("evidence/{f}").into());
             e
         })
         .collect();
@@ -406,7 +406,7 @@ fn deeply_nested_json_million_levels() {
             // The nested record is rejected (too deep to read), the one after it survives.
             assert_eq!(p.events.len(), 1, "{:?}", messages(&p));
             assert_eq!(p.rejected.len(), 1);
-            assert_eq!(p.events[0].provenance.line, 2);
+            assert_eq!(p.events[0].line(), 2);
         }
         if i == 7 {
             // (At i == 6 the 3 MB of BOMs fill the whole sniffing window: unrecognised, kept.)

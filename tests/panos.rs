@@ -37,7 +37,7 @@ fn corpus_globalprotect_sample() {
         e.geo.as_ref().and_then(|g| g.country.as_deref()),
         Some("BE")
     );
-    assert_eq!(e.time_original, "2021/03/24 11:30:00");
+    assert_eq!(e.time_original(), "2021/03/24 11:30:00");
     assert_eq!(e.time_zone, "UTC (assumed: no zone given)");
     assert_eq!(
         e.device.as_ref().and_then(|d| d.os.as_deref()),
@@ -56,7 +56,7 @@ fn corpus_globalprotect_sample() {
     assert_eq!(e.operation, "gateway-auth");
     assert_eq!(e.user.as_deref(), Some("maxmustermann"));
     assert_eq!(e.src_ip.as_deref(), Some("10.20.30.40"));
-    assert_eq!(e.time_original, "2021/03/02 09:55:39");
+    assert_eq!(e.time_original(), "2021/03/02 09:55:39");
     assert_eq!(common::extra_str(e, "priority"), Some("manual only"));
     assert_eq!(common::extra_str(e, "auth_method"), Some("Other"));
     assert_eq!(
@@ -69,7 +69,7 @@ fn corpus_globalprotect_sample() {
     assert_eq!(pb.events[5].time_zone, "Europe/Berlin (assumed)");
     // Cortex Data Lake: ISO times with Z, serial `no-serial`.
     let e = &p.events[9];
-    assert_eq!(e.variant, "cdl_csv");
+    assert_eq!(e.variant(), "cdl_csv");
     assert_eq!(e.time.to_rfc3339(), "2021-10-22T16:10:05+00:00");
     assert_eq!(e.time_zone, "UTC");
     assert_eq!(e.src_ip.as_deref(), Some("10.1.1.1"));
@@ -118,7 +118,7 @@ fn sample_traffic_and_threat() {
     assert_eq!(start.time.to_rfc3339(), "2024-03-14T08:12:03+00:00");
     let end = &p.events[1];
     // The high-resolution timestamp carries its offset and wins.
-    assert_eq!(end.time_original, "2024-03-14T09:12:40.812+01:00");
+    assert_eq!(end.time_original(), "2024-03-14T09:12:40.812+01:00");
     assert_eq!(end.time_zone, "+01:00");
     assert_eq!(
         (end.cold().bytes_out, end.cold().bytes_in),
@@ -275,7 +275,7 @@ fn bad_input_is_rejected_with_line_numbers() {
         .iter()
         .find(|e| e.provenance.record_no == 5)
         .unwrap();
-    assert_eq!(s.time_original, "2021/03/24 11:30:00");
+    assert_eq!(s.time_original(), "2021/03/24 11:30:00");
 }
 
 #[test]

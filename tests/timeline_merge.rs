@@ -66,7 +66,7 @@ fn streamed(files: &[Vec<Event>], budget: usize) -> (Vec<u8>, Vec<u8>, spill::Me
     let key = |i: usize| {
         files[i]
             .first()
-            .map(|e| (e.source.clone(), e.provenance.evidence_path.clone()))
+            .map(|e| (e.source.clone(), e.evidence_path().to_string()))
     };
     order.sort_by_key(|&i| key(i));
     for (i, evs) in files.iter().enumerate() {
@@ -207,7 +207,7 @@ fn duplicate_across_exports_keeps_both_provenances_in_the_merge() {
     assert_eq!(m.events, 1);
     let (entries, _) = timeline::verify_text(std::str::from_utf8(&jsonl).unwrap()).unwrap();
     let e = &entries[0].event;
-    assert_eq!(e.provenance.evidence_path, "data/evidence/f0.json");
+    assert_eq!(e.evidence_path(), "data/evidence/f0.json");
     assert_eq!(e.cold().also_seen_in.len(), 1);
     assert_eq!(
         e.cold().also_seen_in[0].evidence_path,

@@ -411,9 +411,15 @@ fn key_applies(k: &str, action: &str, class: crate::event::EventClass) -> bool {
 /// cite the sealed event. An event that does not remember that hash is left whole.
 pub fn trim_for_analysis(e: &mut crate::event::Event) {
     if e.timeline_sha256.0.is_some() {
-        e.time_original = crate::event::SharedStr::default();
         let accounting = network::is_accounting(e);
         if let Some(c) = e.cold_if_any_mut() {
+            // Nor the original time text, the variant, or where the record is but for its
+            // number (the order of equal times): the record number stays in place.
+            c.time_original = None;
+            c.variant = None;
+            c.evidence_sha256 = None;
+            c.evidence_path = None;
+            c.line = 0;
             c.request_id = None;
             c.correlation_id = None;
             if !accounting {
@@ -439,7 +445,12 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
 }
 
 /// What a held event keeps of a copy's provenance (see [`trim_for_analysis`]).
+/// Only its record number is left, as of the event's own provenance (a held copy's is read
+/// from the held event it was).
 pub fn trim_copy(p: &mut crate::event::Provenance) {
+    p.evidence_sha256 = crate::event::SharedStr::default();
+    p.evidence_path = crate::event::SharedStr::default();
+    p.line = 0;
     p.byte_offset = 0;
     p.byte_len = 0;
     p.raw_sha256 = crate::event::HexDigest::default();

@@ -573,7 +573,7 @@ fn check_timeline(bag: &mut dyn BagFiles, r: &mut VerifyReport) -> Option<String
     let mut by_item: BTreeMap<String, Vec<(usize, Provenance, String)>> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
         by_item
-            .entry(e.event.provenance.evidence_path.to_string())
+            .entry(e.event.evidence_path().to_string())
             .or_default()
             .push((lines[i], e.event.full_provenance(), e.event_sha256.clone()));
     }

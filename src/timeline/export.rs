@@ -116,7 +116,7 @@ pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) 
     )?;
     for v in [
         e.source.as_str(),
-        &e.variant,
+        e.variant(),
         class(e.class),
         &e.action,
         &e.operation,
@@ -147,9 +147,9 @@ pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) 
     number(w, &mut num, e.cold().bytes_in)?;
     number(w, &mut num, e.cold().bytes_out)?;
     cell(w, event_sha256)?;
-    cell(w, &e.provenance.evidence_path)?;
+    cell(w, e.evidence_path())?;
     number(w, &mut num, Some(e.provenance.record_no))?;
-    number(w, &mut num, Some(e.provenance.line))?;
+    number(w, &mut num, Some(e.line()))?;
     w.write_record(std::iter::empty::<&[u8]>())
 }
 
@@ -236,10 +236,7 @@ pub fn timesketch(e: &Event, event_sha256: &str) -> Value {
         v.insert("country".into(), c.into());
     }
     v.insert("event_sha256".into(), event_sha256.into());
-    v.insert(
-        "evidence_path".into(),
-        e.provenance.evidence_path.clone().into(),
-    );
+    v.insert("evidence_path".into(), e.evidence_path().into());
     v.insert("record_no".into(), e.provenance.record_no.into());
     Value::Object(v)
 }
@@ -334,15 +331,15 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
         "metadata": {
             "version": "1.3.0",
             "product": { "name": "irpack", "vendor_name": "irpack", "version": env!("CARGO_PKG_VERSION") },
-            "original_time": e.time_original,
+            "original_time": e.time_original(),
             "uid": event_sha256,
             "log_name": e.source,
-            "log_provider": e.variant,
+            "log_provider": e.variant(),
         },
         "unmapped": {
             "action": e.action,
             "operation": e.operation,
-            "evidence_path": e.provenance.evidence_path,
+            "evidence_path": e.evidence_path(),
             "record_no": e.provenance.record_no,
             "raw_sha256": e.cold().raw_sha256,
         },
@@ -584,7 +581,7 @@ mod tests {
         let row = [
             e.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             e.source.to_string(),
-            e.variant.to_string(),
+            e.variant().to_string(),
             class(e.class).into(),
             e.action.to_string(),
             e.operation.to_string(),
@@ -608,9 +605,9 @@ mod tests {
             opt(&e.cold().bytes_in),
             opt(&e.cold().bytes_out),
             event_sha256.to_string(),
-            e.provenance.evidence_path.to_string(),
+            e.evidence_path().to_string(),
             e.provenance.record_no.to_string(),
-            e.provenance.line.to_string(),
+            e.line().to_string(),
         ];
         w.write_record(row.iter().map(|c| neutralize(c)))
     }
@@ -653,14 +650,14 @@ mod tests {
             e.cold_mut().request_id = s.clone();
             e.action = t.to_string().into();
             e.operation = t.to_string().into();
-            e.variant = t.to_string().into();
+            e.set_variant(t.to_string());
             e.cold_mut().src_port = (i % 3 != 0).then_some(443 + i as u16);
             e.cold_mut().dst_port = (i % 2 != 0).then_some(i as u16);
             e.cold_mut().bytes_in = (i % 4 != 0).then_some(u64::MAX - i as u64);
             e.cold_mut().bytes_out = (i % 5 != 0).then_some(i as u64);
-            e.provenance.evidence_path = format!("data/evidence/{t}.log").into();
+            e.cold_mut().evidence_path = Some(format!("data/evidence/{t}.log").into());
             e.provenance.record_no = i as u64;
-            e.provenance.line = 1000 + i as u64;
+            e.cold_mut().line = 1000 + i as u64;
             if i % 3 == 1 {
                 e.geo = Some(std::sync::Arc::new(crate::event::Geo {
                     country: s.clone(),

@@ -140,7 +140,7 @@ pub fn check_timeline_roundtrip(events: &[Event]) -> Result<(), String> {
         format!(
             "timeline line {line} does not verify after writing: {msg} (event time {:?}, original {:?})",
             ev.map(|e| e.time),
-            ev.map(|e| &e.time_original)
+            ev.map(|e| e.time_original())
         )
     })?;
     if head != head2 || entries.len() != sorted.len() {
