@@ -24,12 +24,16 @@ fn whole<T: Serialize + ?Sized>(v: &T) -> Value {
     Value::from_serialize(v)
 }
 
-/// A struct of the model, its fields converted when read.
+/// A struct of the model, its fields converted when first read and kept (a template reads
+/// `meta` or `notification` many times; what is kept is small, the long lists are
+/// [`Items`], which hold nothing converted).
 struct Fields {
     model: Arc<Model>,
     /// Field names in declaration order (serde's order: what iterating the struct yields).
     names: &'static [&'static str],
     get: fn(&Arc<Model>, &str) -> Option<Value>,
+    /// Each field's value once read, by its position in `names`.
+    read: std::sync::Mutex<Vec<Option<Value>>>,
 }
 
 fn fields(
@@ -41,6 +45,7 @@ fn fields(
         model: Arc::clone(model),
         names,
         get,
+        read: std::sync::Mutex::new(vec![None; names.len()]),
     })
 }
 
@@ -58,7 +63,18 @@ impl Object for Fields {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        (self.get)(&self.model, key.as_str()?)
+        let key = key.as_str()?;
+        let at = self.names.iter().position(|n| *n == key)?;
+        // A poisoned lock only means another reader panicked; the values are still whole.
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = read.get(at).cloned().flatten() {
+            return Some(v);
+        }
+        let v = (self.get)(&self.model, key)?;
+        if let Some(slot) = read.get_mut(at) {
+            *slot = Some(v.clone());
+        }
+        Some(v)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
