@@ -111,6 +111,79 @@ fn model_built_after_the_events_are_gone_is_the_same() {
     }
 }
 
+/// `irpack run` renders with the templates reading the model in place (`report::lazy`, the
+/// long lists one item at a time) and straight into files: for a model with many findings,
+/// users, criteria, containment and IOC rows, the same bytes as the whole model converted
+/// at once (`Value::from_serialize`, what `render_model` does), and the hashes of those bytes.
+#[test]
+fn model_read_in_place_renders_the_same_bytes_as_the_whole_model() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let case = fx::build(&dir.path().join("case"), "Move to RSS | archive");
+    let custody = fx::custody_entries(&case.out.case_dir);
+    let mut model = report::model::build(&ReportInput {
+        collected: &case.out.collected,
+        events: &case.out.events,
+        compact: None,
+        released: None,
+        timeline_head: &case.out.timeline_head,
+        concl: &case.concl,
+        custody: &custody,
+        now: fx::clock(),
+        tool: "irpack 0.0.0-test".into(),
+    });
+    assert!(!model.findings.is_empty() && !model.users.is_empty());
+    assert!(!model.classification.met.is_empty() && !model.iocs.ips.is_empty());
+    fn grow<T: Clone>(list: &mut Vec<T>, to: usize, edit: impl Fn(&mut T, usize)) {
+        for i in list.len()..to {
+            let mut item = list[i % list.len().max(1)].clone();
+            edit(&mut item, i);
+            list.push(item);
+        }
+    }
+    grow(&mut model.findings, 3000, |f, i| {
+        f.n = i + 1;
+        f.title = format!("{} <{i}>", f.title);
+        f.refs.truncate(i % 30);
+        f.more_refs = i % 3;
+    });
+    grow(&mut model.users, 200, |u, i| {
+        u.user = format!("user{i}@contoso.com");
+        u.findings = (0..i).map(|n| format!("finding | {n}")).collect();
+        if i % 2 == 0 {
+            u.activity = None;
+        }
+    });
+    grow(&mut model.classification.met, 300, |c, i| {
+        c.id = format!("C{i}")
+    });
+    grow(&mut model.containment, 500, |c, i| {
+        c.user = format!("user{i}")
+    });
+    grow(&mut model.iocs.ips, 2000, |r, i| {
+        r.value = format!("203.0.113.{}", i % 256);
+        r.listed = i % 7 == 0;
+    });
+    grow(&mut model.scope.ips, 2000, |ip, i| {
+        *ip = format!("198.51.100.{}", i % 256)
+    });
+
+    let whole = report::render_model(&model).unwrap();
+    assert!(whole.report_md.contains("2999") && whole.report_md.contains("user199"));
+    assert_eq!(report::render_lazy(model.clone()).unwrap(), whole);
+
+    let out = tempfile::tempdir().unwrap();
+    let written = report::write_model(model, out.path()).unwrap();
+    let want = whole.files();
+    assert_eq!(written.len(), want.len());
+    for ((name, sha), (want_name, text)) in written.iter().zip(want) {
+        assert_eq!(*name, want_name);
+        let bytes = std::fs::read(out.path().join(name)).unwrap();
+        assert!(bytes == text.as_bytes(), "{name} differs");
+        assert_eq!(*sha, hex::encode(sha2::Sha256::digest(text.as_bytes())));
+    }
+}
+
 fn live_markup(md: &str) -> Vec<String> {
     Parser::new_ext(md, Options::ENABLE_TABLES)
         .filter_map(|e| match e {

@@ -72,6 +72,17 @@ pub fn render(name: &str, model: &Value) -> Result<String, minijinja::Error> {
     tmpl.render(model)
 }
 
+/// [`render`] into `w` as it renders, the text never held whole.
+pub fn render_to(
+    name: &str,
+    model: &Value,
+    w: impl std::io::Write,
+) -> Result<(), minijinja::Error> {
+    let env = environment()?;
+    let tmpl = env.get_template(name)?;
+    tmpl.render_captured_to(model, w).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod escape;
 pub mod html;
 pub mod inventory;
 pub mod keytimeline;
+pub mod lazy;
 pub mod lessons;
 pub mod markdown;
 pub mod model;
@@ -97,60 +98,78 @@ impl Rendered {
 
 /// Build the model and render every document.
 pub fn render(input: &ReportInput) -> Result<Rendered, ReportError> {
-    render_model(&model::build(input))
+    render_lazy(model::build(input))
 }
 
-/// Render every document from a model: the [`model::Model`] itself, or a value of one (the
-/// redacted copy renders a rewritten model). Converted for the templates once, and never
-/// through a `serde_json::Value` of the whole model, which for a large case is tens of MB.
+/// Render every document from the model, read by the templates where they read it
+/// ([`lazy`]), never copied whole. The same documents as [`render_model`] of it.
+pub fn render_lazy(model: model::Model) -> Result<Rendered, ReportError> {
+    render_value(&lazy::value(std::sync::Arc::new(model)))
+}
+
+/// Render every document from a value of a model (the redacted copy renders a rewritten
+/// model, as JSON): converted for the templates whole, once, and never through a
+/// `serde_json::Value` of the whole model, which for a large case is tens of MB.
 pub fn render_model<M: serde::Serialize + ?Sized>(model: &M) -> Result<Rendered, ReportError> {
-    let value = minijinja::Value::from_serialize(model);
-    let page = Page::of(&value)?;
-    let report_md = template(markdown::REPORT, &value)?;
+    render_value(&minijinja::Value::from_serialize(model))
+}
+
+fn render_value(value: &minijinja::Value) -> Result<Rendered, ReportError> {
+    let page = Page::of(value)?;
+    let report_md = template(markdown::REPORT, value)?;
     let report_html = html::render(&report_md, &page.title, &page.chart_svg);
     Ok(Rendered {
         report_md,
         report_html,
-        notification_md: template(markdown::NOTIFICATION, &value)?,
-        handoff_md: template(markdown::HANDOFF, &value)?,
+        notification_md: template(markdown::NOTIFICATION, value)?,
+        handoff_md: template(markdown::HANDOFF, value)?,
     })
 }
 
-/// [`render_model`] straight into files in `dir`, holding as little as it can: the model is
-/// dropped once the templates have their value of it, that value once the last template is
-/// rendered, and the HTML page goes to its file as it is built, piece by piece
-/// ([`html::write_to`]). For a large case the model, the value, the report text and the
-/// page side by side were most of the run's memory after the analysis. Returns the files
-/// (as [`Rendered::files`] names them, in that order) with the SHA-256 of each.
-pub fn write_model<M: serde::Serialize>(
-    model: M,
+/// [`render_lazy`] straight into files in `dir`, holding as little as it can: the templates
+/// read the model in place ([`lazy`]) and write into their files as they render, the model
+/// is dropped once the last template is rendered, and the HTML page is built from
+/// report.md read back then, going to its file piece by piece ([`html::write_to`]). For a
+/// large case a whole copy of the model for the templates, the report text and the page
+/// side by side were the run's peak. Returns the files (as [`Rendered::files`] names them,
+/// in that order) with the SHA-256 of each.
+pub fn write_model(
+    model: model::Model,
     dir: &Path,
 ) -> Result<Vec<(&'static str, String)>, ReportError> {
-    let value = minijinja::Value::from_serialize(&model);
-    drop(model);
+    let value = lazy::value(std::sync::Arc::new(model));
     let page = Page::of(&value)?;
     let mut hashes = std::collections::BTreeMap::new();
     for (name, tmpl) in [
         ("handoff.md", markdown::HANDOFF),
         ("notification.md", markdown::NOTIFICATION),
+        ("report.md", markdown::REPORT),
     ] {
-        let text = template(tmpl, &value)?;
-        hashes.insert(
-            name,
-            write_file(&dir.join(name), |w| w.write_all(text.as_bytes()))?,
-        );
+        let sha = write_file(&dir.join(name), |w| {
+            markdown::render_to(tmpl, &value, w).map_err(|source| ReportError::Template {
+                name: tmpl.to_string(),
+                source,
+            })
+        })?;
+        hashes.insert(name, sha);
     }
-    let report_md = template(markdown::REPORT, &value)?;
+    // The last holder of the model.
     drop(value);
     let md_path = dir.join("report.md");
-    hashes.insert(
-        "report.md",
-        write_file(&md_path, |w| w.write_all(report_md.as_bytes()))?,
-    );
+    let report_md = std::fs::read_to_string(&md_path).map_err(|source| ReportError::Io {
+        path: md_path.display().to_string(),
+        source,
+    })?;
+    let html_path = dir.join("report.html");
     hashes.insert(
         "report.html",
-        write_file(&dir.join("report.html"), |w| {
-            html::write_to(w, &report_md, &page.title, &page.chart_svg)
+        write_file(&html_path, |w| {
+            html::write_to(w, &report_md, &page.title, &page.chart_svg).map_err(|source| {
+                ReportError::Io {
+                    path: html_path.display().to_string(),
+                    source,
+                }
+            })
         })?,
     );
     // The order of `Rendered::files`.
@@ -192,7 +211,7 @@ fn template(name: &str, value: &minijinja::Value) -> Result<String, ReportError>
 /// Write `path` through `fill` and return the SHA-256 of what was written.
 fn write_file(
     path: &Path,
-    fill: impl FnOnce(&mut Hashing<std::io::BufWriter<std::fs::File>>) -> std::io::Result<()>,
+    fill: impl FnOnce(&mut Hashing<std::io::BufWriter<std::fs::File>>) -> Result<(), ReportError>,
 ) -> Result<String, ReportError> {
     let io = |source| ReportError::Io {
         path: path.display().to_string(),
@@ -203,7 +222,7 @@ fn write_file(
         inner: std::io::BufWriter::with_capacity(1 << 20, f),
         sha: Sha256::new(),
     };
-    fill(&mut w).map_err(io)?;
+    fill(&mut w)?;
     w.inner.flush().map_err(io)?;
     Ok(hex::encode(w.sha.finalize()))
 }
