@@ -592,6 +592,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     irpack::pipeline::tune_allocator();
+    irpack::pipeline::raise_open_file_limit();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run(a),

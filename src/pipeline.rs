@@ -540,6 +540,43 @@ pub fn tune_allocator() {
     }
 }
 
+/// Let the merge hold one descriptor per sorted run. It reads every run at once, and a
+/// collection writes one run per 16 MiB of rendered events (~850 at 4 GiB of input), past
+/// the 1,024 descriptors many systems allow by default; the hard limit is usually far
+/// higher, and raising the soft limit up to it needs no privilege. Returns the limit now
+/// in force, if the system says.
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return None;
+            }
+            if lim.rlim_cur < lim.rlim_max {
+                let want = libc::rlimit {
+                    rlim_cur: lim.rlim_max,
+                    rlim_max: lim.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                    lim = want;
+                }
+            }
+        }
+        // `rlim_t` is not 64 bits on every Unix.
+        #[allow(clippy::unnecessary_cast)]
+        Some(lim.rlim_cur as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Hand memory the allocator holds free back to the system. glibc keeps blocks freed by the
 /// parsing threads in their arenas; while the held events move into one vector, the item
 /// vectors they leave would otherwise stay resident beside it (0.5 GiB at 4 GiB of input).
@@ -1363,6 +1400,38 @@ pub fn load_conclusions(case_dir: &Path) -> Result<Conclusions, PipelineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A soft descriptor limit below the hard one is raised to it (set one below first, so
+    /// the test sees a raise whatever the machine's defaults).
+    #[cfg(unix)]
+    #[test]
+    fn open_file_limit_is_raised_to_the_hard_limit() {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain reads and writes of our own struct.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+            if lim.rlim_max > 512 && lim.rlim_cur >= lim.rlim_max - 1 {
+                let lower = libc::rlimit {
+                    rlim_cur: lim.rlim_max - 1,
+                    rlim_max: lim.rlim_max,
+                };
+                assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lower), 0);
+            }
+        }
+        #[allow(clippy::unnecessary_cast)]
+        let max = lim.rlim_max as u64;
+        assert_eq!(raise_open_file_limit(), Some(max));
+        let mut now = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: as above.
+        unsafe { assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut now), 0) };
+        assert_eq!(now.rlim_cur, lim.rlim_max);
+    }
 
     fn item(name: &str, size: u64) -> EvidenceItem {
         EvidenceItem {
