@@ -541,7 +541,7 @@ pub fn tune_allocator() {
 }
 
 /// Let the merge hold one descriptor per sorted run. It reads every run at once, and a
-/// collection writes one run per 16 MiB of rendered events (~850 at 4 GiB of input), past
+/// collection writes one run per 16 MiB of rendered events (~750 at 4 GiB of input), near
 /// the 1,024 descriptors many systems allow by default; the hard limit is usually far
 /// higher, and raising the soft limit up to it needs no privilege. Returns the limit now
 /// in force, if the system says.

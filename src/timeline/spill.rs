@@ -550,8 +550,9 @@ pub const MERGE_BUFFER_MIN: usize = 16 << 10;
 pub const MERGE_BUFFER_MAX: usize = 64 << 10;
 
 /// The read buffer of each of `runs` runs. One buffer per run, and a 4 GiB collection
-/// writes ~900 runs: 64 KiB each held 55 MB beside the held events, so the buffers share a
-/// fixed budget instead (~19 KiB each there; 256 KiB each once held 128 MB). The runs are
+/// writes ~750 runs (11.5 GB of rendered events in 16 MiB runs, plus each item's last):
+/// 64 KiB each held 47 MB beside the held events, so the buffers share a fixed budget
+/// instead (~22 KiB each there; 256 KiB each once held 128 MB). The runs are
 /// read back from the page cache, where a smaller read costs a system call, not a seek.
 pub fn merge_buffer(runs: usize) -> usize {
     (MERGE_BUFFERS_BYTES / runs.max(1)).clamp(MERGE_BUFFER_MIN, MERGE_BUFFER_MAX)
@@ -885,7 +886,7 @@ impl<'f> Writer<'f> {
 #[cfg(test)]
 mod tests {
     /// The merge's buffers stay within their budget from 256 runs (1 GiB of input writes
-    /// ~220) up to 1,024, and no single buffer leaves its bounds.
+    /// ~190) up to 1,024, and no single buffer leaves its bounds.
     #[test]
     fn merge_buffers_share_a_budget() {
         use super::*;
