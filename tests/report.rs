@@ -11,18 +11,28 @@ use std::path::Path;
 
 fn render_case(case: &fx::Case, now: chrono::DateTime<chrono::Utc>) -> Rendered {
     let custody = fx::custody_entries(&case.out.case_dir);
-    report::render(&ReportInput {
+    report::render(&input(case, &custody, &case.out.events, None, now)).unwrap()
+}
+
+/// The report's input for a fixture case: its events (or `events`, none once released).
+fn input<'a>(
+    case: &'a fx::Case,
+    custody: &'a [irpack::evidence::custody::CustodyEntry],
+    events: &'a [irpack::event::Event],
+    released: Option<irpack::report::Released>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ReportInput<'a> {
+    ReportInput {
         collected: &case.out.collected,
-        events: &case.out.events,
+        events,
         compact: None,
-        released: None,
+        released,
         timeline_head: &case.out.timeline_head,
         concl: &case.concl,
-        custody: &custody,
+        custody,
         now,
         tool: "irpack 0.0.0-test".into(),
-    })
-    .unwrap()
+    }
 }
 
 fn golden(name: &str, actual: &str) {
@@ -75,28 +85,14 @@ fn model_built_after_the_events_are_gone_is_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let case = fx::build(&dir.path().join("case"), "Move to RSS | archive");
     let custody = fx::custody_entries(&case.out.case_dir);
-    fn input<'a>(
-        case: &'a fx::Case,
-        custody: &'a [irpack::evidence::custody::CustodyEntry],
-        events: &'a [irpack::event::Event],
-        released: Option<irpack::report::Released>,
-    ) -> ReportInput<'a> {
-        ReportInput {
-            collected: &case.out.collected,
-            events,
-            compact: None,
-            released,
-            timeline_head: &case.out.timeline_head,
-            concl: &case.concl,
-            custody,
-            now: fx::clock(),
-            tool: "irpack 0.0.0-test".into(),
-        }
-    }
-    let whole = report::model::build(&input(&case, &custody, &case.out.events, None));
-    let parts = report::model::EventParts::of(&input(&case, &custody, &case.out.events, None));
+    let now = fx::clock();
+    let whole = report::model::build(&input(&case, &custody, &case.out.events, None, now));
+    let parts = report::model::EventParts::of(&input(&case, &custody, &case.out.events, None, now));
     assert!(parts.events > 0);
-    let split = report::model::finish(&input(&case, &custody, &[], Some(parts.released())), parts);
+    let split = report::model::finish(
+        &input(&case, &custody, &[], Some(parts.released()), now),
+        parts,
+    );
     let json = |m: &report::model::Model| serde_json::to_string(m).unwrap();
     assert!(!whole.key_timeline.rows.is_empty() && !whole.activity.is_empty());
     let (a, b) = (json(&split), json(&whole));
@@ -121,17 +117,8 @@ fn model_read_in_place_renders_the_same_bytes_as_the_whole_model() {
     let dir = tempfile::tempdir().unwrap();
     let case = fx::build(&dir.path().join("case"), "Move to RSS | archive");
     let custody = fx::custody_entries(&case.out.case_dir);
-    let mut model = report::model::build(&ReportInput {
-        collected: &case.out.collected,
-        events: &case.out.events,
-        compact: None,
-        released: None,
-        timeline_head: &case.out.timeline_head,
-        concl: &case.concl,
-        custody: &custody,
-        now: fx::clock(),
-        tool: "irpack 0.0.0-test".into(),
-    });
+    let mut model =
+        report::model::build(&input(&case, &custody, &case.out.events, None, fx::clock()));
     assert!(!model.findings.is_empty() && !model.users.is_empty());
     assert!(!model.classification.met.is_empty() && !model.iocs.ips.is_empty());
     fn grow<T: Clone>(list: &mut Vec<T>, to: usize, edit: impl Fn(&mut T, usize)) {
