@@ -1661,9 +1661,19 @@ impl Event {
     }
 
     pub fn set_time_original(&mut self, s: impl Into<SharedStr>) {
-        let s = nonempty(s.into());
+        self.set_cold_text(s.into(), |c| &mut c.time_original);
+    }
+
+    /// Set a text kept in the boxed part; an empty one on an event without that part
+    /// leaves it without (a held event must not gain a block for nothing).
+    fn set_cold_text(
+        &mut self,
+        s: SharedStr,
+        field: impl FnOnce(&mut Cold) -> &mut Option<SharedStr>,
+    ) {
+        let s = nonempty(s);
         if s.is_some() || self.cold.0.is_some() {
-            self.cold_mut().time_original = s;
+            *field(self.cold_mut()) = s;
         }
     }
 
@@ -1674,10 +1684,7 @@ impl Event {
     }
 
     pub fn set_variant(&mut self, s: impl Into<SharedStr>) {
-        let s = nonempty(s.into());
-        if s.is_some() || self.cold.0.is_some() {
-            self.cold_mut().variant = s;
-        }
+        self.set_cold_text(s.into(), |c| &mut c.variant);
     }
 
     /// [`Provenance::evidence_path`] (`""` in a held event).
