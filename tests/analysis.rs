@@ -1480,6 +1480,46 @@ fn containment_events_with_actor_and_automation() {
     assert_eq!(s.password_changes, vec![t("2024-05-25T03:00:00Z")]);
 }
 
+/// Automation that revokes a user's tokens every few minutes: the finding's sentence names a
+/// few actions and counts the rest, its facts list as many as its evidence, with the total,
+/// and the containment list keeps them all.
+#[test]
+fn containment_of_thousands_of_actions_is_capped_in_the_finding() {
+    let u = "pat@x.com";
+    let mut ev = Vec::new();
+    history(&mut ev, u, OFFICE);
+    let n = irpack::analysis::detect::MAX_EVIDENCE + 5;
+    let start = t("2024-05-25T00:00:00Z");
+    for k in 0..n {
+        ev.push(
+            E::audit(
+                start + Duration::seconds(k as i64 * 7),
+                "entra_audit",
+                actions::TOKENS_REVOKED,
+                Some("admin@x.com"),
+            )
+            .op("Revoke user sessions")
+            .target("User", u)
+            .e(),
+        );
+    }
+    let a = run(&ev, &case());
+    assert_eq!(a.containment.len(), n);
+    let f = one(&a, rules::CONTAINMENT);
+    assert_eq!(
+        f.facts["actions"].as_array().unwrap().len(),
+        irpack::analysis::detect::MAX_EVIDENCE
+    );
+    assert_eq!(f.facts["actions_total"], n);
+    assert_eq!(f.evidence.len(), irpack::analysis::detect::MAX_EVIDENCE);
+    let more = format!(" and {} more.", n - irpack::analysis::prose::LIST_CAP);
+    assert!(f.rationale.ends_with(&more), "{}", f.rationale);
+    assert_eq!(
+        f.rationale.matches("sessions_ended at ").count(),
+        irpack::analysis::prose::LIST_CAP
+    );
+}
+
 fn risk_event(at: &str, user: &str, detected: &str) -> Event {
     let mut e = base(
         t(at),

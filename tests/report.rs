@@ -449,6 +449,39 @@ fn key_timeline_and_rejected_list_are_capped() {
     assert!(md.contains("and 253 more |"), "8 shown of 261");
 }
 
+/// Automation that revokes tokens every few minutes: the report's table, the user's section
+/// and the handoff list the first actions and say how many there are in all.
+#[test]
+fn containment_lists_are_capped_with_the_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = fx::build(&dir.path().join("case"), "x");
+    let c0 = case.concl.analysis.containment[0].clone();
+    let n = irpack::report::model::CONTAINMENT_ROWS + 50;
+    case.concl.analysis.containment = (0..n)
+        .map(|i| {
+            let mut c = c0.clone();
+            c.time = c0.time + chrono::Duration::minutes(i as i64);
+            c
+        })
+        .collect();
+    let r = render_case(&case, fx::clock());
+    let row = format!("| {} | {} |", c0.user, c0.action);
+    let rows = r.report_md.lines().filter(|l| l.contains(&row)).count();
+    assert_eq!(rows, irpack::report::model::CONTAINMENT_ROWS);
+    let first = format!(
+        "The first {} of {n} containment actions",
+        irpack::report::model::CONTAINMENT_ROWS
+    );
+    assert!(r.report_md.contains(&first), "{}", r.report_md);
+    let more = n - irpack::analysis::prose::LIST_CAP;
+    assert!(r.report_md.contains(&format!("- Containment: {more} more")));
+    let listed = format!(
+        "- The first {} of {n} actions are listed",
+        irpack::report::model::CONTAINMENT_ROWS
+    );
+    assert!(r.handoff_md.contains(&listed), "{}", r.handoff_md);
+}
+
 #[test]
 fn empty_case_renders() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,9 @@
 //! is how automated credential revocation shows in the audit log), and ones that set
 //! `AccountEnabled` to false are disables.
 
-use super::detect::{fmt_time, user_of, Ctx, Draft};
+use super::detect::{fmt_time, user_of, Ctx, Draft, MAX_EVIDENCE};
 use super::persistence::target_user;
+use super::prose;
 use super::{rules, ContainmentEvent, Severity};
 use crate::event::{actions, Event, Outcome};
 use serde_json::{json, Value};
@@ -111,9 +112,11 @@ pub(crate) fn detect(ctx: &Ctx) -> (Vec<ContainmentEvent>, Vec<Draft>) {
     for (user, ks) in per_user {
         let items: Vec<&(usize, ContainmentEvent)> = ks.iter().map(|&k| &list[k]).collect();
         let all_auto = items.iter().all(|(_, c)| c.automated);
-        let steps: Vec<String> = items
-            .iter()
-            .map(|(_, c)| {
+        // A tenant whose automation revokes tokens daily logs thousands of actions per user:
+        // the sentence names a few and the facts list as many as the evidence does, with the
+        // total (every action stays in `Analysis::containment`).
+        let steps = prose::capped(
+            items.iter().map(|(_, c)| {
                 format!(
                     "{} at {} by {}{}",
                     c.action,
@@ -121,18 +124,26 @@ pub(crate) fn detect(ctx: &Ctx) -> (Vec<ContainmentEvent>, Vec<Draft>) {
                     c.by.as_deref().unwrap_or("unknown"),
                     if c.automated { " (automated)" } else { "" }
                 )
-            })
+            }),
+            "; ",
+        );
+        let listed: Vec<Value> = items
+            .iter()
+            .take(MAX_EVIDENCE)
+            .map(|(_, c)| json!({"action": c.action, "time": fmt_time(c.time), "by": c.by, "automated": c.automated}))
             .collect();
-        let d = Draft::new(rules::CONTAINMENT, Severity::Info, format!("Containment for {user}"))
+        let mut d = Draft::new(rules::CONTAINMENT, Severity::Info, format!("Containment for {user}"))
             .user(&user)
             .cite(ctx, items.iter().map(|(i, _)| *i))
-            .fact("actions", items.iter().map(|(_, c)| json!({"action": c.action, "time": fmt_time(c.time), "by": c.by, "automated": c.automated})).collect::<Vec<_>>())
+            .fact("actions", listed)
             .fact("all_automated", all_auto)
             .why(format!(
-                "The logs show containment for {user}: {}.{}",
-                steps.join("; "),
+                "The logs show containment for {user}: {steps}.{}",
                 if all_auto { " Every step was taken by a service on its own, not by a person: automated credential revocation also follows leaked-credential detections that turn out benign, so it is neither proof of compromise nor of a human response." } else { "" }
             ));
+        if items.len() > MAX_EVIDENCE {
+            d = d.fact("actions_total", items.len());
+        }
         drafts.push(d);
     }
     (list.into_iter().map(|(_, c)| c).collect(), drafts)

@@ -70,6 +70,10 @@ pub struct Ref {
     pub linked: bool,
 }
 
+/// Containment actions the report's table and the handoff list; automation that revokes
+/// tokens every few minutes logs thousands, and `data/analysis/analysis.json` keeps them all.
+pub const CONTAINMENT_ROWS: usize = 200;
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Model {
     pub meta: Meta,
@@ -82,7 +86,10 @@ pub struct Model {
     pub activity: Vec<SourceActivity>,
     pub chart: svg::Chart,
     pub network: Vec<NetView>,
+    /// The first [`CONTAINMENT_ROWS`] containment actions in time order.
     pub containment: Vec<ContView>,
+    /// Every containment action the analysis found (`containment` may list fewer).
+    pub containment_total: usize,
     pub risk: Vec<RiskView>,
     pub actions: Vec<ActionView>,
     pub regulatory: Vec<RegView>,
@@ -671,6 +678,7 @@ pub fn finish(input: &ReportInput, parts: EventParts) -> Model {
         })
         .collect();
 
+    let containment_total = analysis.containment.len();
     let containment: Vec<ContView> = {
         let mut c: Vec<_> = analysis.containment.iter().collect();
         c.sort_by_key(|c| c.time);
@@ -797,6 +805,8 @@ pub fn finish(input: &ReportInput, parts: EventParts) -> Model {
     let summary = executive_summary(input, &scope_users, &activity);
     let notification =
         notify::notification(input, &scope_users, &containment, &actions, &regulatory);
+    let mut containment = containment;
+    containment.truncate(CONTAINMENT_ROWS);
     let handoff = notify::handoff(input, &classification, &actions, &regulatory, &runbook);
 
     Model {
@@ -811,6 +821,7 @@ pub fn finish(input: &ReportInput, parts: EventParts) -> Model {
         chart,
         network,
         containment,
+        containment_total,
         risk,
         actions,
         regulatory,
@@ -1039,20 +1050,29 @@ fn user_sections(input: &ReportInput, scope_users: &[String]) -> Vec<UserSection
                     .filter(|f| f.users.iter().any(|u| eq(u, &user)))
                     .map(|f| format!("{} ({}) {}", f.rule, severity_label(f.severity), f.title))
                     .collect(),
-                containment: a
-                    .containment
-                    .iter()
-                    .filter(|c| eq(&c.user, &user))
-                    .map(|c| {
-                        format!(
-                            "{} at {}{}{}",
-                            c.action.replace('_', " "),
-                            t(c.time),
-                            c.by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default(),
-                            if c.automated { " (automated)" } else { "" }
-                        )
-                    })
-                    .collect(),
+                containment: {
+                    let mine = a.containment.iter().filter(|c| eq(&c.user, &user));
+                    let mut lines: Vec<String> = mine
+                        .clone()
+                        .take(crate::analysis::prose::LIST_CAP)
+                        .map(|c| {
+                            format!(
+                                "{} at {}{}{}",
+                                c.action.replace('_', " "),
+                                t(c.time),
+                                c.by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default(),
+                                if c.automated { " (automated)" } else { "" }
+                            )
+                        })
+                        .collect();
+                    let more = mine.count().saturating_sub(lines.len());
+                    if more > 0 {
+                        lines.push(format!(
+                            "{more} more (every one is in data/analysis/analysis.json, `containment`)"
+                        ));
+                    }
+                    lines
+                },
                 risk: a
                     .risk
                     .iter()
