@@ -891,6 +891,7 @@ pub struct Interner {
     devices: std::collections::HashSet<Arc<Device>>,
     mfas: std::collections::HashSet<Arc<Mfa>>,
     extras: std::collections::HashSet<ExtraByContent>,
+    descrs: std::collections::HashSet<Arc<Descr>>,
 }
 
 /// An `extra` map compared and hashed by what it serializes to: numbers by kind and bits
@@ -1060,28 +1061,38 @@ impl Interner {
         }
     }
 
-    /// Share what `e` holds with the events interned before it.
-    pub fn event(&mut self, e: &mut Event) {
-        for s in [
-            &mut e.time_zone,
-            &mut e.source,
-            &mut e.action,
-            &mut e.operation,
-        ] {
+    /// The one shared block of `d`'s content (its texts shared, the first time: one user
+    /// agent or app is in many combinations).
+    fn share_descr(&mut self, d: &mut Arc<Descr>) {
+        if let Some(a) = self.descrs.get(&**d) {
+            if !Arc::ptr_eq(a, d) {
+                *d = a.clone();
+            }
+            return;
+        }
+        let m = Arc::make_mut(d);
+        for s in [&mut m.time_zone, &mut m.source, &mut m.operation] {
             self.share(s);
         }
         for s in [
-            &mut e.reason,
-            &mut e.user,
-            &mut e.user_id,
-            &mut e.user_agent,
-            &mut e.client_app,
-            &mut e.app,
-            &mut e.app_id,
-            &mut e.resource,
+            &mut m.user_agent,
+            &mut m.client_app,
+            &mut m.app,
+            &mut m.app_id,
+            &mut m.resource,
         ] {
             self.share_opt(s);
         }
+        self.descrs.insert(d.clone());
+    }
+
+    /// Share what `e` holds with the events interned before it.
+    pub fn event(&mut self, e: &mut Event) {
+        self.share(&mut e.action);
+        for s in [&mut e.reason, &mut e.user, &mut e.user_id] {
+            self.share_opt(s);
+        }
+        self.share_descr(&mut e.descr);
         let cold = e.cold.0.as_deref_mut();
         let (dst_ip, copies) = match cold {
             Some(c) => {
@@ -1213,18 +1224,13 @@ pub struct Event {
     pub time: DateTime<Utc>,
     /// The timestamp text exactly as the source wrote it is in [`Cold`]
     /// ([`Event::time_original`]): no rule or report section reads it, and the analysis
-    /// trims it.
-    /// The zone the original carried (`UTC`, `+01:00`) or that was assumed (`Europe/Berlin (assumed)`).
-    pub time_zone: SharedStr,
-    /// Source format id (`entra_signin`, `m365_ual`, `fortigate`, ...).
-    pub source: SharedStr,
-    /// The variant within the format is in [`Cold`] ([`Event::variant`]): only the timeline
-    /// and its exports read it.
+    /// trims it. The zone, the source, the operation, the user agent, the client app, the
+    /// app, its id and the resource are in [`Descr`] ([`Event::descr`]), shared by the
+    /// events that have the same ones. The variant within the format is in [`Cold`]
+    /// ([`Event::variant`]): only the timeline and its exports read it.
     pub class: EventClass,
     /// Normalized verb (see `crate::event::actions`).
     pub action: SharedStr,
-    /// The operation name as the source wrote it.
-    pub operation: SharedStr,
     pub outcome: Outcome,
     pub reason: Option<SharedStr>,
     pub user: Option<SharedStr>,
@@ -1234,12 +1240,11 @@ pub struct Event {
     pub src_ip: Option<ShortStr>,
     pub geo: Option<Arc<Geo>>,
     pub device: Option<Arc<Device>>,
-    pub user_agent: Option<SharedStr>,
-    pub client_app: Option<SharedStr>,
-    pub app: Option<SharedStr>,
-    pub app_id: Option<SharedStr>,
-    pub resource: Option<SharedStr>,
     pub mfa: Option<Arc<Mfa>>,
+    /// Zone, source, operation, user agent, client app, app, app id and resource: see
+    /// [`Descr`]. Read with [`Event::descr`] (or [`Event::source`] and the like), written with
+    /// [`Event::descr_mut`].
+    descr: Arc<Descr>,
     /// A `ThinVec`: one pointer (no block when empty), where a `Vec` takes 24 bytes; most
     /// events have none.
     pub targets: ThinVec<Target>,
@@ -1256,6 +1261,33 @@ pub struct Event {
     /// the analysis and the report need not serialize a million events again. Never
     /// serialized and never compared. Kept as bytes, not hex: it is in every held event.
     pub timeline_sha256: HashMemo,
+}
+
+/// An event's descriptive texts whose combination repeats across the events of one
+/// evidence item: a file's sign-ins come from a few hundred combinations of user agent,
+/// client app, app and resource (25,809 generated sign-ins have 252), a UAL file's held
+/// records from under a thousand (13,260 have 916). Apart, they were eight pointers in
+/// every held event (64 bytes); together they are one, and an [`Interner`] makes events
+/// with equal ones share one 80-byte block (once per combination per item), the way equal
+/// trimmed `extra` maps share one.
+///
+/// The user, its id, the reason and the address stay in [`Event`]: they vary per sign-in,
+/// so with them nearly every combination would be distinct. The action is read by nearly
+/// every rule and follows from the source and operation, so it would save one pointer
+/// more for no fewer blocks; it stays in place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Descr {
+    /// The zone the original carried (`UTC`, `+01:00`) or that was assumed (`Europe/Berlin (assumed)`).
+    pub time_zone: SharedStr,
+    /// Source format id (`entra_signin`, `m365_ual`, `fortigate`, ...).
+    pub source: SharedStr,
+    /// The operation name as the source wrote it.
+    pub operation: SharedStr,
+    pub user_agent: Option<SharedStr>,
+    pub client_app: Option<SharedStr>,
+    pub app: Option<SharedStr>,
+    pub app_id: Option<SharedStr>,
+    pub resource: Option<SharedStr>,
 }
 
 /// The facts of an event that a held event does not have: a sign-in or UAL record has no
@@ -1484,16 +1516,16 @@ struct EventDe {
 
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let c = self.cold();
+        let (c, d) = (self.cold(), self.descr());
         EventSer {
             time: self.time,
             time_original: text(&c.time_original),
-            time_zone: &self.time_zone,
-            source: &self.source,
+            time_zone: &d.time_zone,
+            source: &d.source,
             variant: text(&c.variant),
             class: self.class,
             action: &self.action,
-            operation: &self.operation,
+            operation: &d.operation,
             outcome: self.outcome,
             reason: &self.reason,
             user: &self.user,
@@ -1504,11 +1536,11 @@ impl Serialize for Event {
             dst_port: &c.dst_port,
             geo: &self.geo,
             device: &self.device,
-            user_agent: &self.user_agent,
-            client_app: &self.client_app,
-            app: &self.app,
-            app_id: &self.app_id,
-            resource: &self.resource,
+            user_agent: &d.user_agent,
+            client_app: &d.client_app,
+            app: &d.app,
+            app_id: &d.app_id,
+            resource: &d.resource,
             session_id: &c.session_id,
             correlation_id: &c.correlation_id,
             request_id: &c.request_id,
@@ -1557,13 +1589,20 @@ impl<'de> Deserialize<'de> for Event {
             evidence_path: nonempty(p.evidence_path),
             line: p.line,
         };
-        Ok(Event {
-            time: w.time,
+        let descr = Descr {
             time_zone: w.time_zone,
             source: w.source,
+            operation: w.operation,
+            user_agent: w.user_agent,
+            client_app: w.client_app,
+            app: w.app,
+            app_id: w.app_id,
+            resource: w.resource,
+        };
+        Ok(Event {
+            time: w.time,
             class: w.class,
             action: w.action,
-            operation: w.operation,
             outcome: w.outcome,
             reason: w.reason,
             user: w.user,
@@ -1571,12 +1610,8 @@ impl<'de> Deserialize<'de> for Event {
             src_ip: w.src_ip,
             geo: w.geo,
             device: w.device,
-            user_agent: w.user_agent,
-            client_app: w.client_app,
-            app: w.app,
-            app_id: w.app_id,
-            resource: w.resource,
             mfa: w.mfa,
+            descr: Arc::new(descr),
             targets: w.targets.into(),
             extra: w.extra,
             provenance: Origin {
@@ -1622,13 +1657,16 @@ impl Event {
         outcome: Outcome,
         provenance: Provenance,
     ) -> Self {
-        let mut e = Event {
-            time,
+        let descr = Descr {
             time_zone: time_zone.into(),
             source: SharedStr::named(source),
+            operation: operation.into(),
+            ..Descr::default()
+        };
+        let mut e = Event {
+            time,
             class,
             action: action.into(),
-            operation: operation.into(),
             outcome,
             reason: None,
             user: None,
@@ -1636,12 +1674,8 @@ impl Event {
             src_ip: None,
             geo: None,
             device: None,
-            user_agent: None,
-            client_app: None,
-            app: None,
-            app_id: None,
-            resource: None,
             mfa: None,
+            descr: Arc::new(descr),
             targets: ThinVec::new(),
             extra: Extra::new(),
             provenance: Origin::default(),
@@ -1685,6 +1719,58 @@ impl Event {
 
     pub fn set_variant(&mut self, s: impl Into<SharedStr>) {
         self.set_cold_text(s.into(), |c| &mut c.variant);
+    }
+
+    /// The event's zone, source, operation, user agent, client app, app, app id and
+    /// resource.
+    pub fn descr(&self) -> &Descr {
+        &self.descr
+    }
+
+    /// [`Event::descr`] to write: copied first if other events share it, so they keep
+    /// theirs.
+    pub fn descr_mut(&mut self) -> &mut Descr {
+        Arc::make_mut(&mut self.descr)
+    }
+
+    /// [`Descr::time_zone`].
+    pub fn time_zone(&self) -> &SharedStr {
+        &self.descr.time_zone
+    }
+
+    /// [`Descr::source`].
+    pub fn source(&self) -> &SharedStr {
+        &self.descr.source
+    }
+
+    /// [`Descr::operation`].
+    pub fn operation(&self) -> &SharedStr {
+        &self.descr.operation
+    }
+
+    /// [`Descr::user_agent`].
+    pub fn user_agent(&self) -> &Option<SharedStr> {
+        &self.descr.user_agent
+    }
+
+    /// [`Descr::client_app`].
+    pub fn client_app(&self) -> &Option<SharedStr> {
+        &self.descr.client_app
+    }
+
+    /// [`Descr::app`].
+    pub fn app(&self) -> &Option<SharedStr> {
+        &self.descr.app
+    }
+
+    /// [`Descr::app_id`].
+    pub fn app_id(&self) -> &Option<SharedStr> {
+        &self.descr.app_id
+    }
+
+    /// [`Descr::resource`].
+    pub fn resource(&self) -> &Option<SharedStr> {
+        &self.descr.resource
     }
 
     /// [`Provenance::evidence_path`] (`""` in a held event).
@@ -2128,7 +2214,7 @@ mod tests {
             Outcome::Success,
             Provenance::default(),
         );
-        e.app = Some("App".into());
+        e.descr_mut().app = Some("App".into());
         let j = e.canonical_json();
         assert!(j.contains(r#""app":"App""#) && !j.contains("user_agent"));
         let back: Event = serde_json::from_str(&j).unwrap();
@@ -2156,7 +2242,7 @@ mod tests {
                 },
             );
             e.user = Some(user.into());
-            e.app = Some("Office 365 Exchange Online".into());
+            e.descr_mut().app = Some("Office 365 Exchange Online".into());
             e.geo = Some(Arc::new(Geo {
                 country: Some(country.into()),
                 lat: Some(lat),
@@ -2189,22 +2275,22 @@ mod tests {
         let same = |x: &SharedStr, y: &SharedStr| SharedStr::ptr_eq(x, y);
         assert!(!same(&originals[0].action, &originals[1].action));
         // Source and variant names are one block per thread from the start.
-        assert!(same(&originals[0].source, &originals[1].source));
+        assert!(same(originals[0].source(), originals[1].source()));
         for (x, y) in [
-            (&a.source, &c.source),
+            (a.source(), c.source()),
             (
                 a.cold().variant.as_ref().unwrap(),
                 c.cold().variant.as_ref().unwrap(),
             ),
-            (&a.time_zone, &c.time_zone),
+            (a.time_zone(), c.time_zone()),
             (&a.action, &c.action),
-            (&a.operation, &c.operation),
+            (a.operation(), c.operation()),
             (
                 a.cold().evidence_path.as_ref().unwrap(),
                 c.cold().evidence_path.as_ref().unwrap(),
             ),
             (a.user.as_ref().unwrap(), b.user.as_ref().unwrap()),
-            (a.app.as_ref().unwrap(), c.app.as_ref().unwrap()),
+            (a.app().as_ref().unwrap(), c.app().as_ref().unwrap()),
             (
                 a.extra.keys().next().unwrap(),
                 c.extra.keys().next().unwrap(),
@@ -2229,6 +2315,51 @@ mod tests {
         ));
     }
 
+    /// Held events whose zone, source, operation, user agent, client app, app, app id and
+    /// resource are equal share one [`Descr`] block (and blocks that differ share their
+    /// equal texts); changing one event's copies its block first, so the others keep theirs.
+    #[test]
+    fn descr_shared_by_content_and_copied_on_write() {
+        let ev = |user: &str, app: &str| {
+            let mut e = every_field_set();
+            e.user = Some(user.into());
+            e.descr_mut().app = Some(app.to_string().into());
+            e
+        };
+        let originals = [ev("anna@x", "A"), ev("ben@x", "A"), ev("anna@x", "B")];
+        let mut held = originals.clone();
+        let mut interner = Interner::default();
+        for e in &mut held {
+            interner.event(e);
+        }
+        let [a, b, c] = &mut held;
+        assert!(!std::ptr::eq(originals[0].descr(), originals[1].descr()));
+        assert!(std::ptr::eq(a.descr(), b.descr()));
+        assert!(!std::ptr::eq(a.descr(), c.descr()));
+        for (x, y) in [
+            (a.operation(), c.operation()),
+            (a.time_zone(), c.time_zone()),
+            (
+                a.user_agent().as_ref().unwrap(),
+                c.user_agent().as_ref().unwrap(),
+            ),
+            (
+                a.resource().as_ref().unwrap(),
+                c.resource().as_ref().unwrap(),
+            ),
+        ] {
+            assert!(SharedStr::ptr_eq(x, y), "{x} not shared");
+        }
+        b.descr_mut().app = Some("C".into());
+        assert_eq!(a.app().as_deref(), Some("A"));
+        assert_eq!(b.app().as_deref(), Some("C"));
+        assert!(!std::ptr::eq(a.descr(), b.descr()));
+        assert_eq!(a.canonical_json(), originals[0].canonical_json());
+        let json = b.canonical_json();
+        assert!(json.contains(r#""app":"C","app_id":"appid""#), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), *b);
+    }
+
     /// `Extra` keys given as text share the thread's one block per name from the start,
     /// however they are given; serialization is unchanged.
     #[test]
@@ -2250,16 +2381,18 @@ mod tests {
         );
     }
 
-    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 216
-    /// bytes since the original time text, the variant and the provenance but for the
-    /// record number moved to [`Cold`] too (256 before; 496 before the first [`Cold`]).
+    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 160
+    /// bytes since the zone, source, operation, user agent, client app, app, app id and
+    /// resource moved to one shared [`Descr`] block (216 before; 256 before the original
+    /// time text, the variant and the provenance but for the record number moved to
+    /// [`Cold`] too; 496 before the first [`Cold`]).
     #[test]
     fn event_struct_size() {
         let n = std::mem::size_of::<Event>();
         eprintln!("size_of::<Event>() = {n}");
         eprintln!("size_of::<Cold>() = {}", std::mem::size_of::<Cold>());
         assert!(
-            n <= 216,
+            n <= 160,
             "Event grew to {n} bytes; every held event pays it"
         );
     }
@@ -2298,11 +2431,11 @@ mod tests {
             os: Some("Windows".into()),
             ..Default::default()
         }));
-        e.user_agent = Some("ua".into());
-        e.client_app = Some("Browser".into());
-        e.app = Some("app".into());
-        e.app_id = Some("appid".into());
-        e.resource = Some("res".into());
+        e.descr_mut().user_agent = Some("ua".into());
+        e.descr_mut().client_app = Some("Browser".into());
+        e.descr_mut().app = Some("app".into());
+        e.descr_mut().app_id = Some("appid".into());
+        e.descr_mut().resource = Some("res".into());
         e.mfa = Some(Arc::new(Mfa {
             satisfied: Some(true),
             ..Default::default()

@@ -839,9 +839,9 @@ fn parse_item(
         Ok(ev) => match unrepresentable(&ev) {
             Some(r) => out.rejected.push(r),
             None => {
-                if ev.time_zone.contains("assumed") {
+                if ev.time_zone().contains("assumed") {
                     *out.zones
-                        .entry((ev.source.to_string(), ev.time_zone.to_string()))
+                        .entry((ev.source().to_string(), ev.time_zone().to_string()))
                         .or_default() += 1;
                 }
                 events += 1;

@@ -64,7 +64,7 @@ impl E {
         );
         e.user = Some(user.into());
         e.src_ip = Some(ip.into());
-        e.client_app = Some("Browser".into());
+        e.descr_mut().client_app = Some("Browser".into());
         e.extra.insert("is_interactive", json!(true));
         E(e)
     }
@@ -129,11 +129,11 @@ impl E {
         self
     }
     fn client(mut self, c: &str) -> E {
-        self.0.client_app = Some(c.into());
+        self.0.descr_mut().client_app = Some(c.into());
         self
     }
     fn ua(mut self, s: &str) -> E {
-        self.0.user_agent = Some(s.into());
+        self.0.descr_mut().user_agent = Some(s.into());
         self
     }
     fn device(mut self, os: &str, browser: &str) -> E {
@@ -181,7 +181,7 @@ impl E {
         self
     }
     fn op(mut self, o: &str) -> E {
-        self.0.operation = o.into();
+        self.0.descr_mut().operation = o.into();
         self
     }
     fn e(self) -> Event {
@@ -1371,7 +1371,7 @@ fn ioc_hits() {
         .target("ServicePrincipal", "Evil")
         .e(),
     );
-    ev.last_mut().unwrap().app_id = Some("AAAA-1111".into());
+    ev.last_mut().unwrap().descr_mut().app_id = Some("AAAA-1111".into());
     let mut c = case();
     c.ioc.ips = vec!["203.0.113.66".into()];
     c.ioc.cidrs = vec!["192.0.2.0/24".into()];

@@ -37,7 +37,7 @@ fn fortigate_cef_dispatches_to_fortigate_mapping() {
     assert!(p
         .events
         .iter()
-        .all(|e| e.source == "fortigate" && e.variant() == "cef"));
+        .all(|e| e.source() == "fortigate" && e.variant() == "cef"));
     let up = &p.events[0];
     assert_eq!(up.action, "vpn_tunnel_up");
     assert_eq!(up.user.as_deref(), Some("j.doe"));
@@ -64,7 +64,7 @@ fn fortigate_cef_dispatches_to_fortigate_mapping() {
     assert_eq!(admin.user.as_deref(), Some("admin"));
     let web = &p.events[3];
     assert_eq!(web.action, "threat");
-    assert_eq!(web.resource.as_deref(), Some("https://login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b"));
+    assert_eq!(web.resource().as_deref(), Some("https://login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b"));
     assert_eq!(web.cold().bytes_out, Some(517));
 }
 
@@ -78,14 +78,14 @@ fn panos_cef_firewall_and_cortex_forwarder() {
     assert_eq!(p.format, Some("cef"));
     assert_eq!((p.events.len(), p.rejected.len()), (4, 0));
     common::check_provenance(&path, &p.events);
-    assert!(p.events.iter().all(|e| e.source == "panos"));
+    assert!(p.events.iter().all(|e| e.source() == "panos"));
     let t = &p.events[0];
     assert_eq!(
-        (t.action.as_str(), t.operation.as_str()),
+        (t.action.as_str(), t.operation().as_str()),
         ("flow_allowed", "TRAFFIC:end allow")
     );
     assert_eq!(t.time_original(), "Mar 14 2024 09:12:40");
-    assert_eq!(t.time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(t.time_zone(), "Europe/Berlin (assumed)");
     assert_eq!(t.time.to_rfc3339(), "2024-03-14T08:12:40+00:00");
     assert_eq!(
         (t.cold().bytes_out, t.cold().bytes_in),
@@ -98,7 +98,7 @@ fn panos_cef_firewall_and_cortex_forwarder() {
     let u = &p.events[1];
     assert_eq!(u.action, "threat");
     assert_eq!(
-        u.resource.as_deref(),
+        u.resource().as_deref(),
         Some("login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b")
     );
     assert_eq!(common::extra_str(u, "threatid"), Some("(9999)"));
@@ -114,7 +114,7 @@ fn panos_cef_firewall_and_cortex_forwarder() {
         ("vpn_login_failed", Outcome::Failure)
     );
     assert_eq!(lf.src_ip.as_deref(), Some("45.137.21.9"));
-    assert_eq!(lf.time_zone, "UTC", "dtz=UTC beats the case zone");
+    assert_eq!(lf.time_zone(), "UTC", "dtz=UTC beats the case zone");
     assert_eq!(
         lf.reason.as_deref(),
         Some("Authentication failed: Invalid username or password")
@@ -134,19 +134,19 @@ fn other_vendors_get_generic_mapping_never_dropped() {
     common::check_provenance(&path, &p.events);
     let asa = &p.events[0];
     assert_eq!(
-        (asa.source.as_str(), asa.action.as_str(), asa.outcome),
+        (asa.source().as_str(), asa.action.as_str(), asa.outcome),
         ("cef", "sign_in", Outcome::Failure)
     );
     assert_eq!(common::extra_str(asa, "msg"), Some("AAA user authentication Rejected : reason = AAA failure : server = 10.1.5.30 : user = j.doe"));
     let proxy = &p.events[1];
     assert_eq!(proxy.action, "flow_denied");
-    assert_eq!(proxy.time_zone, "Europe/Berlin");
+    assert_eq!(proxy.time_zone(), "Europe/Berlin");
     assert_eq!(proxy.time.to_rfc3339(), "2024-03-14T08:06:30+00:00");
     assert_eq!(
-        proxy.resource.as_deref(),
+        proxy.resource().as_deref(),
         Some("https://files.example-share.net/d/7f3a?dl=1")
     );
-    assert_eq!(proxy.user_agent.as_deref(), Some("curl/8.4.0"));
+    assert_eq!(proxy.user_agent().as_deref(), Some("curl/8.4.0"));
     // A record with no time of its own and only an RFC 3164 header (no year) is rejected.
     assert_eq!(p.rejected[0].line, 3);
     assert!(p.rejected[0].reason.contains("no timestamp"));
@@ -161,7 +161,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     common::check_provenance(&path, &p.events);
     let up = &p.events[0];
     assert_eq!(
-        (up.source.as_str(), up.variant(), up.action.as_str()),
+        (up.source().as_str(), up.variant(), up.action.as_str()),
         ("fortigate", "sentinel_csv", "vpn_tunnel_up")
     );
     assert_eq!(up.src_ip.as_deref(), Some("102.89.34.12"));
@@ -184,7 +184,7 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     // Check Point has no vendor mapping: generic, with Sentinel's TimeGenerated as the time.
     let cp = &p.events[3];
     assert_eq!(
-        (cp.source.as_str(), cp.action.as_str()),
+        (cp.source().as_str(), cp.action.as_str()),
         ("cef", "flow_allowed")
     );
     assert_eq!(cp.time.to_rfc3339(), "2024-03-14T01:25:00+00:00");
@@ -201,19 +201,19 @@ fn sentinel_commonsecuritylog_csv_and_json() {
     common::check_provenance(&path, &p.events);
     let gp = &p.events[0];
     assert_eq!(
-        (gp.source.as_str(), gp.variant(), gp.action.as_str()),
+        (gp.source().as_str(), gp.variant(), gp.action.as_str()),
         ("panos", "sentinel_json", "vpn_login")
     );
-    assert_eq!(gp.time_zone, "Europe/Berlin");
+    assert_eq!(gp.time_zone(), "Europe/Berlin");
     assert_eq!(gp.time.to_rfc3339(), "2024-03-14T06:58:20+00:00");
-    assert_eq!(p.events[1].source, "fortigate");
+    assert_eq!(p.events[1].source(), "fortigate");
     assert_eq!(
         p.events[1].geo.as_ref().and_then(|g| g.country.as_deref()),
         Some("RU")
     );
     let z = &p.events[2];
     assert_eq!(
-        (z.source.as_str(), z.action.as_str(), z.user.as_deref()),
+        (z.source().as_str(), z.action.as_str(), z.user.as_deref()),
         ("cef", "flow_denied", Some("m.smith@example.com"))
     );
 }

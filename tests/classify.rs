@@ -105,8 +105,8 @@ impl Fx {
             country: Some(country.into()),
             ..Default::default()
         }));
-        e.client_app = Some("Browser".into());
-        e.app = Some("Office 365 Exchange Online".into());
+        e.descr_mut().client_app = Some("Browser".into());
+        e.descr_mut().app = Some("Office 365 Exchange Online".into());
         e.reason = reason.map(Into::into);
         e.mfa = mfa_satisfied
             .map(|s| Mfa {

@@ -39,15 +39,15 @@ fn corpus_elastic_diagnostic_lines() {
     );
     let e = &p.events[0];
     assert_eq!(e.variant(), "diagnostic_json");
-    assert_eq!(e.operation, "Add service principal credentials");
+    assert_eq!(e.operation(), "Add service principal credentials");
     assert_eq!(e.action, actions::OTHER);
     assert_eq!(e.class, EventClass::AccountChange);
     assert_eq!(e.outcome, Outcome::Success);
     assert_eq!(e.time.to_rfc3339(), "2022-01-22T18:15:02.516809300+00:00");
     assert_eq!(e.time_original(), "2022-01-22T18:15:02.5168093+00:00");
-    assert_eq!(e.time_zone, "UTC");
+    assert_eq!(e.time_zone(), "UTC");
     assert_eq!(e.user, None);
-    assert_eq!(e.app.as_deref(), Some("Managed Service Identity"));
+    assert_eq!(e.app().as_deref(), Some("Managed Service Identity"));
     assert_eq!(x(e, "initiated_by_type"), Some("app"));
     assert_eq!(x(e, "initiated_by_app"), Some("Managed Service Identity"));
     assert_eq!(
@@ -60,7 +60,7 @@ fn corpus_elastic_diagnostic_lines() {
         Some("53161141-e3f4-4944-85b6-7b953f17265e")
     );
     assert_eq!(
-        e.user_agent.as_deref(),
+        e.user_agent().as_deref(),
         Some("Microsoft Azure Graph Client Library 2.1.17-internal")
     );
     assert_eq!(
@@ -184,7 +184,7 @@ fn sample_eventhub_records_and_powershell() {
     // "Update user" touching only StsRefreshTokensValidFrom, done by Identity Protection.
     let e = &p.events[3];
     assert_eq!(
-        (e.operation.as_str(), e.action.as_str()),
+        (e.operation().as_str(), e.action.as_str()),
         ("Update user", actions::TOKENS_REVOKED)
     );
     assert_eq!(

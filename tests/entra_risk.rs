@@ -51,7 +51,7 @@ fn corpus_graph_docs_markdown() {
     );
     assert_eq!(e.variant(), "graph_docs_markdown");
     assert_eq!(
-        (e.class, e.action.as_str(), e.operation.as_str()),
+        (e.class, e.action.as_str(), e.operation().as_str()),
         (
             EventClass::RiskDetection,
             actions::RISK_DETECTED,
@@ -86,7 +86,7 @@ fn corpus_graph_docs_markdown() {
     assert_eq!(x(e, "detection_timing_type"), Some("realtime"));
     assert_eq!(x(e, "activity"), Some("signin"));
     assert!(e
-        .user_agent
+        .user_agent()
         .as_deref()
         .unwrap()
         .contains("Chrome/68.0.3440.106"));
@@ -105,7 +105,7 @@ fn markdown_blocks_without_value_arrays_are_documentation() {
     assert_eq!(p.format, Some("entra_risk"));
     assert_eq!((p.events.len(), p.rejected.len()), (1, 1));
     check_accounting(md.as_bytes(), &p);
-    assert_eq!(p.events[0].operation, "passwordSpray");
+    assert_eq!(p.events[0].operation(), "passwordSpray");
     assert_eq!(p.rejected[0].line, 20);
     assert!(p.rejected[0]
         .reason
@@ -117,7 +117,7 @@ fn sample_graph_detections() {
     let (b, p) = sample("graph_riskdetections.json");
     assert_eq!((p.events.len(), p.rejected.len()), (5, 0));
     check_accounting(&b, &p);
-    let ops: Vec<&str> = p.events.iter().map(|e| e.operation.as_str()).collect();
+    let ops: Vec<&str> = p.events.iter().map(|e| e.operation().as_str()).collect();
     assert_eq!(
         ops,
         vec![
@@ -141,7 +141,10 @@ fn sample_graph_detections() {
     assert_eq!(x(spray, "detection_timing_type"), Some("offline"));
     assert_eq!(spray.src_ip.as_deref(), Some("198.51.100.23"));
     assert_eq!(spray.geo.as_ref().unwrap().lat, Some(6.4531));
-    assert_eq!(spray.user_agent.as_deref(), Some("python-requests/2.31.0"));
+    assert_eq!(
+        spray.user_agent().as_deref(),
+        Some("python-requests/2.31.0")
+    );
     assert_eq!(p.events[3].src_ip.as_deref(), Some("185.220.101.44"));
     assert_eq!(
         x(&p.events[4], "risk_source"),
@@ -172,7 +175,7 @@ fn sample_diagnostic_records_with_locale_and_unpadded_times() {
     assert!(p
         .events
         .iter()
-        .all(|e| e.action == actions::USER_RISK_CHANGED && e.operation == "Risky user"));
+        .all(|e| e.action == actions::USER_RISK_CHANGED && e.operation() == "Risky user"));
     assert_eq!(p.events[0].time_original(), "2024-03-11T9:03:09.702Z");
     assert_eq!(x(&p.events[1], "risk_state"), Some("remediated"));
     assert_eq!(
@@ -212,7 +215,7 @@ fn sample_sentinel_csv() {
         e.geo.as_ref().and_then(|g| g.city.as_deref()),
         Some("Lagos")
     );
-    assert_eq!(e.user_agent.as_deref(), Some("python-requests/2.31.0"));
+    assert_eq!(e.user_agent().as_deref(), Some("python-requests/2.31.0"));
 }
 
 #[test]

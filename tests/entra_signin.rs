@@ -88,11 +88,11 @@ fn corpus_elastic_diagnostic_lines() {
     let e = &p.events[0];
     assert_eq!(e.time, utc("2019-10-18T09:45:48.0729893Z"));
     assert_eq!(e.time_original(), "2019-10-18T09:45:48.0729893Z");
-    assert_eq!(e.time_zone, "UTC");
+    assert_eq!(e.time_zone(), "UTC");
     assert_eq!(e.variant(), "diagnostic_json");
     assert_eq!(e.class, EventClass::Authentication);
     assert_eq!(e.action, "sign_in");
-    assert_eq!(e.operation, "Sign-in activity");
+    assert_eq!(e.operation(), "Sign-in activity");
     assert_eq!(e.outcome, Outcome::Interrupted);
     assert!(
         e.reason.as_deref().unwrap().starts_with("50140 "),
@@ -117,8 +117,8 @@ fn corpus_elastic_diagnostic_lines() {
     assert_eq!(d.browser.as_deref(), Some("Chrome 77.0.3865"));
     assert_eq!(d.os.as_deref(), Some("MacOs"));
     assert_eq!(d.id, None, "empty deviceId must be absent, not empty");
-    assert_eq!(e.client_app.as_deref(), Some("Browser"));
-    assert_eq!(e.app.as_deref(), Some("Office 365"));
+    assert_eq!(e.client_app().as_deref(), Some("Browser"));
+    assert_eq!(e.app().as_deref(), Some("Office 365"));
     assert_eq!(
         e.cold().request_id.as_deref(),
         Some("8a4de8b5-095c-47d0-a96f-a75130c61d53")
@@ -231,7 +231,7 @@ fn every_sample_parses_cleanly() {
         check_accounting(&bytes, &p);
         for e in &p.events {
             assert_eq!(e.variant(), *variant, "{name}");
-            assert_eq!(e.source, "entra_signin");
+            assert_eq!(e.source(), "entra_signin");
             assert_eq!(e.action, "sign_in");
             assert_eq!(e.class, EventClass::Authentication);
             assert_ne!(e.outcome, Outcome::Unknown, "{name}");
@@ -244,7 +244,7 @@ fn every_sample_parses_cleanly() {
             assert!(e.cold().request_id.is_some(), "{name}");
             if *variant != "portal_app_csv"
                 && !(*variant == "diagnostic_json"
-                    && e.app.as_deref() == Some("contoso-backup-sync"))
+                    && e.app().as_deref() == Some("contoso-backup-sync"))
             {
                 assert!(
                     e.user
@@ -310,8 +310,8 @@ fn same_sign_in_same_facts_in_every_variant() {
             Some("Amsterdam"),
             "{f}"
         );
-        assert_eq!(e.client_app.as_deref(), Some("Browser"), "{f}");
-        assert_eq!(e.app.as_deref(), Some("OfficeHome"), "{f}");
+        assert_eq!(e.client_app().as_deref(), Some("Browser"), "{f}");
+        assert_eq!(e.app().as_deref(), Some("OfficeHome"), "{f}");
         assert_eq!(
             e.cold().correlation_id.as_deref(),
             Some("c0000005-8e1d-4f2a-b3c5-61d7e9a2f005"),
@@ -353,8 +353,8 @@ fn graph_beta_fields() {
     assert_eq!(pols.len(), 1, "notApplied policies are left out");
     assert_eq!(pols[0]["display_name"], "CA001 - Require MFA for all users");
     // Legacy IMAP bad password: no user agent at all.
-    assert_eq!(ev[1].client_app.as_deref(), Some("IMAP4"));
-    assert_eq!(ev[1].user_agent, None);
+    assert_eq!(ev[1].client_app().as_deref(), Some("IMAP4"));
+    assert_eq!(*ev[1].user_agent(), None);
     assert_eq!(ev[1].outcome, Outcome::Failure);
     assert_eq!(
         extra(&ev[1], "authentication_protocol").and_then(|v| v.as_str()),
@@ -372,7 +372,7 @@ fn graph_beta_fields() {
     // Single-factor success over Exchange ActiveSync from IPv6.
     assert_eq!(ev[5].outcome, Outcome::Success);
     assert_eq!(ev[5].src_ip.as_deref(), Some("2a05:d014:ab3:7100::12"));
-    assert_eq!(ev[5].client_app.as_deref(), Some("Exchange ActiveSync"));
+    assert_eq!(ev[5].client_app().as_deref(), Some("Exchange ActiveSync"));
     assert_eq!(ev[5].mfa.as_ref().unwrap().satisfied, Some(false));
     assert_eq!(ev[5].geo.as_ref().unwrap().asn, Some(16509));
     // KMSI interrupt.
@@ -422,7 +422,7 @@ fn powershell_outputs() {
     let e = &p.events[0];
     assert_eq!(e.time_original(), "/Date(1709539092345)/");
     assert_eq!(e.time, utc("2024-03-04T07:58:12.345Z"));
-    assert_eq!(e.time_zone, "UTC");
+    assert_eq!(e.time_zone(), "UTC");
     assert_eq!(e.geo.as_ref().unwrap().lat, Some(52.5244));
     assert_eq!(e.mfa.as_ref().unwrap().satisfied, Some(true));
     assert_eq!(
@@ -436,7 +436,7 @@ fn diagnostic_service_principal() {
     let p = parse(&sample("diagnostic_eventhub_records.json"));
     let e = p.events.last().unwrap();
     assert_eq!(e.user, None);
-    assert_eq!(e.app.as_deref(), Some("contoso-backup-sync"));
+    assert_eq!(e.app().as_deref(), Some("contoso-backup-sync"));
     assert_eq!(e.outcome, Outcome::Failure);
     assert_eq!(extra(e, "error_code"), Some(&serde_json::json!(7000215)));
     assert!(e
@@ -460,7 +460,7 @@ fn diagnostic_service_principal() {
         extra(e, "tenant_id").and_then(|v| v.as_str()),
         Some("3f6b2a91-7c4e-4d8a-9b15-2e0c7a4f1d63")
     );
-    assert_eq!(e.time_zone, "UTC");
+    assert_eq!(e.time_zone(), "UTC");
 }
 
 #[test]
@@ -468,7 +468,7 @@ fn portal_csv_layouts() {
     let p = parse(&sample("InteractiveSignIns_2024-03-04_2024-03-05.csv"));
     let e = &p.events[0];
     assert_eq!(e.time_original(), "2024-03-04T07:58:12Z");
-    assert_eq!(e.time_zone, "UTC");
+    assert_eq!(e.time_zone(), "UTC");
     assert_eq!(e.line(), 2);
     assert_eq!(
         e.cold().byte_offset as usize,
@@ -490,7 +490,7 @@ fn portal_csv_layouts() {
         (Some("Berlin"), Some("Berlin"), Some("DE"), Some(3320))
     );
     assert_eq!(
-        e.app_id.as_deref(),
+        e.app_id().as_deref(),
         Some("4765445b-32c6-49b0-83e6-1d93765276ca"),
         "'Application ID ' with its trailing space"
     );
@@ -536,7 +536,7 @@ fn portal_csv_layouts() {
         Some("service_principal")
     );
     assert_eq!(e.geo.as_ref().unwrap().country.as_deref(), Some("RO"));
-    assert_eq!(e.resource.as_deref(), Some("Office 365 Exchange Online"));
+    assert_eq!(e.resource().as_deref(), Some("Office 365 Exchange Online"));
 }
 
 #[test]
@@ -545,7 +545,7 @@ fn log_analytics_exports() {
     let e = &p.events[0];
     assert_eq!(e.time_original(), "3/4/2024, 7:58:12.345 AM");
     assert_eq!(e.time, utc("2024-03-04T07:58:12.345Z"));
-    assert_eq!(e.time_zone, "UTC");
+    assert_eq!(e.time_zone(), "UTC");
     assert_eq!(
         extra(e, "date_order").and_then(|v| v.as_str()),
         Some("month/day/year (assumed: no day above 12 seen)")
@@ -568,7 +568,7 @@ fn log_analytics_exports() {
     let ipv6 = p
         .events
         .iter()
-        .find(|e| e.client_app.as_deref() == Some("Exchange ActiveSync"))
+        .find(|e| e.client_app().as_deref() == Some("Exchange ActiveSync"))
         .unwrap();
     assert_eq!(ipv6.src_ip.as_deref(), Some("2a05:d014:ab3:7100::12"));
 
@@ -620,7 +620,7 @@ fn flattened_exports() {
         utc("2024-03-04T08:58:12Z"),
         "day first: 4 March, not 3 April"
     );
-    assert_eq!(p.events[0].time_zone, "UTC (assumed: no zone given)");
+    assert_eq!(p.events[0].time_zone(), "UTC (assumed: no zone given)");
     assert_eq!(p.events[3].time, utc("2024-03-13T10:02:44Z"));
     assert_eq!(p.events[1].geo.as_ref().unwrap().lat, Some(52.374));
     assert_eq!(p.events[2].outcome, Outcome::Interrupted);
@@ -631,7 +631,7 @@ fn flattened_exports() {
         .insert("entra_signin".into(), "Europe/Berlin".parse().unwrap());
     let p = common::parse_path(&path, &ctx);
     assert_eq!(p.events[0].time, utc("2024-03-04T07:58:12Z"));
-    assert_eq!(p.events[0].time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(p.events[0].time_zone(), "Europe/Berlin (assumed)");
 }
 
 // ------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ fn corpus_elastic_fortinet_log() {
     assert_eq!(e.user.as_deref(), Some("elasticuser"));
     assert_eq!(e.cold().bytes_out, Some(1152));
     assert_eq!(e.cold().bytes_in, Some(1130));
-    assert_eq!(e.resource.as_deref(), Some("elastic.co/config/"));
+    assert_eq!(e.resource().as_deref(), Some("elastic.co/config/"));
     assert_eq!(common::extra_str(e, "catdesc"), Some("Internet Telephony"));
     // traffic deny, eventtime in seconds.
     let e = by_record(&p.events, 2);
@@ -75,7 +75,7 @@ fn corpus_elastic_fortinet_log() {
     assert_eq!(e.user.as_deref(), Some("someuser"));
     assert_eq!(e.src_ip.as_deref(), Some("67.43.156.13"));
     assert_eq!(common::extra_str(e, "assigned_ip"), Some("10.10.10.10"));
-    assert_eq!(e.operation, "SSL VPN tunnel up");
+    assert_eq!(e.operation(), "SSL VPN tunnel up");
     // traffic close with bytes, country name → ISO code, name kept.
     let e = by_record(&p.events, 28);
     assert_eq!(
@@ -88,7 +88,7 @@ fn corpus_elastic_fortinet_log() {
         (e.cold().bytes_out, e.cold().bytes_in),
         (Some(923), Some(77654))
     );
-    assert_eq!(e.app.as_deref(), Some("Skype.Portals"));
+    assert_eq!(e.app().as_deref(), Some("Skype.Portals"));
     // quoted value with commas stays one value.
     assert_eq!(
         common::extra_str(e, "vwlquality"),
@@ -96,11 +96,11 @@ fn corpus_elastic_fortinet_log() {
     );
     // Bare values, no eventtime, no tz: local time, zone from the case or assumed UTC.
     let e = by_record(&p.events, 32);
-    assert_eq!(e.time_zone, "UTC (assumed: no zone given)");
+    assert_eq!(e.time_zone(), "UTC (assumed: no zone given)");
     assert_eq!(e.time_original(), "2020-11-02 08:11:38");
     let pb = common::parse_path(&path, &berlin());
     let e = by_record(&pb.events, 32);
-    assert_eq!(e.time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(e.time_zone(), "Europe/Berlin (assumed)");
     assert_eq!(e.time.to_rfc3339(), "2020-11-02T07:11:38+00:00");
     // FortiManager-style admin login (log_id/desc/pri), tz given: +02:00.
     let e = by_record(&p.events, 50);
@@ -109,7 +109,7 @@ fn corpus_elastic_fortinet_log() {
         ("admin_login", Outcome::Success)
     );
     assert_eq!(e.time.to_rfc3339(), "2023-12-13T05:56:14+00:00");
-    assert_eq!(e.time_zone, "+02:00");
+    assert_eq!(e.time_zone(), "+02:00");
     assert_eq!(e.src_ip.as_deref(), Some("192.168.0.10"));
     let e = by_record(&p.events, 51);
     assert_eq!(
@@ -128,7 +128,7 @@ fn corpus_elastic_fortinet_log() {
     // Two tz keys in one line (`UTC-5:00` and `-0500`): eventtime wins anyway.
     let e = by_record(&p.events, 45);
     assert_eq!(e.time.to_rfc3339(), "2023-03-08T18:22:46.091256698+00:00");
-    assert_eq!(e.app.as_deref(), Some("X-VPN"));
+    assert_eq!(e.app().as_deref(), Some("X-VPN"));
 }
 
 #[test]
@@ -186,10 +186,10 @@ fn sample_rfc5424_crlf_local_time() {
     let raw = std::fs::read(&path).unwrap();
     let pr = &p.events[0].full_provenance();
     assert_ne!(raw[(pr.byte_offset + pr.byte_len - 1) as usize], b'\r');
-    assert_eq!(p.events[0].time_zone, "+01:00");
+    assert_eq!(p.events[0].time_zone(), "+01:00");
     assert_eq!(p.events[0].time.to_rfc3339(), "2024-03-14T01:30:00+00:00");
     // No tz in the record: the case's zone, said to be assumed.
-    assert_eq!(p.events[1].time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(p.events[1].time_zone(), "Europe/Berlin (assumed)");
     assert_eq!(p.events[1].time.to_rfc3339(), "2024-03-14T01:31:10+00:00");
     assert_eq!(
         (p.events[1].action.as_str(), p.events[1].outcome),
@@ -200,7 +200,7 @@ fn sample_rfc5424_crlf_local_time() {
         ("sign_in", Outcome::Failure)
     );
     assert_eq!(p.events[2].line(), 4);
-    assert_eq!(p.events[3].operation, "Configuration changed");
+    assert_eq!(p.events[3].operation(), "Configuration changed");
     assert_eq!(p.events[3].src_ip.as_deref(), Some("192.168.10.5"));
 }
 
@@ -230,7 +230,7 @@ fn sample_fortianalyzer_csv_both_shapes() {
         Some("SSL tunnel established, user j.doe")
     );
     assert_eq!(p.events[1].action, "admin_login");
-    assert_eq!(p.events[2].time_zone, "+01:00");
+    assert_eq!(p.events[2].time_zone(), "+01:00");
 }
 
 fn parse_text(text: &str, ctx: &ParseContext) -> sources::Parsed {

@@ -238,10 +238,10 @@ fn formula_cells_are_neutralised_in_the_csv_timeline() {
                 i as u64 + 1,
             );
             e.user = Some((*f).into());
-            e.user_agent = Some((*f).into());
-            e.app = Some((*f).into());
+            e.descr_mut().user_agent = Some((*f).into());
+            e.descr_mut().app = Some((*f).into());
             e.reason = Some((*f).into());
-            e.operation = (*f).into();
+            e.descr_mut().operation = (*f).into();
             e.cold_mut().session_id = Some(f.to_string());
             e.cold_mut().evidence_path = Some(format!("evidence/{f}").into());
             e

@@ -55,7 +55,7 @@ fn corpus_purview_export() {
     assert!(p
         .events
         .iter()
-        .all(|e| e.variant() == "purview_csv" && e.time_zone == "UTC"));
+        .all(|e| e.variant() == "purview_csv" && e.time_zone() == "UTC"));
 
     // The raw record is the whole CSV row, starting at its RecordId.
     let first = &p.events[0];
@@ -64,7 +64,7 @@ fn corpus_purview_export() {
     assert!(raw.starts_with(b"538815b7-273a-4a3f-9957-c86897966eec,9/20/2023 4:05:03 AM,8,Add service principal.,Certificate,\"{"));
     assert_eq!(first.line(), 2);
     assert_eq!(first.action, actions::OTHER);
-    assert_eq!(first.operation, "Add service principal.");
+    assert_eq!(first.operation(), "Add service principal.");
     assert_eq!(extra_str(first, "initiated_by_type"), Some("app"));
     assert_eq!(
         extra_str(first, "initiated_by_app"),
@@ -87,7 +87,7 @@ fn corpus_purview_export() {
     let rules: Vec<&Event> = p
         .events
         .iter()
-        .filter(|e| e.operation == "New-InboxRule")
+        .filter(|e| e.operation() == "New-InboxRule")
         .collect();
     assert_eq!(rules.len(), 38);
     assert!(rules
@@ -131,7 +131,7 @@ fn corpus_purview_export() {
     let sm: Vec<&Event> = p
         .events
         .iter()
-        .filter(|e| e.operation == "Set-Mailbox")
+        .filter(|e| e.operation() == "Set-Mailbox")
         .collect();
     assert_eq!(sm.len(), 8);
     assert!(sm.iter().all(|e| e.action == actions::MAILBOX_UPDATED));
@@ -150,7 +150,7 @@ fn corpus_purview_export() {
     let rp: Vec<&Event> = p
         .events
         .iter()
-        .filter(|e| e.operation == "Reset user password.")
+        .filter(|e| e.operation() == "Reset user password.")
         .collect();
     assert_eq!(rp.len(), 34);
     assert!(rp
@@ -186,7 +186,7 @@ fn corpus_purview_export() {
     let failed: Vec<&Event> = p
         .events
         .iter()
-        .filter(|e| e.operation == "UserLoginFailed")
+        .filter(|e| e.operation() == "UserLoginFailed")
         .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].action, actions::SIGN_IN);
@@ -203,13 +203,13 @@ fn corpus_purview_export() {
     let ok = p
         .events
         .iter()
-        .filter(|e| e.operation == "UserLoggedIn")
+        .filter(|e| e.operation() == "UserLoggedIn")
         .count();
     assert_eq!(ok, 20);
     assert!(p
         .events
         .iter()
-        .filter(|e| e.operation == "UserLoggedIn")
+        .filter(|e| e.operation() == "UserLoggedIn")
         .all(|e| e.outcome == Outcome::Success));
 
     let files: Vec<&Event> = p
@@ -223,7 +223,7 @@ fn corpus_purview_export() {
         Some("XT1000 Project Progress Report.pptx")
     );
     assert_eq!(
-        files[0].resource.as_deref(),
+        files[0].resource().as_deref(),
         Some(
             "https://m365b132131-my.sharepoint.com/personal/johannal_m365b132131_onmicrosoft_com/"
         )
@@ -239,13 +239,13 @@ fn corpus_purview_export() {
     let set_plan = p
         .events
         .iter()
-        .filter(|e| e.operation == "Set-MailboxPlan")
+        .filter(|e| e.operation() == "Set-MailboxPlan")
         .count();
     assert_eq!(set_plan, 27);
     assert!(p
         .events
         .iter()
-        .filter(|e| e.operation == "Set-MailboxPlan")
+        .filter(|e| e.operation() == "Set-MailboxPlan")
         .all(|e| e.action == actions::OTHER));
 }
 
@@ -258,7 +258,7 @@ fn sample_purview_incident() {
     let by = |op: &str| {
         p.events
             .iter()
-            .filter(|e| e.operation == op)
+            .filter(|e| e.operation() == op)
             .collect::<Vec<_>>()
     };
 
@@ -491,7 +491,7 @@ fn sample_json_variants() {
     let rule = p
         .events
         .iter()
-        .find(|e| e.operation == "New-InboxRule")
+        .find(|e| e.operation() == "New-InboxRule")
         .unwrap();
     assert_eq!(
         param(rule, "ForwardTo"),
@@ -515,18 +515,18 @@ fn creationdate_fallback_and_zones() {
     let p = parse_str(t);
     assert_eq!((p.events.len(), p.rejected.len()), (1, 0));
     assert_eq!(p.events[0].time.to_rfc3339(), "2024-03-11T09:03:05+00:00");
-    assert_eq!(p.events[0].time_zone, "UTC (assumed: no zone given)");
+    assert_eq!(p.events[0].time_zone(), "UTC (assumed: no zone given)");
     let mut c = ParseContext::default();
     c.zones
         .insert("m365_ual".into(), "Europe/Berlin".parse().unwrap());
     let reg = sources::registry();
     let p = sources::parse_bytes(&reg, t.as_bytes(), "mem", "x", &c);
     assert_eq!(p.events[0].time.to_rfc3339(), "2024-03-11T08:03:05+00:00");
-    assert_eq!(p.events[0].time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(p.events[0].time_zone(), "Europe/Berlin (assumed)");
     let t = "RecordId,CreationDate,RecordType,Operation,UserId,AuditData\r\nx,3/11/2024 9:03:05 PM,6,FileAccessed,a@b.example,\r\n";
     let p = parse_str(t);
     assert_eq!(p.events[0].time.to_rfc3339(), "2024-03-11T21:03:05+00:00");
-    assert_eq!(p.events[0].time_zone, "UTC");
+    assert_eq!(p.events[0].time_zone(), "UTC");
 }
 
 const HDR: &str = "RecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n";

@@ -41,7 +41,7 @@ fn parse_sample(name: &str, zone: &str) -> Parsed {
             "{name} record {}",
             e.provenance.record_no
         );
-        assert_eq!(e.source, "nps");
+        assert_eq!(e.source(), "nps");
     }
     p
 }
@@ -71,9 +71,9 @@ fn odbc_sample() {
             Outcome::Unknown
         )
     );
-    assert_eq!(req.operation, "Access-Request");
+    assert_eq!(req.operation(), "Access-Request");
     assert_eq!(req.time_original(), "03/30/2025 01:44:58");
-    assert_eq!(req.time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(req.time_zone(), "Europe/Berlin (assumed)");
     assert_eq!(req.time, utc("2025-03-30T00:44:58Z"));
     assert_eq!(req.src_ip.as_deref(), Some("203.0.113.45"));
     assert_eq!(ex(req, "computer_name"), Some("NPS01"));
@@ -103,7 +103,7 @@ fn odbc_sample() {
     // A rejected password: failure with the reason, user and attacker IP from the request.
     let rej = &p.events[4];
     assert_eq!(
-        (rej.operation.as_str(), rej.outcome),
+        (rej.operation().as_str(), rej.outcome),
         ("Access-Reject", Outcome::Failure)
     );
     assert_eq!(rej.reason.as_deref(), Some("Reason-Code 16: authentication failed: user credentials mismatch (wrong user name or password)"));
@@ -114,7 +114,11 @@ fn odbc_sample() {
     // Accounting: Start, and an interim after the clocks jumped from 02:00 to 03:00.
     let start = &p.events[2];
     assert_eq!(
-        (start.class, start.action.as_str(), start.operation.as_str()),
+        (
+            start.class,
+            start.action.as_str(),
+            start.operation().as_str()
+        ),
         (EventClass::Accounting, actions::SESSION_START, "Start")
     );
     assert_eq!(start.cold().session_id.as_deref(), Some("04a1c2f7"));
@@ -164,7 +168,7 @@ fn ias_sample() {
     assert!(p.events.iter().all(|e| e.variant() == "ias"));
     let on = &p.events[0];
     assert_eq!(
-        (on.action.as_str(), on.operation.as_str()),
+        (on.action.as_str(), on.operation().as_str()),
         (actions::ACCOUNTING_ON, "Accounting-On")
     );
     assert_eq!(ex(on, "nas_identifier"), Some("wlc-hq"));
@@ -232,7 +236,7 @@ fn dts_sample() {
     assert_eq!(ex(req, "calling_station_id"), Some("b8-e8-56-36-b6-58"));
     let chal = &p.events[1];
     assert_eq!(
-        (chal.class, chal.action.as_str(), chal.operation.as_str()),
+        (chal.class, chal.action.as_str(), chal.operation().as_str()),
         (
             EventClass::Authentication,
             actions::OTHER,
@@ -281,7 +285,7 @@ fn mixed_formats_in_one_file() {
 #[test]
 fn no_zone_means_utc_assumed() {
     let p = common::parse_path(&sample("IN2503-odbc.log"), &ParseContext::default());
-    assert_eq!(p.events[0].time_zone, "UTC (assumed: no zone given)");
+    assert_eq!(p.events[0].time_zone(), "UTC (assumed: no zone given)");
     assert_eq!(p.events[0].time, utc("2025-03-30T01:44:58Z"));
 }
 

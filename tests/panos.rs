@@ -26,11 +26,11 @@ fn corpus_globalprotect_sample() {
     assert!(p
         .events
         .iter()
-        .all(|e| e.class == EventClass::Authentication && e.source == "panos"));
+        .all(|e| e.class == EventClass::Authentication && e.source() == "panos"));
 
     // PAN-OS 10.0 layout: public IP is the source, private IP the assigned address.
     let e = &p.events[0];
-    assert_eq!(e.operation, "portal-prelogin");
+    assert_eq!(e.operation(), "portal-prelogin");
     assert_eq!(e.src_ip.as_deref(), Some("216.160.83.57"));
     assert_eq!(common::extra_str(e, "assigned_ip"), Some("81.2.69.193"));
     assert_eq!(
@@ -38,7 +38,7 @@ fn corpus_globalprotect_sample() {
         Some("BE")
     );
     assert_eq!(e.time_original(), "2021/03/24 11:30:00");
-    assert_eq!(e.time_zone, "UTC (assumed: no zone given)");
+    assert_eq!(e.time_zone(), "UTC (assumed: no zone given)");
     assert_eq!(
         e.device.as_ref().and_then(|d| d.os.as_deref()),
         Some("OS 10 Pro , 64-bit")
@@ -53,7 +53,7 @@ fn corpus_globalprotect_sample() {
         (e.action.as_str(), e.outcome),
         ("vpn_login", Outcome::Success)
     );
-    assert_eq!(e.operation, "gateway-auth");
+    assert_eq!(e.operation(), "gateway-auth");
     assert_eq!(e.user.as_deref(), Some("maxmustermann"));
     assert_eq!(e.src_ip.as_deref(), Some("10.20.30.40"));
     assert_eq!(e.time_original(), "2021/03/02 09:55:39");
@@ -66,12 +66,12 @@ fn corpus_globalprotect_sample() {
     // Generated time in Europe/Berlin when the case says so.
     let pb = common::parse_path(&path, &zone("Europe/Berlin"));
     assert_eq!(pb.events[5].time.to_rfc3339(), "2021-03-02T08:55:39+00:00");
-    assert_eq!(pb.events[5].time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(pb.events[5].time_zone(), "Europe/Berlin (assumed)");
     // Cortex Data Lake: ISO times with Z, serial `no-serial`.
     let e = &p.events[9];
     assert_eq!(e.variant(), "cdl_csv");
     assert_eq!(e.time.to_rfc3339(), "2021-10-22T16:10:05+00:00");
-    assert_eq!(e.time_zone, "UTC");
+    assert_eq!(e.time_zone(), "UTC");
     assert_eq!(e.src_ip.as_deref(), Some("10.1.1.1"));
     assert_eq!(common::extra_str(e, "assigned_ip"), Some("10.2.2.2"));
     assert_eq!(e.user.as_deref(), Some("host\\\\user"));
@@ -114,12 +114,12 @@ fn sample_traffic_and_threat() {
         ]
     );
     let start = &p.events[0];
-    assert_eq!(start.time_zone, "Europe/Berlin (assumed)");
+    assert_eq!(start.time_zone(), "Europe/Berlin (assumed)");
     assert_eq!(start.time.to_rfc3339(), "2024-03-14T08:12:03+00:00");
     let end = &p.events[1];
     // The high-resolution timestamp carries its offset and wins.
     assert_eq!(end.time_original(), "2024-03-14T09:12:40.812+01:00");
-    assert_eq!(end.time_zone, "+01:00");
+    assert_eq!(end.time_zone(), "+01:00");
     assert_eq!(
         (end.cold().bytes_out, end.cold().bytes_in),
         (Some(48211), Some(1877420))
@@ -137,9 +137,13 @@ fn sample_traffic_and_threat() {
     assert_eq!(deny.cold().dst_port, Some(3389));
     let url = &p.events[4];
     // Quoted URL with a comma stays one field and later columns stay in place.
-    assert_eq!(url.resource.as_deref(), Some("login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b,redirect=1"));
+    assert_eq!(url.resource().as_deref(), Some("login-microsoftonline.example-verify.com/common/oauth2/authorize?client_id=4765445b,redirect=1"));
     assert_eq!(common::extra_str(url, "category"), Some("phishing"));
-    assert!(url.user_agent.as_deref().unwrap_or("").contains("Edg/122"));
+    assert!(url
+        .user_agent()
+        .as_deref()
+        .unwrap_or("")
+        .contains("Edg/122"));
     assert_eq!(
         common::extra_str(&p.events[5], "threatid"),
         Some("Microsoft Exchange Server Remote Code Execution Vulnerability(58738)")
@@ -192,7 +196,7 @@ fn sample_globalprotect_layouts() {
     assert_eq!(common::extra_str(e, "device_name"), Some("PA-3220-HQ"));
     assert_eq!(p.events[2].action, "vpn_login_failed");
     // Empty high-resolution field: generated time, zone assumed.
-    assert_eq!(p.events[3].time_zone, "UTC (assumed: no zone given)");
+    assert_eq!(p.events[3].time_zone(), "UTC (assumed: no zone given)");
 }
 
 #[test]
@@ -234,7 +238,7 @@ fn sample_system_auth_config() {
     assert_eq!(common::extra_str(e, "assigned_ip"), Some("10.212.134.21"));
     assert_eq!(p.events[6].action, "sign_in");
     assert_eq!(p.events[7].outcome, Outcome::Failure);
-    assert_eq!(p.events[8].operation, "CONFIG:edit");
+    assert_eq!(p.events[8].operation(), "CONFIG:edit");
     assert_eq!(p.events[8].user.as_deref(), Some("admin"));
 }
 

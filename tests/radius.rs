@@ -124,7 +124,7 @@ fn corpus_every_record_matches_truth() {
                 ev.time_original(),
                 r["timestamp"].as_u64().unwrap().to_string()
             );
-            assert_eq!(ev.time_zone, "UTC");
+            assert_eq!(ev.time_zone(), "UTC");
             assert_eq!(ex(ev, "header"), r["header"].as_str(), "{rel} #{i}");
             assert_eq!(ex(ev, "nas_ip"), r["nas_ip_address"].as_str(), "{rel} #{i}");
             assert_eq!(
@@ -161,7 +161,7 @@ fn corpus_every_record_matches_truth() {
                 _ => {
                     assert_eq!(ev.class, EventClass::Accounting);
                     let st = r["acct_status_type"].as_str().unwrap();
-                    assert_eq!(ev.operation, st);
+                    assert_eq!(ev.operation(), st);
                     let want = match st {
                         "Start" => actions::SESSION_START,
                         "Interim-Update" => actions::SESSION_INTERIM,
@@ -411,12 +411,12 @@ fn corpus_header_only_uses_configured_zone() {
     for (a, b) in p.events.iter().zip(&full.events) {
         // Header = receive time = Timestamp.
         assert_eq!(a.time, b.time);
-        assert_eq!(a.time_zone, "Europe/Berlin (assumed)");
+        assert_eq!(a.time_zone(), "Europe/Berlin (assumed)");
         assert_eq!(Some(a.time_original()), ex(b, "header"));
     }
     // No zone given: parsed as UTC, and the assumption is stated.
     let p = parse_text(&stripped, &ParseContext::default());
-    assert_eq!(p.events[0].time_zone, "UTC (assumed: no zone given)");
+    assert_eq!(p.events[0].time_zone(), "UTC (assumed: no zone given)");
     assert_eq!(
         p.events[0].time,
         full.events[0].time + chrono::Duration::hours(2)
@@ -429,7 +429,7 @@ fn event_timestamp_zone_abbreviation() {
     let text = "Mon Jun  9 08:02:11 2025\n\tAcct-Status-Type = Start\n\tUser-Name = \"a\"\n\tEvent-Timestamp = \"Jun  9 2025 08:02:11 CEST\"\n\n";
     let p = parse_text(text, &ParseContext::default());
     assert_eq!(p.events[0].time, utc("2025-06-09T06:02:11Z"));
-    assert_eq!(p.events[0].time_zone, "+02:00 (CEST)");
+    assert_eq!(p.events[0].time_zone(), "+02:00 (CEST)");
     assert_eq!(p.events[0].time_original(), "Jun  9 2025 08:02:11 CEST");
 }
 
@@ -613,7 +613,7 @@ fn unknown_status_is_kept_as_other() {
     let (evs, errs) = parse_direct(text, &ParseContext::default());
     assert!(errs.is_empty());
     assert_eq!(
-        (evs[0].action.as_str(), evs[0].operation.as_str()),
+        (evs[0].action.as_str(), evs[0].operation().as_str()),
         (actions::OTHER, "Tunnel-Start")
     );
     assert_eq!(evs[1].action, actions::SESSION_INTERIM);

@@ -135,7 +135,7 @@ fn ual(n: u64, time: &str, user: &str, action: &str) -> Event {
 
 fn download(n: u64, time: &str, user: &str, url: &str) -> Event {
     let mut e = ual(n, time, user, actions::FILE_DOWNLOADED);
-    e.resource = Some(url.into());
+    e.descr_mut().resource = Some(url.into());
     e.extra.insert(
         "SiteUrl",
         serde_json::json!(url.split("/Shared").next().unwrap()),

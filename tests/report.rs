@@ -338,7 +338,7 @@ fn runbook_coverage_follows_the_sources_present() {
 
     // Without audit/UAL, RADIUS and risk exports, the same questions cannot be answered.
     let mut thin = fx::build(&dir.path().join("thin"), "Move to RSS");
-    thin.out.events.retain(|e| e.source == "entra_signin");
+    thin.out.events.retain(|e| e.source() == "entra_signin");
     thin.out
         .collected
         .files

@@ -66,7 +66,7 @@ fn streamed(files: &[Vec<Event>], budget: usize) -> (Vec<u8>, Vec<u8>, spill::Me
     let key = |i: usize| {
         files[i]
             .first()
-            .map(|e| (e.source.clone(), e.evidence_path().to_string()))
+            .map(|e| (e.source().clone(), e.evidence_path().to_string()))
     };
     order.sort_by_key(|&i| key(i));
     for (i, evs) in files.iter().enumerate() {

@@ -84,7 +84,7 @@ pub fn build(
                 p.browsers.insert(browser_family(b));
             }
         }
-        if let Some(a) = e.app.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(a) = e.app().as_deref().filter(|s| !s.is_empty()) {
             p.apps.insert(a.to_string());
         }
     }

@@ -35,7 +35,7 @@ fn kind(e: &Event) -> Option<(Kind, u64)> {
     match e.action.as_str() {
         actions::FILE_DOWNLOADED => Some((Kind::Download, 1)),
         // FileSyncDownloadedFull / Partial; uploads are not exfiltration.
-        actions::FILE_SYNCED if !e.operation.to_ascii_lowercase().contains("upload") => {
+        actions::FILE_SYNCED if !e.operation().to_ascii_lowercase().contains("upload") => {
             Some((Kind::Download, 1))
         }
         actions::MAIL_ITEMS_ACCESSED => {

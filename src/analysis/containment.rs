@@ -27,7 +27,7 @@ pub(crate) fn action_of(e: &Event) -> Option<&'static str> {
     if e.outcome == Outcome::Failure {
         return None;
     }
-    let op = e.operation.to_ascii_lowercase();
+    let op = e.operation().to_ascii_lowercase();
     match e.action.as_str() {
         actions::TOKENS_REVOKED if op.contains("session") => Some("sessions_ended"),
         actions::TOKENS_REVOKED => Some("tokens_revoked"),

@@ -423,7 +423,7 @@ const LEGACY_CLIENTS: &[&str] = &[
 ];
 
 pub(crate) fn legacy_client(e: &Event) -> Option<&str> {
-    let c = e.client_app.as_deref()?.trim();
+    let c = e.client_app().as_deref()?.trim();
     let l = c.to_ascii_lowercase();
     LEGACY_CLIENTS.contains(&l.as_str()).then_some(c)
 }
@@ -654,9 +654,9 @@ fn coverage(events: &[Event], flows: Option<&FlowStore>) -> Vec<SourceCoverage> 
     let mut m: BTreeMap<&str, SourceCoverage> = BTreeMap::new();
     for e in events {
         let c = m
-            .entry(e.source.as_str())
+            .entry(e.source().as_str())
             .or_insert_with(|| SourceCoverage {
-                source: e.source.to_string(),
+                source: e.source().to_string(),
                 ..SourceCoverage::default()
             });
         c.events += 1;
@@ -964,9 +964,9 @@ mod tests {
         assert_eq!(interactive(&e), None);
         e.extra.insert("is_interactive", serde_json::json!("false"));
         assert_eq!(interactive(&e), Some(false));
-        e.client_app = Some("IMAP4".into());
+        e.descr_mut().client_app = Some("IMAP4".into());
         assert_eq!(legacy_client(&e), Some("IMAP4"));
-        e.client_app = Some("Browser".into());
+        e.descr_mut().client_app = Some("Browser".into());
         assert_eq!(legacy_client(&e), None);
         e.mfa = Some(std::sync::Arc::new(Mfa {
             requirement: Some("singleFactorAuthentication".into()),

@@ -91,7 +91,7 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
                     .push(i);
             }
         }
-        if let Some(ua) = e.user_agent.as_deref() {
+        if let Some(ua) = e.user_agent().as_deref() {
             let l = ua.to_lowercase();
             for (needle, text) in &uas {
                 if l.contains(needle.as_str()) {
@@ -103,7 +103,7 @@ pub(crate) fn detect(ctx: &Ctx) -> Vec<Draft> {
         }
         if !apps.is_empty() {
             let ids = e
-                .app_id
+                .app_id()
                 .as_deref()
                 .into_iter()
                 .chain(e.targets.iter().filter_map(|t| t.id.as_deref()));

@@ -511,7 +511,7 @@ fn trim_copies(e: &mut crate::event::Event) {
         .filter(|(k, v)| {
             LOCATION_KEYS.contains(&k.as_str())
                 && v.as_str().is_some_and(|v| {
-                    e.resource.as_deref() == Some(v)
+                    e.resource().as_deref() == Some(v)
                         || e.targets
                             .iter()
                             .any(|t| t.id.as_deref() == Some(v) || t.name.as_deref() == Some(v))

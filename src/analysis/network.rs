@@ -81,9 +81,11 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
         }
         let user = user_of(e).unwrap_or_default();
         if let Some(sid) = &e.cold().session_id {
-            ctx.net_sessions
-                .borrow_mut()
-                .insert((e.source.to_string(), sid.clone(), user.clone()));
+            ctx.net_sessions.borrow_mut().insert((
+                e.source().to_string(),
+                sid.clone(),
+                user.clone(),
+            ));
         }
         // Without a session id every record stands alone.
         // (by timeline line: the same whether flows are held compactly or not).
@@ -93,10 +95,10 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
             .clone()
             .unwrap_or_else(|| format!("#{}", ctx.line(i)));
         let entry = m
-            .entry((e.source.to_string(), sid.clone(), user.clone()))
+            .entry((e.source().to_string(), sid.clone(), user.clone()))
             .or_insert_with(|| Session {
                 s: NetworkSession {
-                    source: e.source.to_string(),
+                    source: e.source().to_string(),
                     user: (!user.is_empty()).then(|| user.clone()),
                     session_id: e.cold().session_id.clone(),
                     still_active: true,
@@ -133,7 +135,7 @@ fn sessions(ctx: &Ctx, span: &[usize]) -> Vec<Session> {
 }
 
 fn vpn_line(e: &Event) -> String {
-    let mut s = format!("{} {} {}", fmt_time(e.time), e.action, e.source);
+    let mut s = format!("{} {} {}", fmt_time(e.time), e.action, e.source());
     if let Some(u) = e.user.as_deref() {
         s.push_str(&format!(" user {u}"));
     }

@@ -267,7 +267,7 @@ fn base(
     if let Some(app) = e.extra.get("initiated_by_app").and_then(Value::as_str) {
         d = d.fact("initiated_by_app", app);
     }
-    d.fact("operation", e.operation.clone())
+    d.fact("operation", e.operation().clone())
         .fact("time", fmt_time(e.time))
 }
 
@@ -342,7 +342,7 @@ fn inbox_rule(ctx: &Ctx, i: usize) -> Option<Draft> {
             "Inbox rule {} for {user} at {} ({}): {}.{}{} RB-0003 step 5: inbox rules or forwarding mean confirmed BEC.",
             rule_name.as_deref().map(|n| format!("\"{n}\"")).unwrap_or_else(|| "(unnamed)".into()),
             fmt_time(e.time),
-            e.operation,
+            e.operation(),
             reasons.join("; "),
             if external.is_empty() { String::new() } else { format!(" Recipients outside the user's domain: {}.", external.iter().cloned().collect::<Vec<_>>().join(", ")) },
             anomalous.as_deref().map(|a| format!(" The change was {a}.")).unwrap_or_default()
@@ -351,7 +351,7 @@ fn inbox_rule(ctx: &Ctx, i: usize) -> Option<Draft> {
         format!(
             "Inbox rules of {user} changed at {} ({}); the log does not carry the rule's content, so check the mailbox's rules directly (Get-InboxRule).",
             fmt_time(e.time),
-            e.operation
+            e.operation()
         )
     };
     Some(d.why(why))
@@ -391,7 +391,7 @@ fn forwarding(ctx: &Ctx, i: usize) -> Option<Draft> {
     Some(d.why(format!(
         "Mailbox forwarding for {user} set at {} ({}) to {}{}.{} RB-0003 step 5: forwarding means confirmed BEC.",
         fmt_time(e.time),
-        e.operation,
+        e.operation(),
         fwd.unwrap_or_else(|| "an address the log does not show".into()),
         if truthy(keep) { " (a copy stays in the mailbox, so the owner notices nothing)" } else { "" },
         anomalous.as_deref().map(|a| format!(" The change was {a}.")).unwrap_or_default()
@@ -445,7 +445,7 @@ fn mfa_method(ctx: &Ctx, i: usize) -> Option<Draft> {
     Some(d.why(format!(
         "An authentication method was {verb} for {user} at {} ({}{}).{}",
         fmt_time(e.time),
-        e.operation,
+        e.operation(),
         method.map(|m| format!(": {m}")).unwrap_or_default(),
         match anomalous {
             Some(a) => format!(" It was {a}: RB-0003 step 5 treats an MFA method registered from an anomalous IP as confirmed persistence."),
@@ -467,7 +467,7 @@ fn oauth(ctx: &Ctx, i: usize) -> Option<Draft> {
             })
         })
         .and_then(|t| t.name.as_ref().or(t.id.as_ref()).map(String::from))
-        .or_else(|| e.app.as_ref().map(String::from))
+        .or_else(|| e.app().as_ref().map(String::from))
         .unwrap_or_else(|| "an application".into());
     let blob = format!(
         "{} {}",
@@ -502,7 +502,7 @@ fn oauth(ctx: &Ctx, i: usize) -> Option<Draft> {
     )
     .tech(&[tech::APP_TOKEN])
     .fact("app", app.clone())
-    .fact("app_id", e.app_id.clone().unwrap_or_default())
+    .fact("app_id", e.app_id().clone().unwrap_or_default())
     .fact("risky_scopes", scopes.clone())
     .fact("all_users", all_users);
     if anomalous.is_some() {
@@ -511,7 +511,7 @@ fn oauth(ctx: &Ctx, i: usize) -> Option<Draft> {
     Some(d.why(format!(
         "{what} {app} at {} ({}){}{}.{} RB-0003 step 5: an OAuth consent is persistence that survives a password reset.",
         fmt_time(e.time),
-        e.operation,
+        e.operation(),
         if scopes.is_empty() { String::new() } else { format!(" with mailbox/file permissions ({})", scopes.join(", ")) },
         if all_users { ", for all users of the tenant" } else { "" },
         anomalous.as_deref().map(|a| format!(" It was {a}.")).unwrap_or_default()

@@ -127,7 +127,7 @@ fn shared_user_agent(ctx: &Ctx, s: &Suspects) -> Vec<Draft> {
         for &i in idx {
             if let Some(ua) = ctx
                 .ev(i)
-                .user_agent
+                .user_agent()
                 .as_deref()
                 .map(str::trim)
                 .filter(|u| !u.is_empty())

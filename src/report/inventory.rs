@@ -136,8 +136,8 @@ pub fn inventory(input: &ReportInput) -> Inventory {
 pub fn zones(input: &ReportInput) -> ZoneView {
     let mut m: BTreeMap<&str, (BTreeSet<&str>, u64)> = BTreeMap::new();
     for e in input.events {
-        let s = m.entry(&e.source).or_default();
-        s.0.insert(&e.time_zone);
+        let s = m.entry(e.source()).or_default();
+        s.0.insert(e.time_zone());
         s.1 += 1;
     }
     if let Some(c) = input.compact {

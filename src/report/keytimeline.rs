@@ -136,7 +136,7 @@ pub fn build<'c>(idx: &EventIndex, concl: &'c Conclusions) -> KeyTimeline {
             Row {
                 short: short(&h),
                 time: t(e.time),
-                source: e.source.to_string(),
+                source: e.source().to_string(),
                 action: e.action.to_string(),
                 outcome: serde_json::to_value(e.outcome)
                     .ok()
@@ -198,13 +198,13 @@ fn neighbours(idx: &EventIndex, i: usize) -> Vec<usize> {
 /// objects, rule parameters, counts. Log text, escaped later by the template layer.
 pub fn detail(e: &Event) -> String {
     let mut parts: Vec<String> = Vec::new();
-    if !e.operation.is_empty() && e.operation != e.action {
-        parts.push(e.operation.to_string());
+    if !e.operation().is_empty() && *e.operation() != e.action {
+        parts.push(e.operation().to_string());
     }
-    if let Some(app) = &e.app {
+    if let Some(app) = e.app() {
         parts.push(format!("app {app}"));
     }
-    if let Some(c) = &e.client_app {
+    if let Some(c) = e.client_app() {
         parts.push(format!("client {c}"));
     }
     if let Some(m) = &e.mfa {
@@ -260,7 +260,7 @@ pub fn detail(e: &Event) -> String {
             e.cold().bytes_out.unwrap_or(0)
         ));
     }
-    if let Some(ua) = &e.user_agent {
+    if let Some(ua) = e.user_agent() {
         parts.push(format!("UA {ua}"));
     }
     super::escape::truncate(&parts.join("; "), 220)

@@ -845,7 +845,7 @@ pub fn source_activity(events: &[Event]) -> Vec<SourceActivity> {
 pub fn source_activity_with(events: &[Event], flows: Option<&FlowStore>) -> Vec<SourceActivity> {
     let mut m: BTreeMap<&str, (u64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for e in events {
-        let s = m.entry(&e.source).or_insert((0, e.time, e.time));
+        let s = m.entry(e.source()).or_insert((0, e.time, e.time));
         s.0 += 1;
         s.1 = s.1.min(e.time);
         s.2 = s.2.max(e.time);
@@ -1117,7 +1117,7 @@ fn iocs(
     for f in a.findings.iter().filter(|f| is_malicious(f)) {
         let consent = f.rule == rules::OAUTH_CONSENT;
         for e in f.evidence.iter().filter_map(|h| idx.get(h)) {
-            if let Some(ua) = &e.user_agent {
+            if let Some(ua) = e.user_agent() {
                 uas.entry(ua.to_string())
                     .or_default()
                     .insert(f.rule.clone());
@@ -1131,7 +1131,7 @@ fn iocs(
                     }
                 }
             }
-            if let Some(app) = e.app.as_ref().or(e.app_id.as_ref()) {
+            if let Some(app) = e.app().as_ref().or(e.app_id().as_ref()) {
                 apps.entry(app.to_string())
                     .or_default()
                     .insert(f.rule.clone());

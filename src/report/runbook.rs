@@ -90,7 +90,7 @@ pub fn family_present(input: &ReportInput, fam: Family) -> bool {
         || input
             .events
             .iter()
-            .any(|e| srcs.contains(&e.source.as_str()))
+            .any(|e| srcs.contains(&e.source().as_str()))
         || input
             .compact
             .is_some_and(|c| c.flows.per_source().keys().any(|s| srcs.contains(s)))

@@ -68,7 +68,7 @@ impl Chart {
         let mut rows: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
         for e in events {
             let b = (((e.time - first).num_seconds() / bin_seconds) as usize).min(BINS - 1);
-            rows.entry(&e.source).or_insert_with(|| vec![0; BINS])[b] += 1;
+            rows.entry(e.source()).or_insert_with(|| vec![0; BINS])[b] += 1;
         }
         for (f, (_, r)) in flows
             .into_iter()

@@ -401,9 +401,9 @@ pub fn generic_event(
     // CEF defines `in` as bytes flowing source→destination, i.e. what the source sent.
     ev.cold_mut().bytes_out = c.get("in").and_then(|v| v.parse().ok());
     ev.cold_mut().bytes_in = c.get("out").and_then(|v| v.parse().ok());
-    ev.app = c.get("app").map(Into::into);
-    ev.resource = c.get("request").map(Into::into);
-    ev.user_agent = c.get("requestClientApplication").map(Into::into);
+    ev.descr_mut().app = c.get("app").map(Into::into);
+    ev.descr_mut().resource = c.get("request").map(Into::into);
+    ev.descr_mut().user_agent = c.get("requestClientApplication").map(Into::into);
     ev.reason = c.get("reason").map(Into::into);
     header_extra(c, &mut ev);
     for (k, v) in &c.ext {

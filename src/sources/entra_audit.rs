@@ -204,8 +204,8 @@ fn audit_event(
                     "servicePrincipalId",
                 ],
             );
-            ev.app = get_text(&p, "displayName").map(Into::into);
-            ev.app_id = get_text(&p, "appId").map(Into::into);
+            ev.descr_mut().app = get_text(&p, "displayName").map(Into::into);
+            ev.descr_mut().app_id = get_text(&p, "appId").map(Into::into);
             ev.extra.insert("initiated_by_type", "app".into());
             if let Some(n) = name {
                 ev.extra.insert("initiated_by_app", n.into());
@@ -225,7 +225,7 @@ fn audit_event(
     }
 
     let details = ops::name_value_object(&get_array(a, "additionalDetails"));
-    ev.user_agent = get_text(a, "userAgent")
+    ev.descr_mut().user_agent = get_text(a, "userAgent")
         .or_else(|| get_text(&details, "User-Agent"))
         .map(Into::into);
     if !details.is_empty() {

@@ -258,8 +258,9 @@ fn risk_event(
     };
     if ev.user.is_none() {
         // Service-principal risk names an app, not a user.
-        ev.app = get_text_any(r, &["servicePrincipalDisplayName", "displayName"]).map(Into::into);
-        ev.app_id = get_text(r, "appId").map(Into::into);
+        ev.descr_mut().app =
+            get_text_any(r, &["servicePrincipalDisplayName", "displayName"]).map(Into::into);
+        ev.descr_mut().app_id = get_text(r, "appId").map(Into::into);
     }
     ev.cold_mut().request_id = get_text(r, "requestId");
     ev.cold_mut().correlation_id = get_text(r, "correlationId");
@@ -286,7 +287,7 @@ fn risk_event(
     let info = get_array(r, "additionalInfo");
     if !info.is_empty() {
         let obj = ops::name_value_object(&info);
-        ev.user_agent = get_text(&obj, "userAgent").map(Into::into);
+        ev.descr_mut().user_agent = get_text(&obj, "userAgent").map(Into::into);
         ev.extra.insert("additional_info", Value::Object(obj));
     }
 

@@ -1009,11 +1009,11 @@ fn map_signin(
     }
     ev.geo = geo(o, env).map(Arc::new);
     ev.device = device(o).map(Arc::new);
-    ev.user_agent = s(o, &["userAgent"]).map(Into::into);
-    ev.client_app = s(o, &["clientAppUsed"]).map(Into::into);
-    ev.app = s(o, &["appDisplayName"]).map(Into::into);
-    ev.app_id = s(o, &["appId"]).map(Into::into);
-    ev.resource = s(
+    ev.descr_mut().user_agent = s(o, &["userAgent"]).map(Into::into);
+    ev.descr_mut().client_app = s(o, &["clientAppUsed"]).map(Into::into);
+    ev.descr_mut().app = s(o, &["appDisplayName"]).map(Into::into);
+    ev.descr_mut().app_id = s(o, &["appId"]).map(Into::into);
+    ev.descr_mut().resource = s(
         o,
         &["resourceDisplayName", "resourceId", "ResourceIdentity"],
     )

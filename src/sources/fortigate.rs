@@ -541,13 +541,13 @@ fn map_with_time(
     ev.user = f.get_any(&["user", "xauthuser"]).map(Into::into);
     ev.cold_mut().bytes_out = f.get("sentbyte").and_then(|v| v.parse().ok());
     ev.cold_mut().bytes_in = f.get("rcvdbyte").and_then(|v| v.parse().ok());
-    ev.app = f.get("app").map(Into::into);
-    ev.app_id = f.get("appid").map(Into::into);
+    ev.descr_mut().app = f.get("app").map(Into::into);
+    ev.descr_mut().app_id = f.get("appid").map(Into::into);
     ev.cold_mut().session_id = f.get_any(&["sessionid", "session_id"]).map(str::to_string);
     ev.reason = f.get("reason").map(Into::into);
-    ev.user_agent = f.get("agent").map(Into::into);
+    ev.descr_mut().user_agent = f.get("agent").map(Into::into);
     if ty.eq_ignore_ascii_case("utm") {
-        ev.resource = match (f.get("hostname"), f.get("url")) {
+        ev.descr_mut().resource = match (f.get("hostname"), f.get("url")) {
             (Some(h), Some(u)) if u.starts_with('/') => Some(format!("{h}{u}").into()),
             (_, Some(u)) => Some(u.into()),
             (Some(h), None) => Some(h.into()),

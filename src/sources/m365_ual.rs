@@ -417,10 +417,10 @@ fn ual_event(
     let ctx_obj = get_obj(a, "AppAccessContext").unwrap_or_default();
     let ext = ops::name_value_object(&get_array(a, "ExtendedProperties"));
     let devp = ops::name_value_object(&get_array(a, "DeviceProperties"));
-    ev.user_agent = get_text(a, "UserAgent")
+    ev.descr_mut().user_agent = get_text(a, "UserAgent")
         .or_else(|| get_text(&ext, "UserAgent"))
         .map(Into::into);
-    ev.app_id = get_text_any(a, &["AppId", "ApplicationId", "ClientAppId"])
+    ev.descr_mut().app_id = get_text_any(a, &["AppId", "ApplicationId", "ClientAppId"])
         .or_else(|| get_text(&ctx_obj, "ClientAppId"))
         .map(Into::into);
     ev.cold_mut().session_id = get_text(&ctx_obj, "AADSessionId")
@@ -428,7 +428,7 @@ fn ual_event(
         .or_else(|| get_text(&devp, "SessionId"));
     ev.cold_mut().correlation_id =
         get_text(a, "CorrelationId").or_else(|| get_text(&ctx_obj, "CorrelationId"));
-    ev.client_app = get_text(a, "ClientInfoString").map(Into::into);
+    ev.descr_mut().client_app = get_text(a, "ClientInfoString").map(Into::into);
 
     let record_type = get(a, "RecordType")
         .and_then(ops::value_text)
@@ -566,7 +566,7 @@ fn sign_in_details(
         ev.extra.insert("error_number", n.into());
     }
     let targets = get_array(a, "Target");
-    ev.resource = targets
+    ev.descr_mut().resource = targets
         .iter()
         .find_map(|t| t.as_object().and_then(|o| get_text(o, "ID")))
         .or_else(|| get_text(a, "ObjectId"))
@@ -629,9 +629,8 @@ fn mail_items_details(ev: &mut Event, a: &Map<String, Value>, opprops: &Map<Stri
 }
 
 fn file_details(ev: &mut Event, a: &Map<String, Value>) {
-    ev.resource = get_text(a, "SiteUrl")
-        .map(Into::into)
-        .or(ev.resource.take());
+    let d = ev.descr_mut();
+    d.resource = get_text(a, "SiteUrl").map(Into::into).or(d.resource.take());
     let kind = get_text(a, "ItemType")
         .map(|k| k.to_ascii_lowercase())
         .unwrap_or_else(|| "file".into());
@@ -694,7 +693,7 @@ fn aad_details(ev: &mut Event, a: &Map<String, Value>, modified: Vec<ModifiedPro
         if let Some(uid) = ev.user.take() {
             ev.extra.insert("ual_user_id", uid.into());
         }
-        ev.app = name.clone().map(Into::into);
+        ev.descr_mut().app = name.clone().map(Into::into);
         ev.extra.insert("initiated_by_type", "app".into());
         if let Some(n) = name {
             ev.extra.insert("initiated_by_app", n.into());

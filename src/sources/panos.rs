@@ -801,9 +801,9 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
     }
     ev.cold_mut().bytes_out = f.get("bytes_sent").and_then(|v| v.parse().ok());
     ev.cold_mut().bytes_in = f.get("bytes_received").and_then(|v| v.parse().ok());
-    ev.app = f.get("app").map(Into::into);
+    ev.descr_mut().app = f.get("app").map(Into::into);
     ev.cold_mut().session_id = f.get("sessionid").map(str::to_string).filter(|s| s != "0");
-    ev.user_agent = f.get("user_agent").map(Into::into);
+    ev.descr_mut().user_agent = f.get("user_agent").map(Into::into);
     if let Some(c) = country.and_then(syslog::country_code) {
         ev.geo = Some(Arc::new(Geo {
             country: Some(c.to_string()),
@@ -811,7 +811,7 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
         }));
     }
     match ty.as_str() {
-        "THREAT" => ev.resource = f.get("misc").map(Into::into),
+        "THREAT" => ev.descr_mut().resource = f.get("misc").map(Into::into),
         "GLOBALPROTECT" => {
             ev.reason = f.get_any(&["error", "reason"]).map(Into::into);
             if let Some(p) = f
@@ -821,7 +821,7 @@ fn map(f: &Fields, variant: &str, stamp: Stamp, original: String, prov: Provenan
             {
                 ev.extra.insert("assigned_ip", p.into());
             }
-            ev.client_app = Some("GlobalProtect".into());
+            ev.descr_mut().client_app = Some("GlobalProtect".into());
             let os = match (f.get("client_os"), f.get("client_os_ver")) {
                 (Some(a), Some(b)) if !b.starts_with(a) => Some(format!("{a} {b}")),
                 (_, Some(b)) => Some(b.to_string()),

@@ -187,7 +187,7 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
                         matches!((nas_id, s.nas_identifier.as_deref()), (Some(a), Some(b)) if a == b)
                     }
                 };
-                if s.source == ev.source
+                if s.source == *ev.source()
                     && same_nas
                     && s.stop_count == 0
                     && s.nas_restart_at.is_none()
@@ -211,7 +211,7 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
         };
         let nas = nas_ip.or(nas_id).unwrap_or("").to_string();
         let key = (
-            ev.source.to_string(),
+            ev.source().to_string(),
             nas.clone(),
             session_id.to_string(),
             ev.user_key().unwrap_or_default(),
@@ -229,7 +229,7 @@ pub fn sessions(events: &[Event]) -> Vec<RadiusSession> {
             None => {
                 work.push(Work {
                     s: RadiusSession {
-                        source: ev.source.to_string(),
+                        source: ev.source().to_string(),
                         nas,
                         nas_ip: nas_ip.map(str::to_string),
                         nas_identifier: nas_id.map(str::to_string),

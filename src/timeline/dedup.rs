@@ -22,7 +22,7 @@ fn key(e: &Event) -> Option<Key> {
         .as_ref()
         .or(e.cold().correlation_id.as_ref())?;
     Some((
-        e.source.to_string(),
+        e.source().to_string(),
         id.to_ascii_lowercase(),
         e.time.timestamp(),
         e.user_key(),

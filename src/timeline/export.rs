@@ -115,11 +115,11 @@ pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) 
         &e.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
     )?;
     for v in [
-        e.source.as_str(),
+        e.source().as_str(),
         e.variant(),
         class(e.class),
         &e.action,
-        &e.operation,
+        e.operation(),
         outcome(e.outcome),
         text(&e.reason),
         text(&e.user),
@@ -133,9 +133,9 @@ pub fn csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event, event_sha256: &str) 
     cell(w, geo.map_or("", |g| text(&g.country)))?;
     cell(w, geo.map_or("", |g| text(&g.city)))?;
     for v in [
-        text(&e.app),
-        text(&e.client_app),
-        text(&e.user_agent),
+        text(e.app()),
+        text(e.client_app()),
+        text(e.user_agent()),
         &device,
         &mfa,
         text(&e.cold().session_id),
@@ -192,11 +192,11 @@ pub fn message(e: &Event) -> String {
     if let Some(c) = e.geo.as_ref().and_then(|g| g.country.as_ref()) {
         m.push_str(&format!(" country={c}"));
     }
-    if let Some(a) = &e.app {
+    if let Some(a) = e.app() {
         m.push_str(&format!(" app={a}"));
     }
-    if e.operation != e.action {
-        m.push_str(&format!(" ({})", e.operation));
+    if *e.operation() != e.action {
+        m.push_str(&format!(" ({})", e.operation()));
     }
     m
 }
@@ -214,18 +214,18 @@ pub fn timesketch(e: &Event, event_sha256: &str) -> Value {
     v.insert("timestamp_desc".into(), timestamp_desc(e).into());
     v.insert(
         "data_type".into(),
-        format!("irpack:{}:{}", e.source, e.action).into(),
+        format!("irpack:{}:{}", e.source(), e.action).into(),
     );
-    v.insert("source".into(), e.source.clone().into());
+    v.insert("source".into(), e.source().clone().into());
     v.insert("action".into(), e.action.clone().into());
     v.insert("outcome".into(), outcome(e.outcome).into());
     for (k, val) in [
         ("user", e.user.as_deref()),
         ("src_ip", e.src_ip.as_deref()),
         ("dst_ip", e.cold().dst_ip.as_deref()),
-        ("app", e.app.as_deref()),
-        ("user_agent", e.user_agent.as_deref()),
-        ("client_app", e.client_app.as_deref()),
+        ("app", e.app().as_deref()),
+        ("user_agent", e.user_agent().as_deref()),
+        ("client_app", e.client_app().as_deref()),
         ("reason", e.reason.as_deref()),
     ] {
         if let Some(x) = val {
@@ -333,12 +333,12 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
             "product": { "name": "irpack", "vendor_name": "irpack", "version": env!("CARGO_PKG_VERSION") },
             "original_time": e.time_original(),
             "uid": event_sha256,
-            "log_name": e.source,
+            "log_name": e.source(),
             "log_provider": e.variant(),
         },
         "unmapped": {
             "action": e.action,
-            "operation": e.operation,
+            "operation": e.operation(),
             "evidence_path": e.evidence_path(),
             "record_no": e.provenance.record_no,
             "raw_sha256": e.cold().raw_sha256,
@@ -399,7 +399,7 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
         }
         o.insert("dst_endpoint".into(), Value::Object(ep));
     }
-    if let Some(ua) = &e.user_agent {
+    if let Some(ua) = e.user_agent() {
         o.insert("http_request".into(), json!({ "user_agent": ua }));
     }
     if e.cold().bytes_in.is_some() || e.cold().bytes_out.is_some() {
@@ -418,7 +418,7 @@ pub fn ocsf(e: &Event, event_sha256: &str) -> Value {
             .extra
             .get("risk_event_type")
             .and_then(Value::as_str)
-            .unwrap_or(&e.operation)
+            .unwrap_or(e.operation())
             .to_string();
         o.insert(
             "finding_info".into(),
@@ -580,11 +580,11 @@ mod tests {
             .unwrap_or_default();
         let row = [
             e.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            e.source.to_string(),
+            e.source().to_string(),
             e.variant().to_string(),
             class(e.class).into(),
             e.action.to_string(),
-            e.operation.to_string(),
+            e.operation().to_string(),
             outcome(e.outcome).into(),
             opt(&e.reason),
             opt(&e.user),
@@ -594,9 +594,9 @@ mod tests {
             opt(&e.cold().dst_port),
             opt(&geo.country),
             opt(&geo.city),
-            opt(&e.app),
-            opt(&e.client_app),
-            opt(&e.user_agent),
+            opt(e.app()),
+            opt(e.client_app()),
+            opt(e.user_agent()),
             device,
             mfa,
             opt(&e.cold().session_id),
@@ -642,14 +642,14 @@ mod tests {
             };
             e.src_ip = s.clone().map(Into::into);
             e.cold_mut().dst_ip = s.clone().map(Into::into);
-            e.app = s.clone().map(Into::into);
-            e.client_app = s.clone().map(Into::into);
-            e.user_agent = s.clone().map(Into::into);
+            e.descr_mut().app = s.clone().map(Into::into);
+            e.descr_mut().client_app = s.clone().map(Into::into);
+            e.descr_mut().user_agent = s.clone().map(Into::into);
             e.cold_mut().session_id = s.clone();
             e.cold_mut().correlation_id = s.clone();
             e.cold_mut().request_id = s.clone();
             e.action = t.to_string().into();
-            e.operation = t.to_string().into();
+            e.descr_mut().operation = t.to_string().into();
             e.set_variant(t.to_string());
             e.cold_mut().src_port = (i % 3 != 0).then_some(443 + i as u16);
             e.cold_mut().dst_port = (i % 2 != 0).then_some(i as u16);

@@ -324,8 +324,8 @@ pub fn wire(e: &Event, out: &mut Vec<u8>) -> bool {
     out.extend_from_slice(&ip);
     encode_ip(dst, &mut ip);
     out.extend_from_slice(&ip);
-    put_str(out, Some(&e.source));
-    put_str(out, Some(&e.time_zone));
+    put_str(out, Some(e.source()));
+    put_str(out, Some(e.time_zone()));
     put_str(out, e.user.as_deref());
     put_str(
         out,
@@ -1101,7 +1101,7 @@ impl Compactor {
                 return false;
             }
         }
-        if let Some(ua) = e.user_agent.as_deref() {
+        if let Some(ua) = e.user_agent().as_deref() {
             let l = ua.to_lowercase();
             if self
                 .ioc
@@ -1115,7 +1115,7 @@ impl Compactor {
         let app_hit = |s: Option<&str>, list: &[String]| {
             s.is_some_and(|s| list.iter().any(|x| x == &s.trim().to_ascii_lowercase()))
         };
-        if app_hit(e.app_id.as_deref(), &self.ioc.app_ids) {
+        if app_hit(e.app_id().as_deref(), &self.ioc.app_ids) {
             return false;
         }
         // IOC matching also compares target ids with the application ids.
@@ -1126,8 +1126,8 @@ impl Compactor {
             return false;
         }
         // Classified applications (analysis/regulatory/assets.rs) by id or name.
-        if app_hit(e.app_id.as_deref(), &self.asset_apps)
-            || app_hit(e.app.as_deref(), &self.asset_apps)
+        if app_hit(e.app_id().as_deref(), &self.asset_apps)
+            || app_hit(e.app().as_deref(), &self.asset_apps)
         {
             return false;
         }
@@ -1288,7 +1288,7 @@ mod tests {
 
     fn activity(action: &str) -> Event {
         let mut e = flow(Some("Adele@contoso.example"), "203.0.113.24");
-        e.source = "m365_ual".into();
+        e.descr_mut().source = "m365_ual".into();
         e.class = crate::event::EventClass::ApiActivity;
         e.action = action.into();
         e.cold_mut().dst_ip = None;
@@ -1329,7 +1329,9 @@ mod tests {
             f(&mut e);
             !c.compact(&e)
         };
-        assert!(whole(&|e| e.user_agent = Some("EvilAgent/2".into())));
+        assert!(whole(
+            &|e| e.descr_mut().user_agent = Some("EvilAgent/2".into())
+        ));
         assert!(whole(&|e| e.targets[0].id = Some("BAD-APP".into())));
         assert!(whole(&|e| e.targets[0].id = Some(
             "https://contoso.sharepoint.com/sites/finance/x.docx".into()
@@ -1350,7 +1352,7 @@ mod tests {
         let mut failed = activity(actions::FILE_DOWNLOADED);
         failed.outcome = Outcome::Failure;
         let mut upload = activity(actions::FILE_SYNCED);
-        upload.operation = "FileSyncUploadedFull".into();
+        upload.descr_mut().operation = "FileSyncUploadedFull".into();
         let mut huge = activity(actions::MAIL_ITEMS_ACCESSED);
         huge.extra
             .insert("item_count", (u64::from(u32::MAX) + 1).into());
@@ -1414,7 +1416,7 @@ mod tests {
     fn store_keeps_what_the_aggregates_read() {
         let mut later = flow(Some("bob"), "10.0.0.3");
         later.time += chrono::Duration::seconds(5);
-        later.source = "panos".into();
+        later.descr_mut().source = "panos".into();
         let mut all = on_disk(&[
             (2, 3, flow(Some(" Grace "), "10.0.0.1")),
             (4, 3, flow(None, "10.0.0.2")),
@@ -1521,7 +1523,7 @@ mod tests {
             let mut e = flow(Some(user), src);
             e.time = DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap();
             e.action = action.into();
-            e.source = "radius_detail".into();
+            e.descr_mut().source = "radius_detail".into();
             e.cold_mut().dst_ip = None;
             e.cold_mut().session_id = sid.map(str::to_string);
             e
@@ -1536,7 +1538,7 @@ mod tests {
         );
         framed.extra.insert("framed_ip", "10.8.0.2".into());
         let mut vpn = rec(12, actions::VPN_LOGIN, "carol", None, "198.51.100.4");
-        vpn.source = "fortigate".into();
+        vpn.descr_mut().source = "fortigate".into();
         vpn.extra.insert("assigned_ip", "10.9.0.7".into());
         let events = [
             framed, // 0

@@ -26,12 +26,18 @@ pub struct TimelineEntry {
 /// Order: UTC time, then source, then where the record sits in its evidence.
 pub fn sort(events: &mut [Event]) {
     events.sort_by(|a, b| {
-        (a.time, &a.source, a.evidence_path(), a.provenance.record_no).cmp(&(
-            b.time,
-            &b.source,
-            b.evidence_path(),
-            b.provenance.record_no,
-        ))
+        (
+            a.time,
+            a.source(),
+            a.evidence_path(),
+            a.provenance.record_no,
+        )
+            .cmp(&(
+                b.time,
+                b.source(),
+                b.evidence_path(),
+                b.provenance.record_no,
+            ))
     });
 }
 

@@ -777,11 +777,11 @@ impl<'f> Writer<'f> {
                 std::collections::BTreeMap::new();
             for &(j, i) in &folds {
                 let mut copy: Event = serde_json::from_str(&recs[i].1.json)?;
-                if copy.time_zone.contains("assumed") {
+                if copy.time_zone().contains("assumed") {
                     *self
                         .merged
                         .folded_assumed_zones
-                        .entry((copy.source.to_string(), copy.time_zone.to_string()))
+                        .entry((copy.source().to_string(), copy.time_zone().to_string()))
                         .or_default() += 1;
                 }
                 let target = match kept.entry(j) {

@@ -218,9 +218,9 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         sp(2),
     );
     e3.geo = geo("NL");
-    e3.user_agent = Some("python-requests/2.31".into());
-    e3.client_app = Some("Browser".into());
-    e3.app = Some("Office 365 Exchange Online".into());
+    e3.descr_mut().user_agent = Some("python-requests/2.31".into());
+    e3.descr_mut().client_app = Some("Browser".into());
+    e3.descr_mut().app = Some("Office 365 Exchange Online".into());
     e3.mfa = Some(Arc::new(Mfa {
         requirement: Some("singleFactorAuthentication".into()),
         satisfied: Some(false),
@@ -241,7 +241,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
         Some(ATTACKER_IP),
         sp(3),
     );
-    e4.client_app = Some("IMAP4".into());
+    e4.descr_mut().client_app = Some("IMAP4".into());
     e4.geo = geo("NL");
     let mut e5 = ev(
         "2024-05-01T03:00:00Z",
@@ -273,7 +273,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
     }]
     .into();
     e6.extra.insert("parameters", serde_json::json!({ "Name": rule_name, "DeleteMessage": true, "MoveToFolder": "RSS Feeds" }));
-    e6.user_agent = Some(format!("Mozilla/5.0 {rule_name}").into());
+    e6.descr_mut().user_agent = Some(format!("Mozilla/5.0 {rule_name}").into());
     let mut e7 = ev(
         "2024-05-01T09:15:00Z",
         "entra_audit",

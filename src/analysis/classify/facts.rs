@@ -178,9 +178,9 @@ impl Index {
             let app_revocation = (e.class == EventClass::AccountChange
                 || e.class == EventClass::ApiActivity)
                 && (e.action == actions::TOKENS_REVOKED
-                    || e.operation.contains("StsRefreshTokenValidFrom")
+                    || e.operation().contains("StsRefreshTokenValidFrom")
                     || e.action == actions::USER_UPDATED
-                    || eq(&e.operation, "Update user"))
+                    || eq(e.operation(), "Update user"))
                 && e.extra
                     .get("initiated_by_type")
                     .and_then(|v| v.as_str())
@@ -688,9 +688,9 @@ fn coverage_from_events(events: &[Event]) -> Vec<crate::analysis::SourceCoverage
     let mut m: BTreeMap<&str, crate::analysis::SourceCoverage> = BTreeMap::new();
     for e in events {
         let c = m
-            .entry(e.source.as_str())
+            .entry(e.source().as_str())
             .or_insert_with(|| crate::analysis::SourceCoverage {
-                source: e.source.to_string(),
+                source: e.source().to_string(),
                 ..Default::default()
             });
         c.events += 1;

@@ -62,7 +62,7 @@ pub(crate) fn names_location(locations: &[&str], id: &str) -> bool {
 /// Strings in an event that can name a site or file location.
 pub(crate) fn locations(e: &Event) -> Vec<&str> {
     let mut v: Vec<&str> = Vec::new();
-    v.extend(e.resource.as_deref());
+    v.extend(e.resource().as_deref());
     for k in [
         "SiteUrl",
         "site_url",
@@ -85,7 +85,7 @@ pub(crate) fn mailboxes(e: &Event) -> Vec<&str> {
     for k in ["MailboxOwnerUPN", "mailbox_owner_upn", "mailbox", "Mailbox"] {
         v.extend(e.extra.get(k).and_then(|x| x.as_str()));
     }
-    v.extend(e.resource.as_deref());
+    v.extend(e.resource().as_deref());
     for t in &e.targets {
         v.extend(t.name.as_deref());
         v.extend(t.id.as_deref());
@@ -173,8 +173,8 @@ pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event]) -> Reac
                     .iter()
                     .copied()
                     .filter(|e| {
-                        e.app_id.as_deref().is_some_and(|x| eq(x, &a.id))
-                            || e.app.as_deref().is_some_and(|x| eq(x, &a.id))
+                        e.app_id().as_deref().is_some_and(|x| eq(x, &a.id))
+                            || e.app().as_deref().is_some_and(|x| eq(x, &a.id))
                     })
                     .collect();
                 if !hit.is_empty() {
