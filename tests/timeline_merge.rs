@@ -314,7 +314,10 @@ fn events_kept_for_the_analysis_equal_the_timeline_read_back() {
         for (i, (a, b)) in run.events.iter().zip(&back).enumerate() {
             assert_eq!(a, b);
             assert!(a.hash_known() && a.remembered_hash().is_none());
-            assert_eq!(Some(run.hashes.hash_of(&run.events, i)), b.remembered_hash());
+            assert_eq!(
+                Some(run.hashes.hash_of(&run.events, i)),
+                b.remembered_hash()
+            );
         }
         assert!(run.hashes.error().is_none());
         assert!(run.events.iter().any(|e| !e.cold().also_seen_in.is_empty()));

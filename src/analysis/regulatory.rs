@@ -126,10 +126,7 @@ impl<'a> Scope<'a> {
         cite: crate::timeline::hashes::Cite,
     ) -> Self {
         let reach = |u: &'a UserClassification| {
-            (
-                u,
-                assets::reach(&u.user, &case.data.assets, events, cite),
-            )
+            (u, assets::reach(&u.user, &case.data.assets, events, cite))
         };
         Scope {
             hit: c

@@ -116,7 +116,10 @@ impl HashTable {
 
     /// The first failed read, if any.
     pub fn error(&self) -> Option<HashTableError> {
-        self.error.lock().map(|e| e.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     fn fail(&self, message: String) {
@@ -311,7 +314,11 @@ impl<'a> Cite<'a> {
 
     /// Call `f(event, hash)` for the held events `keep` accepts, reading their hashes in
     /// order a block at a time.
-    pub fn scan(&self, keep: impl Fn(&Event) -> bool + Sync, mut f: impl FnMut(&'a Event, [u8; 32])) {
+    pub fn scan(
+        &self,
+        keep: impl Fn(&Event) -> bool + Sync,
+        mut f: impl FnMut(&'a Event, [u8; 32]),
+    ) {
         let events = self.events;
         match self.table {
             Some(t) if t.is_stored() => {
@@ -339,5 +346,133 @@ impl<'a> Cite<'a> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventClass, Outcome, Provenance};
+
+    fn ev(n: i64) -> Event {
+        Event::new(
+            chrono::DateTime::from_timestamp(1_700_000_000 + n, 0).unwrap(),
+            "t",
+            "UTC",
+            "entra_signin",
+            "graph_json",
+            EventClass::Authentication,
+            "sign_in",
+            "op",
+            Outcome::Success,
+            Provenance::default(),
+        )
+    }
+
+    fn h(n: u8) -> [u8; 32] {
+        [n; 32]
+    }
+
+    /// Entry i is held event i; events read back later are placed among them by the
+    /// reordering that put them in line order, and every other event keeps its entry.
+    #[test]
+    fn entries_follow_their_events_through_insertions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hashes.bin");
+        let mut w = HashWriter::create(&path).unwrap();
+        for n in 1..=5000u32 {
+            w.push(&h((n % 251) as u8)).unwrap();
+        }
+        assert_eq!(w.len(), 5000);
+        let mut t = w.finish().unwrap();
+        #[cfg(unix)]
+        assert!(!path.exists(), "no name left in the folder");
+        let events: Vec<Event> = (0..5003).map(ev).collect();
+        assert_eq!(t.hash_of(&events, 0), h(1));
+        assert_eq!(t.hash_of(&events, 4999), h((5000 % 251) as u8));
+        // Three appended, then ordered: event k is the one that was at order[k]. The new
+        // ones (5000, 5001, 5002) land at 0, 2500 and the end.
+        let mut order: Vec<usize> = vec![5000];
+        order.extend(0..2499);
+        order.push(5001);
+        order.extend(2499..5000);
+        order.push(5002);
+        t.insert(5000, &[h(252), h(253), h(254)], Some(&order));
+        assert_eq!(t.inserted(), 3);
+        let want = |k: usize| -> [u8; 32] {
+            match order[k] {
+                5000 => h(252),
+                5001 => h(253),
+                5002 => h(254),
+                o => h(((o + 1) % 251) as u8),
+            }
+        };
+        for k in 0..5003 {
+            assert_eq!(t.hash_of(&events, k), want(k), "event {k}");
+        }
+        let mut seen = Vec::new();
+        t.scan(&events, 0..5003, |i, x| seen.push((i, x)));
+        assert_eq!(seen.len(), 5003);
+        assert!(seen.iter().all(|&(i, x)| x == want(i)));
+        // Appended without reordering, twice.
+        let events: Vec<Event> = (0..5005).map(ev).collect();
+        t.insert(5003, &[h(7)], None);
+        t.insert(5004, &[h(8)], None);
+        assert_eq!(t.hash_of(&events, 5003), h(7));
+        assert_eq!(t.hash_of(&events, 5004), h(8));
+        assert_eq!(t.hash_of(&events, 4000), want(4000));
+        assert!(t.error().is_none());
+    }
+
+    /// An entry past the end is an error naming the file, never a panic; the read gives a
+    /// zero hash and the first error is kept.
+    #[test]
+    fn a_short_table_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hashes.bin");
+        let mut w = HashWriter::create(&path).unwrap();
+        w.push(&h(1)).unwrap();
+        let t = w.finish().unwrap();
+        let events: Vec<Event> = (0..3).map(ev).collect();
+        assert_eq!(t.hash_of(&events, 0), h(1));
+        assert_eq!(t.hash_of(&events, 2), [0; 32]);
+        let e = t.error().expect("the read failed");
+        assert!(e.to_string().contains("hashes.bin"), "{e}");
+        let mut n = 0;
+        t.scan(&events, 0..3, |_, x| {
+            assert_eq!(x, [0; 32]);
+            n += 1;
+        });
+        assert_eq!(n, 3);
+    }
+
+    /// Without a table the events' own hashes answer; `Cite` finds an event's position by
+    /// reference and falls back for an event that is not one of them.
+    #[test]
+    fn without_a_table_events_hash_themselves() {
+        let events: Vec<Event> = (0..4).map(ev).collect();
+        let t = HashTable::default();
+        assert!(!t.is_stored());
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(t.hash_of(&events, i), e.hash_bytes());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = HashWriter::create(&dir.path().join("h.bin")).unwrap();
+        for n in 0..4 {
+            w.push(&h(n)).unwrap();
+        }
+        let t = w.finish().unwrap();
+        let cite = Cite::new(&events, Some(&t));
+        assert_eq!(cite.position(&events[3]), Some(3));
+        assert_eq!(cite.hash_bytes(&events[2]), h(2));
+        let other = ev(9);
+        assert_eq!(cite.position(&other), None);
+        assert_eq!(cite.hash_bytes(&other), other.hash_bytes());
+        let mut got = Vec::new();
+        cite.scan(
+            |e| e.time.timestamp() % 2 == 1,
+            |e, x| got.push((e.time, x)),
+        );
+        assert_eq!(got, [(events[1].time, h(1)), (events[3].time, h(3))]);
     }
 }

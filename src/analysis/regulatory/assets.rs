@@ -2,9 +2,9 @@
 //! the account itself, its own mailbox, and the sites, mailboxes and apps its events touched
 //! in the window.
 
-use crate::timeline::hashes::Cite;
 use crate::case::DataAsset;
 use crate::event::{actions, Event};
+use crate::timeline::hashes::Cite;
 
 /// One way an account reached a classified asset.
 #[derive(Debug, Clone)]
@@ -100,12 +100,7 @@ fn hashes(es: &[&Event], cite: Cite) -> Vec<String> {
 
 /// What `user` could reach, from the case file and the account's own events.
 /// `cite` finds the hashes of the events it cites.
-pub fn reach<'a>(
-    user: &str,
-    assets: &'a [DataAsset],
-    events: &[&Event],
-    cite: Cite,
-) -> Reach<'a> {
+pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event], cite: Cite) -> Reach<'a> {
     let mine: Vec<&Event> = events
         .iter()
         .copied()
