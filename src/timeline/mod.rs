@@ -155,16 +155,19 @@ pub fn read_file_hashed(
     path: &std::path::Path,
     verify: bool,
     each: impl Fn(&mut Event) + Sync,
-    on_hash: &mut dyn FnMut(&[u8; 32]) -> Result<(), String>,
+    on_hash: &mut OnHash,
 ) -> Result<(Vec<Event>, String), (usize, String)> {
     read_file_with(path, verify, each, Some(on_hash))
 }
+
+/// Takes each event's hash in timeline order ([`read_file_hashed`]).
+pub type OnHash<'a> = dyn FnMut(&[u8; 32]) -> Result<(), String> + 'a;
 
 fn read_file_with(
     path: &std::path::Path,
     verify: bool,
     each: impl Fn(&mut Event) + Sync,
-    mut on_hash: Option<&mut dyn FnMut(&[u8; 32]) -> Result<(), String>>,
+    mut on_hash: Option<&mut OnHash>,
 ) -> Result<(Vec<Event>, String), (usize, String)> {
     use rayon::prelude::*;
     use std::io::BufRead;
