@@ -522,9 +522,9 @@ pub struct Sealed {
 
 /// Collect and normalize, keeping the events for the analysis as the sealed timeline has
 /// them: in its order, de-duplicated the same way, every event's `extra` trimmed to the keys
-/// the rules and the report read (`analysis::trim_for_analysis`), each remembering its
-/// timeline hash. The
-/// same as reading the timeline back, without parsing it again.
+/// the rules and the report read (`analysis::trim_for_analysis`); the hashes of their full
+/// forms in [`RunOutput::hashes`], a table on disk the merge wrote. The same as reading the
+/// timeline back, without parsing it again.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
     let (sealed, held, folds, hashes) = collect_impl(opts, true)?;
     let (events, positions, flows) = timeline_order(held, &folds, sealed.events)?;

@@ -1,6 +1,6 @@
-//! What one event costs in memory once held for the analysis (trimmed, remembering its
-//! timeline hash; a firewall flow as a compact record on disk when `irpack run` holds it
-//! so), per source family: the analysis holds every event, so this is what the run's peak
+//! What one event costs in memory once held for the analysis (trimmed, its timeline hash in
+//! the run's table on disk; a firewall flow as a compact record on disk when `irpack run`
+//! holds it so), per source family: the analysis holds every event, so this is what the run's peak
 //! grows by per event. Measured with a counting allocator that rounds each block the way
 //! glibc malloc does, so the figures track resident memory, not just requested bytes.
 
