@@ -1257,10 +1257,11 @@ pub struct Event {
     /// rest of the provenance: see [`Cold`]. Read with
     /// [`Event::cold`], written with [`Event::cold_mut`].
     cold: ColdBox,
-    /// The hash the timeline recorded for this event, set only by the timeline readers so
-    /// the analysis and the report need not serialize a million events again. Never
-    /// serialized and never compared. Kept as bytes, not hex: it is in every held event.
-    pub timeline_sha256: HashMemo,
+    /// Whether the hash of the event's full form is known elsewhere (the run's on-disk
+    /// table of held events' hashes, `timeline::hashes`, or [`Cold::memo`]), so it may be
+    /// trimmed for the analysis and still be cited by that hash. One byte in the struct's
+    /// padding: the 32-byte hash itself is not held per event. Never compared.
+    hash_known: HashKnown,
 }
 
 /// An event's descriptive texts whose combination repeats across the events of one
@@ -1327,6 +1328,10 @@ pub struct Cold {
     pub evidence_sha256: Option<SharedStr>,
     pub evidence_path: Option<SharedStr>,
     pub line: u64,
+    /// The hash of the event's full form, remembered by the event itself
+    /// ([`Event::remember_hash`], [`crate::timeline::read_file`]) where no table of the
+    /// run's hashes holds it. Never serialized and never compared.
+    pub memo: HashMemo,
 }
 
 /// What [`Event::cold`] reads when an event has none.
@@ -1349,6 +1354,7 @@ static NO_COLD: Cold = Cold {
     evidence_sha256: None,
     evidence_path: None,
     line: 0,
+    memo: HashMemo(None),
 };
 
 /// A text kept in [`Cold`]: `None` when empty.
@@ -1363,7 +1369,8 @@ fn text(s: &Option<SharedStr>) -> &str {
 
 impl Cold {
     fn is_empty(&self) -> bool {
-        *self == NO_COLD
+        // The memo compares equal to any other: only its absence makes the part empty.
+        *self == NO_COLD && self.memo.0.is_none()
     }
 }
 
@@ -1588,6 +1595,7 @@ impl<'de> Deserialize<'de> for Event {
             evidence_sha256: nonempty(p.evidence_sha256),
             evidence_path: nonempty(p.evidence_path),
             line: p.line,
+            memo: HashMemo::default(),
         };
         let descr = Descr {
             time_zone: w.time_zone,
@@ -1618,14 +1626,24 @@ impl<'de> Deserialize<'de> for Event {
                 record_no: p.record_no,
             },
             cold: ColdBox((!cold.is_empty()).then(|| Box::new(cold))),
-            timeline_sha256: HashMemo::default(),
+            hash_known: HashKnown::default(),
         })
     }
 }
 
-/// A remembered event hash that takes no part in equality (see `Event::timeline_sha256`).
+/// A remembered event hash that takes no part in equality (see [`Cold::memo`]).
 #[derive(Debug, Clone, Default)]
 pub struct HashMemo(pub Option<[u8; 32]>);
+
+/// [`Event`]'s flag that the hash of its full form is known; takes no part in equality.
+#[derive(Debug, Clone, Copy, Default)]
+struct HashKnown(bool);
+
+impl PartialEq for HashKnown {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
 
 impl HashMemo {
     /// From the hex a timeline line records; nothing is remembered if it is not 64 hex
@@ -1680,7 +1698,7 @@ impl Event {
             extra: Extra::new(),
             provenance: Origin::default(),
             cold: ColdBox::default(),
-            timeline_sha256: HashMemo::default(),
+            hash_known: HashKnown::default(),
         };
         e.set_time_original(time_original);
         e.set_variant(SharedStr::named(variant));
@@ -1857,20 +1875,54 @@ impl Event {
         hex::encode(self.hash_bytes())
     }
 
-    /// [`Event::hash`] as bytes.
+    /// [`Event::hash`] as bytes: the remembered hash ([`Cold::memo`]) or that of the event
+    /// as it is. An event `irpack run` holds has its hash in the run's table
+    /// (`timeline::hashes::HashTable`), not here: ask the table.
     pub fn hash_bytes(&self) -> [u8; 32] {
-        match self.timeline_sha256.0 {
+        match self.cold().memo.0 {
             Some(h) => h,
             None => Sha256::digest(self.canonical_json().as_bytes()).into(),
         }
     }
 
-    /// Remember the hash of the event as it is now, as a timeline reader does, so it can be
-    /// trimmed for the analysis and still be cited by the hash of its full form.
+    /// Remember the hash of the event as it is now, in the event itself, as
+    /// [`crate::timeline::read_file`] does, so it can be trimmed for the analysis and still
+    /// be cited by the hash of its full form. Costs the event a [`Cold`] block: `irpack run`
+    /// keeps its held events' hashes on disk instead ([`Event::mark_hash_known`]).
     pub fn remember_hash(&mut self) {
-        self.timeline_sha256 = HashMemo(Some(
-            Sha256::digest(self.canonical_json().as_bytes()).into(),
-        ));
+        let h = Sha256::digest(self.canonical_json().as_bytes()).into();
+        self.remember(h);
+    }
+
+    /// Remember `h` as the hash of the event's full form (see [`Event::remember_hash`]).
+    pub fn remember(&mut self, h: [u8; 32]) {
+        self.cold_mut().memo = HashMemo(Some(h));
+        self.hash_known = HashKnown(true);
+    }
+
+    /// The hash the event remembers ([`Event::remember_hash`]), if any.
+    pub fn remembered_hash(&self) -> Option<[u8; 32]> {
+        self.cold().memo.0
+    }
+
+    /// Take the remembered hash out of the event (to keep it elsewhere: the run's table),
+    /// giving back a block left empty; the event still counts its full hash as known.
+    pub fn forget_hash(&mut self) -> Option<[u8; 32]> {
+        let h = self.cold_if_any_mut()?.memo.0.take();
+        self.drop_empty_cold();
+        h
+    }
+
+    /// Say that the hash of the event's full form is kept elsewhere (the run's table of
+    /// held events' hashes), so it may be trimmed for the analysis.
+    pub fn mark_hash_known(&mut self) {
+        self.hash_known = HashKnown(true);
+    }
+
+    /// Whether the hash of the event's full form is known ([`Event::mark_hash_known`],
+    /// [`Event::remember_hash`]): only then may the analysis trim it.
+    pub fn hash_known(&self) -> bool {
+        self.hash_known.0
     }
 
     /// Lower-cased user for grouping (UPNs differ in case across sources).
@@ -2381,9 +2433,10 @@ mod tests {
         );
     }
 
-    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 160
+    /// What the analysis holds per event starts here (see tests/memory_footprint.rs): 128
     /// bytes since the zone, source, operation, user agent, client app, app, app id and
-    /// resource moved to one shared [`Descr`] block (216 before; 256 before the original
+    /// resource moved to one shared [`Descr`] block and the timeline hash to the run's table
+    /// on disk (`timeline::hashes`) (216 before; 256 before the original
     /// time text, the variant and the provenance but for the record number moved to
     /// [`Cold`] too; 496 before the first [`Cold`]).
     #[test]
@@ -2392,7 +2445,7 @@ mod tests {
         eprintln!("size_of::<Event>() = {n}");
         eprintln!("size_of::<Cold>() = {}", std::mem::size_of::<Cold>());
         assert!(
-            n <= 160,
+            n <= 128,
             "Event grew to {n} bytes; every held event pays it"
         );
     }
@@ -2599,7 +2652,8 @@ mod tests {
         signin.cold_mut().correlation_id = Some("c".into());
         signin.cold_mut().request_id = Some("r".into());
         signin.cold_mut().session_id = Some("s".into());
-        signin.remember_hash();
+        // As `irpack run` holds it: the hash of its full form is in the run's table.
+        signin.mark_hash_known();
         crate::analysis::trim_for_analysis(&mut signin);
         assert!(signin.cold.0.is_none(), "a held sign-in keeps no block");
         // Its record number, which orders events of equal time, stays in place.

@@ -6,6 +6,7 @@ use crate::evidence::custody::{Actor, CustodyError, CustodyLog};
 use crate::evidence::intake::{self, EvidenceItem, ItemKind, ZipLimits};
 use crate::sources::{self, ParseContext, RecordError};
 use crate::timeline::flowstore::{Compacted, Compactor, FlowStore, FlowWriter};
+use crate::timeline::hashes::{HashTable, HashTableError, HashWriter};
 use crate::timeline::spill;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,8 @@ pub enum PipelineError {
     Package(#[from] crate::package::PackageError),
     #[error(transparent)]
     GeoIp(#[from] crate::analysis::geoip::GeoIpError),
+    #[error(transparent)]
+    Hashes(#[from] HashTableError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
@@ -146,6 +149,10 @@ pub struct RunOutput {
     /// as the merge wrote it, so reading flows back seeks (empty for a case loaded from disk:
     /// the read-back then reads from the top).
     pub line_starts: Vec<u64>,
+    /// The hashes of `events`' full forms (what findings cite), on disk in the case folder
+    /// (never in the package): held events are trimmed and do not carry them. Default (no
+    /// table): the events' own hashes are used.
+    pub hashes: HashTable,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -257,7 +264,7 @@ type Held = (Vec<usize>, Vec<Event>, FlowStore);
 fn collect_impl(
     opts: &RunOptions,
     keep: bool,
-) -> Result<(Sealed, Held, Vec<spill::Fold>), PipelineError> {
+) -> Result<(Sealed, Held, Vec<spill::Fold>, HashTable), PipelineError> {
     prepare_out(opts)?;
     crate::profile::mark("start");
     let ctx = parse_context(&opts.case, &opts.zones)?;
@@ -399,12 +406,24 @@ fn collect_impl(
         Some(_) => Some(FlowWriter::create(&flows_path).map_err(io_err(&flows_path))?),
         None => None,
     };
-    let mut on_flow = |line: u64, rank: usize, rec: &spill::Rec| match (&mut flow_writer, &rec.flow)
-    {
-        (Some(w), Some(f)) => w.push(line, rank, rec.time_us, rec.record_no, f),
-        _ => Err(std::io::Error::other(
+    // The held events' hashes go to a table in timeline order as the merge writes their
+    // lines (every line that is not a compact record is a held event's).
+    let hashes_path = case_dir.join(HASHES_FILE);
+    let mut hash_writer = match keep {
+        true => Some(HashWriter::create(&hashes_path).map_err(io_err(&hashes_path))?),
+        false => None,
+    };
+    let mut on_flow = |line: u64, rank: usize, rec: &spill::Rec| match (
+        &mut flow_writer,
+        &rec.flow,
+        &mut hash_writer,
+    ) {
+        (Some(w), Some(f), _) => w.push(line, rank, rec.time_us, rec.record_no, f),
+        (_, Some(_), _) => Err(std::io::Error::other(
             "a compact record reached a merge that stores none",
         )),
+        (_, None, Some(h)) => h.push(&rec.sha256),
+        (_, None, None) => Ok(()),
     };
     let mut merged =
         spill::merge_flows(&runs, jf, cf, &mut |n| bar.inc(n), &mut on_flow).map_err(|e| {
@@ -417,6 +436,10 @@ fn collect_impl(
     if let Some(w) = flow_writer {
         held.2 = w.finish().map_err(io_err(&flows_path))?;
     }
+    let table = match hash_writer {
+        Some(w) => w.finish().map_err(io_err(&hashes_path))?,
+        None => HashTable::default(),
+    };
     std::fs::remove_dir_all(&spill_dir).map_err(io_err(&spill_dir))?;
     release_freed_memory();
     crate::profile::mark("merge (jsonl + csv)");
@@ -480,6 +503,7 @@ fn collect_impl(
         },
         held,
         folds,
+        table,
     ))
 }
 
@@ -498,12 +522,23 @@ pub struct Sealed {
 
 /// Collect and normalize, keeping the events for the analysis as the sealed timeline has
 /// them: in its order, de-duplicated the same way, every event's `extra` trimmed to the keys
-/// the rules and the report read (`analysis::trim_for_analysis`), each remembering its
-/// timeline hash. The
-/// same as reading the timeline back, without parsing it again.
+/// the rules and the report read (`analysis::trim_for_analysis`); the hashes of their full
+/// forms in [`RunOutput::hashes`], a table on disk the merge wrote. The same as reading the
+/// timeline back, without parsing it again.
 pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
-    let (sealed, held, folds) = collect_impl(opts, true)?;
+    let (sealed, held, folds, hashes) = collect_impl(opts, true)?;
     let (events, positions, flows) = timeline_order(held, &folds, sealed.events)?;
+    // Entry i of the table is held event i: a count that differs means they do not align.
+    if hashes.stored() != events.len() as u64 {
+        return Err(PipelineError::Output {
+            path: sealed.case_dir.join(HASHES_FILE).display().to_string(),
+            message: format!(
+                "{} hashes written for {} held events",
+                hashes.stored(),
+                events.len()
+            ),
+        });
+    }
     crate::profile::mark("order events for analysis");
     Ok(RunOutput {
         collected: sealed.collected,
@@ -518,6 +553,7 @@ pub fn collect(opts: &RunOptions) -> Result<RunOutput, PipelineError> {
         case_dir: sealed.case_dir,
         written: sealed.written,
         line_starts: sealed.line_starts,
+        hashes,
     })
 }
 
@@ -690,8 +726,8 @@ fn fold(
             continue;
         };
         let e = &mut events[kp];
+        // Its hash, the merged event's, is in the table the merge wrote.
         e.cold_mut().also_seen_in.extend(seen);
-        e.timeline_sha256 = crate::event::HashMemo(Some(f.sha256));
     }
 }
 
@@ -754,6 +790,9 @@ const SPILL_DIR: &str = "tmp-runs";
 /// The compact records' file (`timeline::flowstore::FlowWriter`), beside the payload, never
 /// in the package; where the system allows its name is gone as soon as it is opened.
 const FLOWS_FILE: &str = "tmp-flows.bin";
+/// The table of held events' hashes (`timeline::hashes`), beside the payload like the
+/// compact records' file, never in the package.
+const HASHES_FILE: &str = "tmp-hashes.bin";
 
 /// How much memory the run may use, split between the stages that hold data.
 #[derive(Debug, Clone, Copy)]
@@ -854,9 +893,10 @@ fn parse_item(
                         && crate::timeline::flowstore::wire(&ev, &mut wire);
                     match sink.push_with(&ev, compact.then_some(&wire[..])) {
                         Ok(_) if compact => {}
-                        Ok(sha) if keep => {
+                        Ok(_) if keep => {
                             // Held for the analysis as the read-back would give it:
-                            // trimmed, remembering the hash of its full form.
+                            // trimmed; the hash of its full form goes to the run's table
+                            // as the merge writes its line.
                             let mut ev = ev;
                             // The timeline keeps microseconds; so does the copy.
                             if let Some(t) =
@@ -864,7 +904,7 @@ fn parse_item(
                             {
                                 ev.time = t;
                             }
-                            ev.timeline_sha256 = crate::event::HashMemo(Some(sha));
+                            ev.mark_hash_known();
                             crate::analysis::trim_for_analysis(&mut ev);
                             interner.event(&mut ev);
                             out.events.push(ev);
@@ -1110,13 +1150,18 @@ fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     let read = crate::timeline::flowstore::read_lines(&path, &out.line_starts, &lines)
         .map_err(io_err(&path))?;
     out.flows.remove(idx);
+    let old_len = out.events.len();
     // Shared among themselves as the parse shares held events' strings: M365 activity read
     // back as key-timeline context can be tens of thousands of events.
     let mut interner = crate::event::Interner::default();
     // Exactly: doubling a vector of the held events would reserve as much again.
     out.events.reserve_exact(read.len());
     out.positions.reserve_exact(read.len());
+    let mut hashes = Vec::with_capacity(read.len());
     for (line, mut e) in read {
+        // Its hash joins the table's, not the event (an event whose line recorded none is
+        // kept whole, and hashed as it is).
+        hashes.push(e.forget_hash().unwrap_or_else(|| e.hash_bytes()));
         interner.event(&mut e);
         out.positions.push(line);
         out.events.push(e);
@@ -1125,10 +1170,12 @@ fn hold_flows(out: &mut RunOutput, idx: &[usize]) -> Result<(), PipelineError> {
     let mut order: Vec<usize> = (0..out.events.len()).collect();
     order.sort_by_key(|&i| out.positions[i]);
     if order.iter().enumerate().all(|(k, &i)| k == i) {
+        out.hashes.insert(old_len, &hashes, None);
         return Ok(());
     }
     permute(&mut out.events, |k| order[k]);
     permute(&mut out.positions, |k| order[k]);
+    out.hashes.insert(old_len, &hashes, Some(&order));
     Ok(())
 }
 
@@ -1161,10 +1208,15 @@ fn neighbour_flows(out: &RunOutput, cited: &std::collections::HashSet<[u8; 32]>)
     let total = (out.events.len() + flows.len()) as u64;
     let scan = CONTEXT_SCAN as u64;
     let mut picked = Vec::new();
-    for (i, e) in out.events.iter().enumerate() {
-        if !cited.contains(&e.hash_bytes()) {
-            continue;
+    // The cited events' positions, in one read of the hashes.
+    let mut cited_at = Vec::new();
+    out.hashes.scan(&out.events, 0..out.events.len(), |i, h| {
+        if cited.contains(&h) {
+            cited_at.push(i);
         }
+    });
+    for i in cited_at {
+        let e = &out.events[i];
         let Some(user) = e.user_key() else { continue };
         let line = out.positions[i];
         let same = |t: DateTime<Utc>, u: Option<&str>| {
@@ -1255,6 +1307,7 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
         let (a, want) = detect::analyze_compacted(
             &out.events,
             out.compacted(),
+            Some(&out.hashes),
             &out.collected.case,
             geoip.as_deref(),
         );
@@ -1286,9 +1339,11 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
     release_freed_memory();
     crate::profile::mark("detections");
     let case = &out.collected.case;
-    let classification = classify::classify(&analysis, &out.events, case);
+    let table = Some(&out.hashes);
+    let classification = classify::classify_with(&analysis, &out.events, table, case);
     let actions = recommend::recommend(&analysis, &classification, case);
-    let regulatory = regulatory::flags_with_events(&analysis, &classification, case, &out.events);
+    let regulatory =
+        regulatory::flags_with_table(&analysis, &classification, case, &out.events, table);
     crate::profile::mark("classification + clocks");
     if out.compacted().is_some() {
         let cited = crate::report::keytimeline::cited_hashes(&analysis, &actions);
@@ -1297,6 +1352,10 @@ pub fn analyze(out: &mut RunOutput, opts: &RunOptions) -> Result<Conclusions, Pi
         crate::profile::mark("key timeline flows read back");
     }
     flows_readable(out)?;
+    // A failed read of the hashes leaves some citation wrong: nothing is written from it.
+    if let Some(e) = out.hashes.error() {
+        return Err(e.into());
+    }
     let case = &out.collected.case;
     let dir = out.case_dir.join("analysis");
     write_json(&dir.join("findings.json"), &analysis.findings)?;
@@ -1340,13 +1399,25 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         message: format!("not an irpack collection record: {e}"),
     })?;
     let tpath = case_dir.join("timeline/timeline.jsonl");
-    let (events, head) =
-        crate::timeline::read_file(&tpath, true, crate::analysis::trim_for_analysis).map_err(
-            |(line, message)| PipelineError::Output {
-                path: format!("{}:{line}", tpath.display()),
-                message,
-            },
-        )?;
+    // The events are held trimmed, as `collect` holds them; their hashes go to the case's
+    // table, as the merge writes it.
+    let hpath = case_dir.join(HASHES_FILE);
+    let mut writer = HashWriter::create(&hpath).map_err(io_err(&hpath))?;
+    let (events, head) = crate::timeline::read_file_hashed(
+        &tpath,
+        true,
+        crate::analysis::trim_for_analysis,
+        &mut |h| {
+            writer
+                .push(h)
+                .map_err(|e| format!("{}: {e}", hpath.display()))
+        },
+    )
+    .map_err(|(line, message)| PipelineError::Output {
+        path: format!("{}:{line}", tpath.display()),
+        message,
+    })?;
+    let hashes = writer.finish().map_err(io_err(&hpath))?;
     crate::profile::mark("load + verify timeline");
     Ok(RunOutput {
         collected,
@@ -1357,6 +1428,7 @@ pub fn load(case_dir: &Path) -> Result<RunOutput, PipelineError> {
         case_dir: case_dir.to_path_buf(),
         written: BTreeMap::new(),
         line_starts: Vec::new(),
+        hashes,
     })
 }
 
@@ -1516,7 +1588,6 @@ mod tests {
         let times: Vec<i64> = ordered.iter().map(|e| e.time.timestamp()).collect();
         assert_eq!(times, [5, 20, 40]);
         assert_eq!(positions, [1, 2, 5]);
-        assert_eq!(ordered[1].timeline_sha256.0, Some([7; 32]));
         let lines: Vec<(i64, u64)> = flows
             .iter()
             .map(|(_, r)| (r.time().timestamp(), r.pos))
@@ -1575,7 +1646,6 @@ mod tests {
         crate::analysis::trim_copy(&mut trimmed);
         assert_eq!(trimmed.record_no, 1);
         assert_eq!(events[0].cold().also_seen_in, vec![trimmed]);
-        assert_eq!(events[0].timeline_sha256.0, Some([7; 32]));
         assert!(events[2].cold().also_seen_in.is_empty());
     }
 

@@ -645,6 +645,7 @@ fn collected_case(dir: &Path, case: CaseFile) -> RunOutput {
         case_dir: dir.to_path_buf(),
         written: Default::default(),
         line_starts: Vec::new(),
+        hashes: Default::default(),
     }
 }
 

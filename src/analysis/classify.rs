@@ -37,7 +37,18 @@ use std::collections::BTreeSet;
 pub use facts::{ANOMALY_RULES, PERSISTENCE_RULES, TESTING_RULES};
 
 pub fn classify(analysis: &Analysis, events: &[Event], case: &CaseFile) -> Classification {
-    let ctx = Context::new(analysis, events, case);
+    classify_with(analysis, events, None, case)
+}
+
+/// [`classify`], with the held events' hashes in `table` (`irpack run`'s on-disk table)
+/// rather than in the events.
+pub fn classify_with(
+    analysis: &Analysis,
+    events: &[Event],
+    table: Option<&crate::timeline::hashes::HashTable>,
+    case: &CaseFile,
+) -> Classification {
+    let ctx = Context::new(analysis, events, table, case);
     let subjects = ctx.subjects();
     let all: Vec<UserFacts> = subjects
         .iter()

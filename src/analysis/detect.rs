@@ -16,6 +16,7 @@ use super::{
 use crate::case::{parse_net, CaseFile, Thresholds, Travel};
 use crate::event::{actions, Event, Outcome};
 use crate::timeline::flowstore::{Compacted, FlowStore};
+use crate::timeline::hashes::HashTable;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde_json::{Map, Value};
@@ -154,6 +155,8 @@ pub(crate) struct Ctx<'a> {
     pub geo: &'static geo::Gazetteer,
     /// Positions, countries and ASNs of events: the log, then the optional MaxMind database.
     pub loc: geo::Locator<'a>,
+    /// Where held events' hashes are (`irpack run`'s on-disk table), if not in the events.
+    table: Option<&'a HashTable>,
     hashes: RefCell<HashMap<usize, String>>,
 }
 
@@ -161,6 +164,7 @@ impl<'a> Ctx<'a> {
     pub fn new(
         events: &'a [Event],
         compact: Option<Compacted<'a>>,
+        table: Option<&'a HashTable>,
         case: &'a CaseFile,
         win: Window,
         geoip: Option<&'a GeoIp>,
@@ -231,6 +235,7 @@ impl<'a> Ctx<'a> {
             first_signin,
             geo: geo::gazetteer(),
             loc,
+            table,
             hashes: RefCell::new(HashMap::new()),
         }
     }
@@ -244,33 +249,44 @@ impl<'a> Ctx<'a> {
         self.lines.get(i).copied().unwrap_or(i as u64)
     }
 
-    /// `Event::hash()` of one event, memoized unless the event remembers its timeline hash
-    /// (then it is only hex-encoded, and a copy per cited event would cost memory for nothing).
+    /// The hash of event `i`'s full form (what findings cite), memoized: read from the
+    /// run's table of held events' hashes, or the event's own ([`Event::hash`]).
     pub fn hash(&self, i: usize) -> String {
-        if self.events[i].timeline_sha256.0.is_some() {
-            return self.events[i].hash();
-        }
         if let Some(h) = self.hashes.borrow().get(&i) {
             return h.clone();
         }
-        let h = self.events[i].hash();
+        let h = self.hash_uncached(i);
         self.hashes.borrow_mut().insert(i, h.clone());
         h
     }
 
-    /// Hash many events in parallel (findings can cite thousands).
+    fn hash_uncached(&self, i: usize) -> String {
+        match self.table {
+            Some(t) => t.hex_of(self.events, i),
+            None => self.events[i].hash(),
+        }
+    }
+
+    /// Hash many events (findings can cite thousands): read from the table in index
+    /// order, or computed in parallel.
     fn hash_all(&self, idx: &BTreeSet<usize>) {
         let missing: Vec<usize> = {
             let have = self.hashes.borrow();
             idx.iter()
                 .copied()
-                .filter(|&i| self.events[i].timeline_sha256.0.is_none() && !have.contains_key(&i))
+                .filter(|i| !have.contains_key(i))
                 .collect()
         };
-        let computed: Vec<(usize, String)> = missing
-            .par_iter()
-            .map(|&i| (i, self.events[i].hash()))
-            .collect();
+        let computed: Vec<(usize, String)> = match self.table {
+            Some(_) => missing
+                .iter()
+                .map(|&i| (i, self.hash_uncached(i)))
+                .collect(),
+            None => missing
+                .par_iter()
+                .map(|&i| (i, self.events[i].hash()))
+                .collect(),
+        };
         self.hashes.borrow_mut().extend(computed);
     }
 
@@ -535,7 +551,7 @@ pub fn analyze(events: &[Event], case: &CaseFile) -> Analysis {
 /// [`analyze`], with an optional MaxMind database for events whose logs give no position,
 /// country or ASN of their own.
 pub fn analyze_with(events: &[Event], case: &CaseFile, geoip: Option<&GeoIp>) -> Analysis {
-    analyze_compacted(events, None, case, geoip).0
+    analyze_compacted(events, None, None, case, geoip).0
 }
 
 /// The records network correlation reads in full (`network::detect`); held compactly, they
@@ -578,9 +594,12 @@ impl FlowWant {
 /// the next want more (a suspect's session read back names its calling station and framed
 /// IP), so the caller repeats until a pass wants nothing new; every pass moves records to
 /// the events, so this ends, and the last pass sees what it would with all events held.
+///
+/// `table` holds the held events' hashes when they do not (`irpack run`'s on-disk table).
 pub fn analyze_compacted(
     events: &[Event],
     compact: Option<Compacted>,
+    table: Option<&HashTable>,
     case: &CaseFile,
     geoip: Option<&GeoIp>,
 ) -> (Analysis, Option<FlowWant>) {
@@ -600,7 +619,7 @@ pub fn analyze_compacted(
             None,
         );
     };
-    let ctx = Ctx::new(events, compact, case, win, geoip);
+    let ctx = Ctx::new(events, compact, table, case, win, geoip);
 
     let mut drafts: Vec<Draft> = Vec::new();
     drafts.extend(auth::detect(&ctx));

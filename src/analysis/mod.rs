@@ -407,10 +407,11 @@ fn key_applies(k: &str, action: &str, class: crate::event::EventClass) -> bool {
 /// and a firewall record's memory, and the fields no rule and no report section reads (the
 /// original time text, request and correlation ids, and session ids outside RADIUS
 /// accounting, which network.rs groups by them). The timeline on disk keeps every field, and
-/// the event keeps the hash of its full form (set by the timeline reader), so findings still
-/// cite the sealed event. An event that does not remember that hash is left whole.
+/// the hash of the event's full form is known (`Event::hash_known`: in the run's on-disk
+/// table, `timeline::hashes`, or remembered by the event), so findings still cite the sealed
+/// event. An event whose full hash is not known is left whole.
 pub fn trim_for_analysis(e: &mut crate::event::Event) {
-    if e.timeline_sha256.0.is_some() {
+    if e.hash_known() {
         let accounting = network::is_accounting(e);
         if let Some(c) = e.cold_if_any_mut() {
             // Nor the original time text, the variant, or where the record is but for its
@@ -439,7 +440,7 @@ pub fn trim_for_analysis(e: &mut crate::event::Event) {
     // A sign-in or UAL record keeps nothing in it: one pointer instead of a block.
     e.drop_empty_cold();
     trim_extra_to(e, ANALYSIS_EXTRA_KEYS);
-    if e.timeline_sha256.0.is_some() && !WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str()) {
+    if e.hash_known() && !WHOLE_EXTRA_ACTIONS.contains(&e.action.as_str()) {
         trim_copies(e);
     }
 }
@@ -466,10 +467,10 @@ pub fn trim_extra_to(e: &mut crate::event::Event, keep: &[&str]) {
         return;
     }
     debug_assert!(
-        e.timeline_sha256.0.is_some(),
+        e.hash_known(),
         "trim only events whose full hash is remembered"
     );
-    if e.timeline_sha256.0.is_none() {
+    if !e.hash_known() {
         return;
     }
     e.extra.retain(|k, _| kept(k));

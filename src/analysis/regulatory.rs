@@ -38,12 +38,25 @@ pub fn flags_with_events(
     case: &CaseFile,
     events: &[Event],
 ) -> Vec<RegulatoryFlag> {
+    flags_with_table(analysis, classification, case, events, None)
+}
+
+/// [`flags_with_events`], with the held events' hashes in `table` (`irpack run`'s on-disk
+/// table) rather than in the events.
+pub fn flags_with_table(
+    analysis: &Analysis,
+    classification: &Classification,
+    case: &CaseFile,
+    events: &[Event],
+    table: Option<&crate::timeline::hashes::HashTable>,
+) -> Vec<RegulatoryFlag> {
+    let cite = crate::timeline::hashes::Cite::new(events, table);
     let window = window(analysis, case);
     let in_window: Vec<&Event> = events
         .iter()
         .filter(|e| window.is_none_or(|(s, end)| e.time >= s && e.time <= end))
         .collect();
-    let scope = Scope::new(classification, case, &in_window);
+    let scope = Scope::new(classification, case, &in_window, cite);
     let aware = case.aware_at;
     vec![
         gdpr(&scope, aware),
@@ -106,9 +119,15 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    fn new(c: &'a Classification, case: &'a CaseFile, events: &[&Event]) -> Self {
-        let reach =
-            |u: &'a UserClassification| (u, assets::reach(&u.user, &case.data.assets, events));
+    fn new(
+        c: &'a Classification,
+        case: &'a CaseFile,
+        events: &[&Event],
+        cite: crate::timeline::hashes::Cite,
+    ) -> Self {
+        let reach = |u: &'a UserClassification| {
+            (u, assets::reach(&u.user, &case.data.assets, events, cite))
+        };
         Scope {
             hit: c
                 .users

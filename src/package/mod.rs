@@ -149,20 +149,27 @@ pub fn report_and_package(
     };
     // What the report reads from the events first; the rest of the model reads the
     // conclusions only, so the events can go before it is built.
-    let parts = report::model::EventParts::of(&input);
+    let parts = report::model::EventParts::of_held(&input, Some(&out.hashes));
     crate::profile::mark("report: event parts");
-    // They read the compact records (on disk in `run`): a failed read means they lack
-    // some, so nothing is written from them.
+    // They read the compact records and the held events' hashes (on disk in `run`): a
+    // failed read means they lack some, so nothing is written from them.
     if let Some(message) = out.flows.error() {
         return Err(PackageError::Other {
             path: case_dir.display().to_string(),
             message,
         });
     }
+    if let Some(e) = out.hashes.error() {
+        return Err(PackageError::Other {
+            path: case_dir.display().to_string(),
+            message: e.to_string(),
+        });
+    }
     if pkg.release_events && !pkg.redact {
         drop(std::mem::take(&mut out.events));
         drop(std::mem::take(&mut out.flows));
         drop(std::mem::take(&mut out.positions));
+        drop(std::mem::take(&mut out.hashes));
         crate::pipeline::release_freed_memory();
         crate::profile::mark("held events released");
     }

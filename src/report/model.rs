@@ -6,9 +6,10 @@ use super::{inventory, keytimeline, lessons, notify, runbook, svg, ReportInput};
 use crate::analysis::{rules, Finding, FlagStatus, Severity};
 use crate::event::Event;
 use crate::timeline::flowstore::{Compacted, FlowStore};
+use crate::timeline::hashes::HashTable;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Rows of the rejected-record list printed in the report; the rest is in collected.json.
 pub const REJECTED_CAP: usize = 50;
@@ -333,11 +334,17 @@ pub struct IocRow {
 /// report holds this beside every event).
 pub struct EventIndex<'a> {
     pub events: &'a [Event],
-    /// Each event's hash, only when some event does not remember its own (a held event
-    /// does: then this is empty and the index costs 8 bytes per event, not 40).
+    /// Where the events' hashes are (`irpack run`'s on-disk table), if not in the events.
+    table: Option<&'a HashTable>,
+    /// Each event's hash, only when some event does not remember its own and no table
+    /// holds them (a held event does: then this is empty and the index costs 8 bytes per
+    /// event, not 40).
     hashes: Vec<[u8; 32]>,
-    /// Positions, sorted by (hash, position).
+    /// Positions, sorted by (hash, position); empty when `found` answers.
     sorted: Vec<usize>,
+    /// With a table: the position of each hash asked for (the last event with it), found
+    /// in one read of the table, so nothing is held per event.
+    found: Option<HashMap<[u8; 32], usize>>,
     /// Timeline line of each event when flows are held compactly (else empty: index = line).
     lines: &'a [u64],
     /// Lines on the timeline.
@@ -347,7 +354,7 @@ pub struct EventIndex<'a> {
 impl<'a> EventIndex<'a> {
     pub fn new(events: &'a [Event]) -> Self {
         use rayon::prelude::*;
-        let remembered = events.iter().all(|e| e.timeline_sha256.0.is_some());
+        let remembered = events.iter().all(|e| e.remembered_hash().is_some());
         let hashes: Vec<[u8; 32]> = match remembered {
             true => Vec::new(),
             false => events.par_iter().map(Event::hash_bytes).collect(),
@@ -362,20 +369,53 @@ impl<'a> EventIndex<'a> {
         sorted.par_sort_unstable_by_key(|&i| (key(i), i));
         EventIndex {
             events,
+            table: None,
             hashes,
             sorted,
+            found: None,
             lines: &[],
             total: events.len() as u64,
+        }
+    }
+
+    /// The index of held events whose hashes `table` holds, answering for the hashes in
+    /// `wanted` only (what the conclusions cite: `keytimeline::cited_hashes`).
+    pub fn held(
+        events: &'a [Event],
+        compact: Option<Compacted<'a>>,
+        table: &'a HashTable,
+        wanted: &HashSet<[u8; 32]>,
+    ) -> Self {
+        let mut found = HashMap::new();
+        table.scan(events, 0..events.len(), |i, h| {
+            if wanted.contains(&h) {
+                found.insert(h, i);
+            }
+        });
+        let mut idx = EventIndex {
+            events,
+            table: Some(table),
+            hashes: Vec::new(),
+            sorted: Vec::new(),
+            found: Some(found),
+            lines: &[],
+            total: events.len() as u64,
+        };
+        idx.set_compacted(compact);
+        idx
+    }
+
+    fn set_compacted(&mut self, compact: Option<Compacted<'a>>) {
+        if let Some(c) = compact {
+            self.lines = c.positions;
+            self.total = c.total(self.events.len()) as u64;
         }
     }
 
     /// The index of a run holding some flows compactly (`compact`) beside `events`.
     pub fn with_compacted(events: &'a [Event], compact: Option<Compacted<'a>>) -> Self {
         let mut idx = Self::new(events);
-        if let Some(c) = compact {
-            idx.lines = c.positions;
-            idx.total = c.total(events.len()) as u64;
-        }
+        idx.set_compacted(compact);
         idx
     }
 
@@ -398,12 +438,18 @@ impl<'a> EventIndex<'a> {
         }
         let mut want = [0u8; 32];
         hex::decode_to_slice(hash, &mut want).ok()?;
+        if let Some(found) = &self.found {
+            return found.get(&want).copied();
+        }
         let end = self.sorted.partition_point(|&i| self.hash_bytes(i) <= want);
         let last = *self.sorted[..end].last()?;
         (self.hash_bytes(last) == want).then_some(last)
     }
 
     fn hash_bytes(&self, i: usize) -> [u8; 32] {
+        if let Some(t) = self.table {
+            return t.hash_of(self.events, i);
+        }
         self.hashes
             .get(i)
             .copied()
@@ -469,7 +515,20 @@ impl EventParts {
     }
 
     pub fn of(input: &ReportInput) -> EventParts {
-        let idx = EventIndex::with_compacted(input.events, input.compact);
+        Self::of_held(input, None)
+    }
+
+    /// [`EventParts::of`], with the held events' hashes in `table` (`irpack run`'s on-disk
+    /// table) rather than in the events.
+    pub fn of_held(input: &ReportInput, table: Option<&HashTable>) -> EventParts {
+        let idx = match table {
+            Some(t) => {
+                let c = input.concl;
+                let wanted = keytimeline::cited_hashes(&c.analysis, &c.actions);
+                EventIndex::held(input.events, input.compact, t, &wanted)
+            }
+            None => EventIndex::with_compacted(input.events, input.compact),
+        };
         let key_timeline = keytimeline::build(&idx, input.concl);
         let linked = linked(&key_timeline);
         let iocs = iocs(input, &idx, &refs_with(&linked));

@@ -414,7 +414,7 @@ struct Disk {
 
 /// Read `buf.len()` bytes at `off` without moving a shared file position (scans may run
 /// side by side).
-fn read_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
+pub(crate) fn read_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileExt;
@@ -1183,7 +1183,9 @@ pub fn read_lines(
                 format!("timeline line {}: {e}", next + 1),
             )
         })?;
-        entry.event.timeline_sha256 = crate::event::HashMemo::from_hex(&entry.event_sha256);
+        if let Some(h) = crate::event::HashMemo::from_hex(&entry.event_sha256).0 {
+            entry.event.remember(h);
+        }
         crate::analysis::trim_for_analysis(&mut entry.event);
         out.push((next, entry.event));
         while want.peek() == Some(&next) {

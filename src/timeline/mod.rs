@@ -5,6 +5,7 @@
 pub mod dedup;
 pub mod export;
 pub mod flowstore;
+pub mod hashes;
 pub mod spill;
 
 use crate::event::Event;
@@ -141,12 +142,38 @@ pub fn for_each_entry(
     Ok(prev)
 }
 
-/// Every event of a timeline file (see [`for_each_entry`]), each keeping the hash its line
-/// recorded and passed through `each` (e.g. `analysis::trim_for_analysis`). Returns the events and the head.
+/// Every event of a timeline file (see [`for_each_entry`]), each remembering the hash its
+/// line recorded ([`Event::remember`]) and passed through `each` (e.g.
+/// `analysis::trim_for_analysis`). Returns the events and the head.
 pub fn read_file(
     path: &std::path::Path,
     verify: bool,
     each: impl Fn(&mut Event) + Sync,
+) -> Result<(Vec<Event>, String), (usize, String)> {
+    read_file_with(path, verify, each, None)
+}
+
+/// [`read_file`], handing each event's hash to `on_hash` in order instead of the event
+/// remembering it (which costs each a boxed block): what `irpack analyze` writes to the
+/// case's table of held events' hashes ([`hashes::HashWriter`]). An event whose line does
+/// not record a well-formed hash is hashed as read, and kept whole.
+pub fn read_file_hashed(
+    path: &std::path::Path,
+    verify: bool,
+    each: impl Fn(&mut Event) + Sync,
+    on_hash: &mut OnHash,
+) -> Result<(Vec<Event>, String), (usize, String)> {
+    read_file_with(path, verify, each, Some(on_hash))
+}
+
+/// Takes each event's hash in timeline order ([`read_file_hashed`]).
+pub type OnHash<'a> = dyn FnMut(&[u8; 32]) -> Result<(), String> + 'a;
+
+fn read_file_with(
+    path: &std::path::Path,
+    verify: bool,
+    each: impl Fn(&mut Event) + Sync,
+    mut on_hash: Option<&mut OnHash>,
 ) -> Result<(Vec<Event>, String), (usize, String)> {
     use rayon::prelude::*;
     use std::io::BufRead;
@@ -181,24 +208,40 @@ pub fn read_file(
         }
         // Each line is parsed, checked against its own hash and trimmed on the worker, so
         // only the small chain facts and the trimmed event come back.
-        type Parsed = Result<(usize, TimelineEntry, Option<String>), (usize, String)>;
+        type Parsed = Result<(usize, TimelineEntry, Option<String>, [u8; 32]), (usize, String)>;
+        let hashed = on_hash.is_some();
         let parsed: Vec<Parsed> = batch
             .par_iter()
             .map(|(n, line)| {
                 let mut e: TimelineEntry = serde_json::from_str(line)
                     .map_err(|err| (*n, format!("not a timeline entry: {err}")))?;
                 let h = verify.then(|| e.event.hash());
-                e.event.timeline_sha256 = crate::event::HashMemo::from_hex(&e.event_sha256);
+                let recorded = crate::event::HashMemo::from_hex(&e.event_sha256).0;
+                let full = match recorded {
+                    Some(r) if hashed => {
+                        e.event.mark_hash_known();
+                        r
+                    }
+                    Some(r) => {
+                        e.event.remember(r);
+                        r
+                    }
+                    None if hashed => e.event.hash_bytes(),
+                    None => [0; 32],
+                };
                 each(&mut e.event);
-                Ok((*n, e, h))
+                Ok((*n, e, h, full))
             })
             .collect();
         drop(batch);
         out.reserve(parsed.len());
         for p in parsed {
-            let (line_no, e, h) = p?;
+            let (line_no, e, h, full) = p?;
             if let Some(h) = h {
                 check_entry(&e, &h, out.len(), &prev, last_time).map_err(|m| (line_no, m))?;
+            }
+            if let Some(f) = on_hash.as_mut() {
+                f(&full).map_err(|m| (line_no, m))?;
             }
             prev = e.chain;
             last_time = Some(e.event.time);

@@ -480,12 +480,13 @@ pub fn merge_with<J: Write + Send, C: Write + Send>(
     merge_flows(runs, jsonl, csv, tick, &mut |_, _, _| Ok(()))
 }
 
-/// Called by the merge with each written event that carries a compact record
-/// ([`Rec::flow`]): its timeline line (from 0), its item's rank, and the record.
+/// Called by the merge with each event it writes, in line order: its timeline line (from
+/// 0), its item's rank, and the record (with its hash, and its compact form if it has one:
+/// [`Rec::flow`]).
 pub type OnFlow<'f> = dyn FnMut(u64, usize, &Rec) -> std::io::Result<()> + 'f;
 
-/// [`merge_with`], handing every compact record to `on_flow` with its timeline line, in
-/// line order.
+/// [`merge_with`], handing every written record (compact ones and the others, whose hashes
+/// `irpack run` keeps) to `on_flow` with its timeline line, in line order.
 pub fn merge_flows<J: Write + Send, C: Write + Send>(
     runs: &[Run],
     jsonl: J,
@@ -837,10 +838,8 @@ impl<'f> Writer<'f> {
     }
 
     fn write(&mut self, rank: usize, r: &Rec) -> std::io::Result<()> {
-        if r.flow.is_some() {
-            // Its line: the events written before it.
-            (self.on_flow)(self.merged.events, rank, r)?;
-        }
+        // Its line: the events written before it.
+        (self.on_flow)(self.merged.events, rank, r)?;
         let mut sha = [0u8; 64];
         // Both buffers are 64 bytes, exactly what 32 bytes encode to.
         let _ = hex::encode_to_slice(r.sha256, &mut sha);

@@ -520,6 +520,7 @@ pub fn build(case_dir: &Path, rule_name: &str) -> Case {
             case_dir: case_dir.to_path_buf(),
             written: Default::default(),
             line_starts: Vec::new(),
+            hashes: Default::default(),
         },
         concl,
         opts,

@@ -5,6 +5,7 @@
 use crate::analysis::{rules, Analysis, ContainmentEvent, Finding, RiskAlert, Severity};
 use crate::case::{parse_net, CaseFile};
 use crate::event::{actions, Event, EventClass, Outcome};
+use crate::timeline::hashes::Cite;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -142,6 +143,8 @@ pub struct Context<'a> {
     nets: Vec<(ipnet::IpNet, &'static str)>,
     events: HashMap<String, &'a Event>,
     index: Index,
+    /// Where the held events' hashes are.
+    cite: Cite<'a>,
 }
 
 /// Per-account facts from the audit and sign-in events, gathered in one pass over the timeline
@@ -159,7 +162,7 @@ struct Index {
 }
 
 impl Index {
-    fn build(events: &[Event]) -> Self {
+    fn build(events: &[Event], cite: Cite) -> Self {
         let mut ix = Index::default();
         for e in events {
             if e.outcome == Outcome::Failure {
@@ -194,7 +197,7 @@ impl Index {
             let stamp = |by: Option<String>| Stamp {
                 time: e.time,
                 by,
-                evidence: vec![e.hash()],
+                evidence: vec![cite.hash(e)],
             };
             let targets = target_users(e);
             if app_revocation {
@@ -255,7 +258,13 @@ pub fn key(u: &str) -> String {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(analysis: &'a Analysis, events: &'a [Event], case: &'a CaseFile) -> Self {
+    pub fn new(
+        analysis: &'a Analysis,
+        events: &'a [Event],
+        table: Option<&'a crate::timeline::hashes::HashTable>,
+        case: &'a CaseFile,
+    ) -> Self {
+        let cite = Cite::new(events, table);
         let window = window(analysis, case);
         let coverage = if analysis.coverage.is_empty() {
             coverage_from_events(events)
@@ -279,8 +288,9 @@ impl<'a> Context<'a> {
             mailbox: cover(MAILBOX_SOURCES),
             risk: cover(RISK_SOURCES),
             nets,
-            events: cited_events(analysis, events),
-            index: Index::build(events),
+            events: cited_events(analysis, cite),
+            index: Index::build(events, cite),
+            cite,
         }
     }
 
@@ -496,7 +506,7 @@ impl<'a> Context<'a> {
         let evidence: Vec<String> = if user_events.is_empty() {
             f.evidence.clone()
         } else {
-            user_events.iter().map(|e| e.hash()).collect()
+            user_events.iter().map(|e| self.cite.hash(e)).collect()
         };
         let (outcome, first_success) = if signins.is_empty() {
             (AttemptOutcome::Unknown, Some(f.first_seen))
@@ -518,7 +528,7 @@ impl<'a> Context<'a> {
                 let ok: Vec<String> = signins
                     .iter()
                     .filter(|e| e.outcome == Outcome::Success || e.outcome == Outcome::Unknown)
-                    .map(|e| e.hash())
+                    .map(|e| self.cite.hash(e))
                     .collect();
                 ok
             }
@@ -749,7 +759,7 @@ fn coverage_of(
 }
 
 /// Hash only the events that can be cited (inside the span of the findings), once.
-fn cited_events<'a>(a: &Analysis, events: &'a [Event]) -> HashMap<String, &'a Event> {
+fn cited_events<'a>(a: &Analysis, cite: Cite<'a>) -> HashMap<String, &'a Event> {
     let wanted: HashSet<&str> = a
         .findings
         .iter()
@@ -768,11 +778,14 @@ fn cited_events<'a>(a: &Analysis, events: &'a [Event]) -> HashMap<String, &'a Ev
         hi.checked_add_signed(day).unwrap_or(hi),
     );
     let mut out = HashMap::new();
-    for e in events.iter().filter(|e| e.time >= lo && e.time <= hi) {
-        let h = e.hash();
-        if wanted.contains(h.as_str()) {
-            out.insert(h, e);
-        }
-    }
+    cite.scan(
+        |e| e.time >= lo && e.time <= hi,
+        |e, h| {
+            let h = hex::encode(h);
+            if wanted.contains(h.as_str()) {
+                out.insert(h, e);
+            }
+        },
+    );
     out
 }

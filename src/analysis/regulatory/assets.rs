@@ -4,6 +4,7 @@
 
 use crate::case::DataAsset;
 use crate::event::{actions, Event};
+use crate::timeline::hashes::Cite;
 
 /// One way an account reached a classified asset.
 #[derive(Debug, Clone)]
@@ -93,12 +94,13 @@ pub(crate) fn mailboxes(e: &Event) -> Vec<&str> {
     v
 }
 
-fn hashes(es: &[&Event]) -> Vec<String> {
-    es.iter().map(|e| e.hash()).collect()
+fn hashes(es: &[&Event], cite: Cite) -> Vec<String> {
+    es.iter().map(|e| cite.hash(e)).collect()
 }
 
 /// What `user` could reach, from the case file and the account's own events.
-pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event]) -> Reach<'a> {
+/// `cite` finds the hashes of the events it cites.
+pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event], cite: Cite) -> Reach<'a> {
     let mine: Vec<&Event> = events
         .iter()
         .copied()
@@ -138,7 +140,7 @@ pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event]) -> Reac
                     r.access.push(Access {
                         asset: a,
                         how: format!("accessed the mailbox {} ({} events)", a.id, hit.len()),
-                        evidence: hashes(&hit),
+                        evidence: hashes(&hit, cite),
                     });
                 }
             }
@@ -164,7 +166,7 @@ pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event]) -> Reac
                             hit.len(),
                             downloads
                         ),
-                        evidence: hashes(&hit),
+                        evidence: hashes(&hit, cite),
                     });
                 }
             }
@@ -181,7 +183,7 @@ pub fn reach<'a>(user: &str, assets: &'a [DataAsset], events: &[&Event]) -> Reac
                     r.access.push(Access {
                         asset: a,
                         how: format!("used the application {} ({} events)", a.id, hit.len()),
-                        evidence: hashes(&hit),
+                        evidence: hashes(&hit, cite),
                     });
                 }
             }
