@@ -144,7 +144,7 @@ fn rss_file_kib() -> u64 {
 /// A JSON export is scanned a record ahead of the parse, not whole before it: scanning a
 /// mapped file first brought every page of it back at once (a 64 MiB sign-in export set
 /// the peak of a 1 GiB run). Here the file's pages resident while it is parsed stay within
-/// under 8 MiB of a 24 MiB file (all of it before).
+/// under half of a 24 MiB file (all of it before; a release step, 4 MiB, now).
 #[cfg(target_os = "linux")]
 #[test]
 fn mapped_json_is_never_resident_whole() {
@@ -182,7 +182,7 @@ fn mapped_json_is_never_resident_whole() {
     });
     assert!(events > 10_000, "{events} events");
     let grew_kib = peak.saturating_sub(before);
-    let bound: u64 = 8 << 20;
+    let bound: u64 = 12 << 20;
     assert!(
         grew_kib < bound >> 10,
         "{grew_kib} KiB of a {} KiB file resident at once",

@@ -13,11 +13,8 @@ use std::io;
 use std::ops::Range;
 use std::path::Path;
 
-/// Bytes read past before they are released, in one call. Each parsing thread keeps up to
-/// this much of its file resident behind the reader: 4 MiB per thread was ~8 MiB of the
-/// parse's peak at 1 GiB of input, and releasing 1 MiB at a time costs 1,024 `madvise`
-/// calls per GiB.
-pub const RELEASE_STEP: usize = 1 << 20;
+/// Bytes read past before they are released, in one call.
+pub const RELEASE_STEP: usize = 4 << 20;
 
 /// A whole file, mapped read-only.
 pub struct Mapped {
