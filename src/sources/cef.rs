@@ -781,7 +781,7 @@ fn check_csl(c: &Cef) -> Result<(), String> {
 
 fn parse_csl_json(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
     let mut n = 0u64;
-    for piece in jsonscan::split(input.text) {
+    jsonscan::each(input.text, &mut |piece| {
         n += 1;
         match piece {
             jsonscan::Piece::Bad { start, end, reason } => {
@@ -813,7 +813,7 @@ fn parse_csl_json(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) 
                 out(res.map_err(|r| input.reject(n, start, end, r)));
             }
         }
-    }
+    });
 }
 
 #[cfg(test)]

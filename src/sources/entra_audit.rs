@@ -83,7 +83,7 @@ fn sniff(head: &str) -> u8 {
 fn parse_json(input: &Input, out: &mut dyn FnMut(Item)) {
     let text = input.text;
     let mut no = 0u64;
-    for piece in jsonscan::split(text) {
+    jsonscan::each(text, &mut |piece| {
         no += 1;
         match piece {
             Piece::Bad { start, end, reason } => out(Err(input.reject(no, start, end, reason))),
@@ -99,7 +99,7 @@ fn parse_json(input: &Input, out: &mut dyn FnMut(Item)) {
                 out(item);
             }
         }
-    }
+    });
 }
 
 fn json_record(o: &Map<String, Value>, prov: Provenance) -> Result<Event, String> {

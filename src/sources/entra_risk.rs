@@ -108,7 +108,7 @@ fn parse_json_span(
     out: &mut dyn FnMut(Item),
 ) {
     let text = input.text;
-    for piece in jsonscan::split(&text[from..to]) {
+    jsonscan::each(&text[from..to], &mut |piece| {
         *no += 1;
         let n = *no;
         match piece {
@@ -126,7 +126,7 @@ fn parse_json_span(
                 out(item);
             }
         }
-    }
+    });
 }
 
 fn json_record(

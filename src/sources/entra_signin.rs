@@ -202,7 +202,7 @@ fn parse_json(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
     let text = input.text;
     let hint = FileHint::from_path(input.evidence_path);
     let mut record_no = 0u64;
-    for piece in jsonscan::split(text) {
+    jsonscan::each(text, &mut |piece| {
         record_no += 1;
         let item = match piece {
             Piece::Bad { start, end, reason } => Err(input.reject(record_no, start, end, reason)),
@@ -222,7 +222,7 @@ fn parse_json(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
             }
         };
         out(item);
-    }
+    });
 }
 
 fn json_record(m: &Obj, ctx: &ParseContext, hint: FileHint) -> Result<Draft, String> {

@@ -26,8 +26,24 @@ pub fn split(text: &str) -> Vec<Piece> {
 }
 
 pub fn split_with(text: &str, wrappers: &[&str]) -> Vec<Piece> {
-    let b = text.as_bytes();
     let mut out = Vec::new();
+    each_with(text, wrappers, &mut |p| out.push(p));
+    out
+}
+
+/// [`split`], handing each piece to `f` as soon as it is found instead of collecting them.
+/// A parser of a mapped file uses this: scanning the whole text first would bring every
+/// page of it into memory before the first record is parsed (a 64 MiB sign-in export
+/// resident at once), while piece by piece the scan stays one record ahead of the parse,
+/// whose pages are released behind it.
+pub fn each(text: &str, f: &mut dyn FnMut(Piece)) {
+    each_with(text, WRAPPER_KEYS, f)
+}
+
+/// [`each`] with other wrapper keys; the pieces, in order, are exactly [`split_with`]'s.
+pub fn each_with(text: &str, wrappers: &[&str], f: &mut dyn FnMut(Piece)) {
+    let b = text.as_bytes();
+    let mut out = Out { f, last_bad: false };
     let mut pos = skip_ws(b, 0);
     while pos < b.len() {
         match b[pos] {
@@ -51,7 +67,20 @@ pub fn split_with(text: &str, wrappers: &[&str]) -> Vec<Piece> {
             pos = skip_ws(b, pos + 1);
         }
     }
-    out
+}
+
+/// Where found pieces go, remembering whether the last one was bad (what a collecting
+/// scanner would read back from its vector's last element).
+struct Out<'f> {
+    f: &'f mut dyn FnMut(Piece),
+    last_bad: bool,
+}
+
+impl Out<'_> {
+    fn push(&mut self, p: Piece) {
+        self.last_bad = matches!(p, Piece::Bad { .. });
+        (self.f)(p)
+    }
 }
 
 fn skip_ws(b: &[u8], mut pos: usize) -> usize {
@@ -129,7 +158,7 @@ fn line_end_or(b: &[u8], pos: usize) -> usize {
 }
 
 /// Pushes each element of the array at `pos` as a record; returns the position after it.
-fn array_elements(b: &[u8], pos: usize, out: &mut Vec<Piece>) -> usize {
+fn array_elements(b: &[u8], pos: usize, out: &mut Out) -> usize {
     let mut i = skip_ws(b, pos + 1);
     loop {
         if i >= b.len() {
@@ -181,11 +210,12 @@ fn array_elements(b: &[u8], pos: usize, out: &mut Vec<Piece>) -> usize {
 }
 
 /// An object at `pos`: either a wrapper whose record array we descend into, or one record.
-fn object_or_wrapper(text: &str, pos: usize, wrappers: &[&str], out: &mut Vec<Piece>) -> usize {
+fn object_or_wrapper(text: &str, pos: usize, wrappers: &[&str], out: &mut Out) -> usize {
     let b = text.as_bytes();
     let mut i = skip_ws(b, pos + 1);
+    // Pieces are only ever found inside a wrapper's array: until one is found nothing has
+    // been handed on, so a plain record or a malformed object takes nothing back.
     let mut found_wrapper = false;
-    let before = out.len();
     loop {
         if i >= b.len() {
             break;
@@ -195,7 +225,6 @@ fn object_or_wrapper(text: &str, pos: usize, wrappers: &[&str], out: &mut Vec<Pi
             if found_wrapper {
                 return i;
             }
-            out.truncate(before);
             out.push(Piece::Record { start: pos, end: i });
             return i;
         }
@@ -234,11 +263,8 @@ fn object_or_wrapper(text: &str, pos: usize, wrappers: &[&str], out: &mut Vec<Pi
         }
     }
     // Fell out: malformed or truncated. Keep wrapper records already found; the rest is bad.
-    if found_wrapper && i >= b.len() && matches!(out.last(), Some(Piece::Bad { .. })) {
+    if found_wrapper && i >= b.len() && out.last_bad {
         return b.len();
-    }
-    if !found_wrapper {
-        out.truncate(before);
     }
     let truncated = i >= b.len();
     let end = if truncated {

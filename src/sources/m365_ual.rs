@@ -244,7 +244,7 @@ fn parse_csv(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
 fn parse_json(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
     let text = input.text;
     let mut no = 0u64;
-    for piece in jsonscan::split(text) {
+    jsonscan::each(text, &mut |piece| {
         no += 1;
         match piece {
             Piece::Bad { start, end, reason } => out(Err(input.reject(no, start, end, reason))),
@@ -260,7 +260,7 @@ fn parse_json(input: &Input, ctx: &ParseContext, out: &mut dyn FnMut(Item)) {
                 out(item);
             }
         }
-    }
+    });
 }
 
 /// A date the PowerShell 5.1 serializer may have written as `{"value":"/Date(…)/","DateTime":…}`.
