@@ -785,19 +785,27 @@ pub struct FlowWriter {
     last_pos: Option<u64>,
 }
 
+/// A run's scratch file at `path`, open to read and write. Where the system allows, the name
+/// is removed at once: the data lives as long as the run holds the file open and never
+/// reaches the case folder's package, even when the run stops early.
+pub(crate) fn scratch_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    #[cfg(unix)]
+    std::fs::remove_file(path)?;
+    Ok(file)
+}
+
 impl FlowWriter {
     /// A new store file at `path`. Where the system allows, the name is removed at once:
     /// the records live as long as the run holds the file open and never reach the case
     /// folder's package, even when the run stops early.
     pub fn create(path: &Path) -> std::io::Result<FlowWriter> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        #[cfg(unix)]
-        std::fs::remove_file(path)?;
+        let file = scratch_file(path)?;
         let out = std::io::BufWriter::with_capacity(256 << 10, file.try_clone()?);
         Ok(FlowWriter {
             store: FlowStore::default(),

@@ -37,14 +37,7 @@ pub struct HashWriter {
 
 impl HashWriter {
     pub fn create(path: &Path) -> std::io::Result<HashWriter> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        #[cfg(unix)]
-        std::fs::remove_file(path)?;
+        let file = super::flowstore::scratch_file(path)?;
         let out = std::io::BufWriter::with_capacity(64 << 10, file.try_clone()?);
         Ok(HashWriter {
             path: path.to_path_buf(),
